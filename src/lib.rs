@@ -10,3 +10,29 @@ pub mod cli;
 pub mod job;
 pub mod sandbox;
 pub mod units;
+pub mod api;
+pub mod config;
+pub mod error;
+pub mod progress;
+pub mod report;
+pub mod runner;
+
+/// Now as RFC 3339 UTC with milliseconds (the `finished_at` column).
+pub fn now_rfc3339() -> String {
+    rfc3339(std::time::SystemTime::now())
+}
+
+/// A time as RFC 3339 UTC.
+pub fn rfc3339(t: std::time::SystemTime) -> String {
+    let dt = time::OffsetDateTime::from(t);
+    dt.format(time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    ))
+    .unwrap_or_default()
+}
+
+/// Seconds between two RFC 3339 timestamps written by [`rfc3339`].
+pub fn seconds_between(a: &str, b: &str) -> Option<f64> {
+    let p = |s: &str| time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok();
+    Some((p(b)? - p(a)?).as_seconds_f64())
+}

@@ -1,0 +1,243 @@
+//! Turning one HTTP exchange into a payload or a classified [`ApiError`] (SPEC §4, docspace-api.md §4).
+
+use std::fmt;
+use std::time::{Duration, SystemTime};
+
+use reqwest::header::{HeaderMap, RETRY_AFTER};
+use serde_json::Value;
+
+/// The `error_kind` column of results.csv.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// 404, or 403 "The required file was not found".
+    NotFound,
+    /// Other 403.
+    Forbidden,
+    /// 401 (key rejected).
+    Unauthorized,
+    /// 429.
+    RateLimited,
+    /// 5xx.
+    ServerError,
+    /// No answer within `--timeout`.
+    Timeout,
+    /// Connection refused, reset, dropped, TLS failure.
+    Network,
+    /// An answer we cannot use: not JSON, an `error` object in a 200, a redirect, other 4xx.
+    BadResponse,
+    /// An unlock left the file locked.
+    StillLocked,
+}
+
+impl ErrorKind {
+    /// The column value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::NotFound => "not_found",
+            ErrorKind::Forbidden => "forbidden",
+            ErrorKind::Unauthorized => "unauthorized",
+            ErrorKind::RateLimited => "rate_limited",
+            ErrorKind::ServerError => "server_error",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Network => "network",
+            ErrorKind::BadResponse => "bad_response",
+            ErrorKind::StillLocked => "still_locked",
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A failed attempt. Never holds the key: messages come from status codes, the portal's
+/// `error.message` and transport errors with their URLs stripped.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiError {
+    /// Classification.
+    pub kind: ErrorKind,
+    /// HTTP status when there was one.
+    pub status: Option<u16>,
+    /// Human-readable reason.
+    pub message: String,
+    /// `Retry-After` of a 429/503, as a duration from now.
+    pub retry_after: Option<Duration>,
+}
+
+impl ApiError {
+    /// An error of `kind`.
+    pub fn new(kind: ErrorKind, status: Option<u16>, message: impl Into<String>) -> Self {
+        ApiError { kind, status, message: message.into(), retry_after: None }
+    }
+
+    /// A response we cannot use.
+    pub fn bad_response(message: impl Into<String>) -> Self {
+        ApiError::new(ErrorKind::BadResponse, None, message)
+    }
+
+    /// SPEC §4: 408, 429, 5xx, connection errors and timeouts are retried; other 4xx are not.
+    pub fn retryable(&self) -> bool {
+        match self.kind {
+            ErrorKind::RateLimited | ErrorKind::ServerError | ErrorKind::Timeout | ErrorKind::Network => true,
+            _ => self.status == Some(408),
+        }
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.status {
+            Some(s) => write!(f, "HTTP {s}: {}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+/// Classifies a transport-level failure. reqwest errors carry the URL, never headers; we drop
+/// the URL anyway so no query text leaks into reports.
+pub fn transport(e: reqwest::Error) -> ApiError {
+    let e = e.without_url();
+    if e.is_timeout() {
+        return ApiError::new(ErrorKind::Timeout, None, "no response within the timeout");
+    }
+    let mut msg = e.to_string();
+    let mut src: Option<&dyn std::error::Error> = std::error::Error::source(&e);
+    while let Some(s) = src {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        src = s.source();
+    }
+    ApiError::new(ErrorKind::Network, None, msg)
+}
+
+/// `Retry-After` as seconds or an HTTP date.
+pub fn retry_after(h: &HeaderMap) -> Option<Duration> {
+    let v = h.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    if let Ok(f) = v.parse::<f64>() {
+        if f.is_finite() && f >= 0.0 && f < 1e9 {
+            return Some(Duration::from_secs_f64(f));
+        }
+    }
+    let when = httpdate::parse_http_date(v).ok()?;
+    Some(when.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO))
+}
+
+/// The message DocSpace uses for a missing file; older servers send it with 403 (docspace-api.md §1, §2).
+const FILE_NOT_FOUND: &str = "The required file was not found";
+
+/// Decodes one answer: the envelope's `response` on success, a classified error otherwise.
+pub fn envelope(status: u16, retry_after: Option<Duration>, location: Option<&str>, body: &[u8]) -> Result<Value, ApiError> {
+    let json: Option<Value> = serde_json::from_slice(body).ok();
+    let portal_msg = json
+        .as_ref()
+        .and_then(|j| j.get("error"))
+        .and_then(|e| e.get("message").and_then(Value::as_str).or_else(|| e.as_str()))
+        .map(clean);
+    let with_msg = |default: &str| portal_msg.clone().unwrap_or_else(|| default.to_string());
+    let err = |kind, msg: String| {
+        let mut e = ApiError::new(kind, Some(status), msg);
+        e.retry_after = retry_after;
+        Err(e)
+    };
+    match status {
+        200..=299 => {}
+        300..=399 => {
+            let target = location.map(clean).unwrap_or_else(|| "an unnamed location".into());
+            return err(
+                ErrorKind::BadResponse,
+                format!("the portal redirected to {target}; redirects are not followed (the key would go along). Use the final portal URL"),
+            );
+        }
+        401 => return err(ErrorKind::Unauthorized, "the portal rejected the API key".into()),
+        403 if portal_msg.as_deref() == Some(FILE_NOT_FOUND) => return err(ErrorKind::NotFound, FILE_NOT_FOUND.into()),
+        403 => return err(ErrorKind::Forbidden, with_msg("forbidden")),
+        404 => return err(ErrorKind::NotFound, with_msg("not found")),
+        408 => return err(ErrorKind::Timeout, with_msg("request timeout")),
+        429 => return err(ErrorKind::RateLimited, "rate limited by the portal".into()),
+        500..=599 => {
+            let what = if json.is_none() && looks_like_html(body) { "an HTML error page (proxy)" } else { "server error" };
+            return err(ErrorKind::ServerError, portal_msg.unwrap_or_else(|| what.to_string()));
+        }
+        _ => return err(ErrorKind::BadResponse, with_msg("unexpected status")),
+    }
+    let Some(json) = json else {
+        return err(ErrorKind::BadResponse, "the answer is not JSON".into());
+    };
+    // DocSpace does not always respect status codes: an `error` object in a 200 is a failure.
+    if json.get("error").is_some_and(|e| !e.is_null()) {
+        let code = json.get("statusCode").and_then(Value::as_u64).unwrap_or(0);
+        let msg = portal_msg.unwrap_or_else(|| "error in response body".into());
+        let kind = match code {
+            404 => ErrorKind::NotFound,
+            403 if msg == FILE_NOT_FOUND => ErrorKind::NotFound,
+            403 => ErrorKind::Forbidden,
+            401 => ErrorKind::Unauthorized,
+            500..=599 => ErrorKind::ServerError,
+            _ => ErrorKind::BadResponse,
+        };
+        return err(kind, format!("error in a {status} answer: {msg}"));
+    }
+    match json.get("response") {
+        Some(v) => Ok(v.clone()),
+        None => err(ErrorKind::BadResponse, "the answer has no `response`".into()),
+    }
+}
+
+fn looks_like_html(body: &[u8]) -> bool {
+    let head = String::from_utf8_lossy(&body[..body.len().min(512)]).to_ascii_lowercase();
+    head.contains("<html") || head.contains("<!doctype")
+}
+
+/// Portal text is untrusted: drop control characters and cap the length.
+pub fn clean(s: &str) -> String {
+    let t: String = s.chars().filter(|c| !c.is_control()).take(300).collect();
+    t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn envelope_classification() {
+        let ok = br#"{"response":{"id":1,"locked":true},"count":1,"status":0,"statusCode":200}"#;
+        assert_eq!(envelope(200, None, None, ok).unwrap()["locked"], Value::Bool(true));
+        let nf403 = br#"{"status":1,"statusCode":403,"error":{"message":"The required file was not found"}}"#;
+        assert_eq!(envelope(403, None, None, nf403).unwrap_err().kind, ErrorKind::NotFound);
+        let perm = br#"{"status":1,"statusCode":403,"error":{"message":"You do not have enough permissions to edit the file"}}"#;
+        let e = envelope(403, None, None, perm).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Forbidden);
+        assert!(e.message.contains("permissions"));
+        assert_eq!(envelope(401, None, None, b"").unwrap_err().kind, ErrorKind::Unauthorized);
+        let e = envelope(502, None, None, b"<html><body>502 Bad Gateway</body></html>").unwrap_err();
+        assert_eq!(e.kind, ErrorKind::ServerError);
+        assert!(e.retryable());
+        let in200 = br#"{"status":1,"statusCode":404,"error":{"message":"gone"}}"#;
+        assert_eq!(envelope(200, None, None, in200).unwrap_err().kind, ErrorKind::NotFound);
+        assert_eq!(envelope(200, None, None, b"nope").unwrap_err().kind, ErrorKind::BadResponse);
+        let e = envelope(302, None, Some("https://evil.example/x"), b"").unwrap_err();
+        assert!(e.message.contains("evil.example") && !e.retryable());
+        let e = envelope(429, Some(Duration::from_secs(3)), None, b"").unwrap_err();
+        assert_eq!((e.kind, e.retry_after), (ErrorKind::RateLimited, Some(Duration::from_secs(3))));
+        assert!(envelope(408, None, None, b"").unwrap_err().retryable());
+        assert!(!envelope(400, None, None, b"").unwrap_err().retryable());
+    }
+
+    #[test]
+    fn retry_after_forms() {
+        let mut h = HeaderMap::new();
+        h.insert(RETRY_AFTER, "7".parse().unwrap());
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(7)));
+        let future = SystemTime::now() + Duration::from_secs(120);
+        h.insert(RETRY_AFTER, httpdate::fmt_http_date(future).parse().unwrap());
+        let d = retry_after(&h).unwrap();
+        assert!(d > Duration::from_secs(100) && d <= Duration::from_secs(120), "{d:?}");
+        h.insert(RETRY_AFTER, "soon".parse().unwrap());
+        assert_eq!(retry_after(&h), None);
+    }
+}

@@ -1,0 +1,288 @@
+//! The DocSpace client: URL building (IDs always one percent-encoded path segment), the
+//! response envelope, and error classification (docspace-api.md §1–§6).
+//!
+//! One call here is one HTTP attempt. Retries, rate limiting and cooldowns belong to
+//! [`crate::runner`]; this module only says what happened and whether it is worth retrying.
+
+mod classify;
+
+pub use classify::{clean as clean_text, ApiError, ErrorKind};
+
+use std::time::Duration;
+
+use bytes::BytesMut;
+use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::Value;
+
+use crate::job::FileId;
+
+/// Response bodies larger than this are refused (a hostile server must not exhaust memory).
+pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
+
+/// How to reach the portal.
+#[derive(Clone)]
+pub struct ClientOptions {
+    /// Portal base URL (scheme and host, optionally a path prefix).
+    pub base: url::Url,
+    /// The API key, sent as `Authorization: Bearer <key>`.
+    pub key: SecretString,
+    /// Per-request timeout.
+    pub timeout: Duration,
+    /// Extra trusted root (PEM bytes).
+    pub ca_cert: Option<Vec<u8>>,
+    /// Idle connections kept per host (the run's concurrency).
+    pub pool: usize,
+}
+
+impl std::fmt::Debug for ClientOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientOptions")
+            .field("base", &self.base.as_str())
+            .field("key", &"[redacted]")
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+/// A DocSpace portal client. Cheap to clone.
+#[derive(Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    base: url::Url,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client").field("base", &self.base.as_str()).finish_non_exhaustive()
+    }
+}
+
+/// Lock state and identity of a file as the portal reports it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FileState {
+    /// `title`
+    pub title: Option<String>,
+    /// `locked`: true, or absent (= false). DocSpace never sends `false` (docspace-api.md §1).
+    pub locked: bool,
+    /// `lockedBy`: display name of ANOTHER user holding the lock; absent when the caller holds it.
+    pub locked_by: Option<String>,
+    /// `security.Lock`: may the caller lock/unlock this file?
+    pub can_lock: Option<bool>,
+}
+
+/// One `protectusers` entry (MentionWrapper, docspace-api.md §2).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AccessUser {
+    /// `id` (GUID string).
+    pub id: String,
+    /// `name` (display name).
+    pub name: String,
+    /// `email`
+    pub email: String,
+}
+
+/// One page of a folder listing.
+#[derive(Clone, Debug, Default)]
+pub struct FolderPage {
+    /// File IDs on this page.
+    pub files: Vec<FileId>,
+    /// Subfolder IDs on this page.
+    pub folders: Vec<FileId>,
+    /// Items on this page (`response.count`).
+    pub count: u64,
+    /// All items in the folder (`response.total`).
+    pub total: u64,
+    /// `current.title`
+    pub title: Option<String>,
+}
+
+impl Client {
+    /// Builds the client: rustls, no redirects (the key must never follow one), sensitive auth header.
+    pub fn new(opts: &ClientOptions) -> Result<Client, String> {
+        let mut headers = HeaderMap::new();
+        let mut auth = HeaderValue::from_str(&format!("Bearer {}", opts.key.expose_secret()))
+            .map_err(|_| "the API key contains characters that cannot be sent in an HTTP header".to_string())?;
+        auth.set_sensitive(true);
+        headers.insert(AUTHORIZATION, auth);
+        headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+        let mut b = reqwest::Client::builder()
+            .default_headers(headers)
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(opts.timeout)
+            .connect_timeout(opts.timeout.min(Duration::from_secs(10)))
+            .pool_max_idle_per_host(opts.pool.max(1))
+            .pool_idle_timeout(Duration::from_secs(60))
+            .tcp_nodelay(true)
+            .user_agent(concat!("docspace-batch/", env!("CARGO_PKG_VERSION")));
+        if let Some(pem) = &opts.ca_cert {
+            let cert = reqwest::Certificate::from_pem(pem).map_err(|e| format!("--ca-cert: not a PEM certificate: {e}"))?;
+            b = b.add_root_certificate(cert);
+        }
+        let http = b.build().map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        let mut base = opts.base.clone();
+        if !base.path().ends_with('/') {
+            let p = format!("{}/", base.path());
+            base.set_path(&p);
+        }
+        Ok(Client { http, base })
+    }
+
+    /// The portal base URL (never contains the key).
+    pub fn base(&self) -> &url::Url {
+        &self.base
+    }
+
+    fn url(&self, path: &str) -> Result<url::Url, ApiError> {
+        // `path` is built from fixed parts and percent-encoded segments only.
+        self.base.join(path).map_err(|e| ApiError::new(ErrorKind::BadResponse, None, format!("bad URL: {e}")))
+    }
+
+    /// One HTTP attempt; returns the decoded envelope's `response` or a classified error.
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<&'static str>) -> Result<Value, ApiError> {
+        let url = self.url(path)?;
+        let mut req = self.http.request(method, url);
+        if let Some(b) = body {
+            req = req.header(CONTENT_TYPE, "application/json").body(b);
+        }
+        let resp = req.send().await.map_err(classify::transport)?;
+        let status = resp.status().as_u16();
+        let retry_after = classify::retry_after(resp.headers());
+        let location = resp
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body = read_capped(resp).await?;
+        classify::envelope(status, retry_after, location.as_deref(), &body)
+    }
+
+    /// `GET /api/2.0/authentication`: `Ok(true)` when the portal accepts the key.
+    pub async fn check_auth(&self) -> Result<bool, ApiError> {
+        match self.call(reqwest::Method::GET, "api/2.0/authentication", None).await {
+            Ok(v) => Ok(v.as_bool().unwrap_or(false)),
+            Err(e) if matches!(e.kind, ErrorKind::Unauthorized) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `GET /api/2.0/files/file/{id}`
+    pub async fn file_info(&self, id: &FileId) -> Result<FileState, ApiError> {
+        let v = self
+            .call(reqwest::Method::GET, &format!("api/2.0/files/file/{}", id.path_segment()), None)
+            .await?;
+        file_state(&v)
+    }
+
+    /// `PUT /api/2.0/files/file/{id}/lock` with `{"lockFile":true|false}` — never `{}`, which unlocks.
+    pub async fn set_lock(&self, id: &FileId, lock: bool) -> Result<FileState, ApiError> {
+        let body = if lock { r#"{"lockFile":true}"# } else { r#"{"lockFile":false}"# };
+        let v = self
+            .call(reqwest::Method::PUT, &format!("api/2.0/files/file/{}/lock", id.path_segment()), Some(body))
+            .await?;
+        file_state(&v)
+    }
+
+    /// `GET /api/2.0/files/file/{id}/protectusers`
+    pub async fn protect_users(&self, id: &FileId) -> Result<Vec<AccessUser>, ApiError> {
+        let v = self
+            .call(reqwest::Method::GET, &format!("api/2.0/files/file/{}/protectusers", id.path_segment()), None)
+            .await?;
+        let arr = v
+            .as_array()
+            .ok_or_else(|| ApiError::bad_response("protectusers: `response` is not a list"))?;
+        Ok(arr
+            .iter()
+            .map(|u| AccessUser {
+                id: str_field(u, "id").unwrap_or_default(),
+                name: str_field(u, "name")
+                    .or_else(|| u.get("user").and_then(|x| str_field(x, "displayName")))
+                    .unwrap_or_default(),
+                email: str_field(u, "email")
+                    .or_else(|| u.get("user").and_then(|x| str_field(x, "email")))
+                    .unwrap_or_default(),
+            })
+            .collect())
+    }
+
+    /// `GET /api/2.0/files/{folderId}?startIndex=..&count=..` (one page).
+    pub async fn folder_page(&self, id: &FileId, start: u64, count: u64) -> Result<FolderPage, ApiError> {
+        let v = self
+            .call(
+                reqwest::Method::GET,
+                &format!("api/2.0/files/{}?startIndex={start}&count={count}", id.path_segment()),
+                None,
+            )
+            .await?;
+        let ids = |key: &str| -> Result<Vec<FileId>, ApiError> {
+            let Some(list) = v.get(key) else { return Ok(Vec::new()) };
+            let list = list
+                .as_array()
+                .ok_or_else(|| ApiError::bad_response(format!("folder listing: `{key}` is not a list")))?;
+            list.iter()
+                .map(|e| {
+                    let raw = match e.get("id") {
+                        Some(Value::Number(n)) => n.to_string(),
+                        Some(Value::String(s)) => s.clone(),
+                        _ => return Err(ApiError::bad_response(format!("folder listing: an entry of `{key}` has no id"))),
+                    };
+                    FileId::parse(&raw)
+                        .map_err(|e| ApiError::bad_response(format!("folder listing: unusable id in `{key}`: {e}")))
+                })
+                .collect()
+        };
+        let files = ids("files")?;
+        let folders = ids("folders")?;
+        let num = |k: &str| v.get(k).and_then(Value::as_u64);
+        Ok(FolderPage {
+            count: num("count").unwrap_or((files.len() + folders.len()) as u64),
+            total: num("total").ok_or_else(|| ApiError::bad_response("folder listing has no `total`"))?,
+            title: v.get("current").and_then(|c| str_field(c, "title")),
+            files,
+            folders,
+        })
+    }
+}
+
+fn str_field(v: &Value, k: &str) -> Option<String> {
+    v.get(k).and_then(Value::as_str).map(str::to_owned)
+}
+
+fn file_state(v: &Value) -> Result<FileState, ApiError> {
+    if !v.is_object() {
+        return Err(ApiError::bad_response("`response` is not a file object"));
+    }
+    Ok(FileState {
+        title: str_field(v, "title"),
+        // `locked` is true or absent; treat anything but `true` as unlocked.
+        locked: v.get("locked").and_then(Value::as_bool).unwrap_or(false),
+        locked_by: str_field(v, "lockedBy").filter(|s| !s.is_empty()),
+        can_lock: v.get("security").and_then(|s| s.get("Lock")).and_then(Value::as_bool),
+    })
+}
+
+/// Reads a body, refusing more than [`MAX_BODY_BYTES`].
+async fn read_capped(mut resp: reqwest::Response) -> Result<bytes::Bytes, ApiError> {
+    if let Some(len) = resp.content_length() {
+        if len > MAX_BODY_BYTES as u64 {
+            return Err(ApiError::new(
+                ErrorKind::BadResponse,
+                Some(resp.status().as_u16()),
+                format!("response body of {len} bytes is larger than the {MAX_BODY_BYTES}-byte limit"),
+            ));
+        }
+    }
+    let status = resp.status().as_u16();
+    let mut buf = BytesMut::new();
+    while let Some(chunk) = resp.chunk().await.map_err(classify::transport)? {
+        if buf.len() + chunk.len() > MAX_BODY_BYTES {
+            return Err(ApiError::new(
+                ErrorKind::BadResponse,
+                Some(status),
+                format!("response body is larger than the {MAX_BODY_BYTES}-byte limit"),
+            ));
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(buf.freeze())
+}

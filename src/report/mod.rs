@@ -1,0 +1,378 @@
+//! Report files (SPEC §5): `results.csv` and `access.csv` streamed as tasks finish, then
+//! `results.csv` rewritten in `seq` order by atomic rename, plus `summary.json` and `summary.md`.
+//!
+//! Every text cell goes through [`cell`] (formula-injection escaping); numbers are written as
+//! they are. Rows are flushed one by one so a crash loses no finished row.
+
+pub mod summary;
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use crate::job::{Action, FileId};
+
+/// `results.csv` header, exactly as SPEC §5 gives it.
+pub const RESULTS_HEADER: [&str; 16] = [
+    "seq", "job", "file_id", "action", "outcome", "http_status", "attempts", "error_kind", "error", "was_locked",
+    "locked", "locked_by", "title", "users", "duration_ms", "finished_at",
+];
+/// `access.csv` header.
+pub const ACCESS_HEADER: [&str; 5] = ["file_id", "title", "user_id", "name", "email"];
+
+/// File names inside a report directory.
+pub const RESULTS: &str = "results.csv";
+/// See [`RESULTS`].
+pub const ACCESS: &str = "access.csv";
+/// See [`RESULTS`].
+pub const SUMMARY_JSON: &str = "summary.json";
+/// See [`RESULTS`].
+pub const SUMMARY_MD: &str = "summary.md";
+
+/// A task's outcome (the `outcome` column).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Outcome {
+    /// Done as asked.
+    Ok,
+    /// The state check found the file already as wanted; nothing written.
+    Unchanged,
+    /// The lock is held by another user.
+    LockedByOther,
+    /// Did not succeed.
+    Failed,
+    /// Not attempted because an earlier task on the same file in the job failed.
+    Skipped,
+    /// Not attempted (or not finished) because the run stopped.
+    Cancelled,
+    /// Dry run.
+    Planned,
+}
+
+impl Outcome {
+    /// Every outcome, in report order.
+    pub const ALL: [Outcome; 7] = [
+        Outcome::Ok,
+        Outcome::Unchanged,
+        Outcome::LockedByOther,
+        Outcome::Failed,
+        Outcome::Skipped,
+        Outcome::Cancelled,
+        Outcome::Planned,
+    ];
+
+    /// The column value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Unchanged => "unchanged",
+            Outcome::LockedByOther => "locked_by_other",
+            Outcome::Failed => "failed",
+            Outcome::Skipped => "skipped",
+            Outcome::Cancelled => "cancelled",
+            Outcome::Planned => "planned",
+        }
+    }
+
+    /// Parses a column value.
+    pub fn parse(s: &str) -> Option<Outcome> {
+        Outcome::ALL.into_iter().find(|o| o.as_str() == s)
+    }
+
+    /// True for outcomes that `--resume` does not run again (SPEC §6).
+    pub fn is_final(self) -> bool {
+        matches!(self, Outcome::Ok | Outcome::Unchanged | Outcome::LockedByOther)
+    }
+}
+
+/// One row of `results.csv`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ResultRow {
+    /// `seq`
+    pub seq: u64,
+    /// `job`
+    pub job: String,
+    /// `file_id`
+    pub file_id: String,
+    /// `action`
+    pub action: String,
+    /// `outcome`
+    pub outcome: String,
+    /// `http_status`
+    pub http_status: Option<u16>,
+    /// `attempts` (HTTP attempts made for the task, state check included)
+    pub attempts: u32,
+    /// `error_kind`
+    pub error_kind: String,
+    /// `error`
+    pub error: String,
+    /// `was_locked`
+    pub was_locked: Option<bool>,
+    /// `locked`
+    pub locked: Option<bool>,
+    /// `locked_by`
+    pub locked_by: String,
+    /// `title`
+    pub title: String,
+    /// `users`
+    pub users: Option<usize>,
+    /// `duration_ms`
+    pub duration_ms: u64,
+    /// `finished_at` (RFC 3339 UTC)
+    pub finished_at: String,
+}
+
+/// One row of `access.csv`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AccessRow {
+    /// `file_id`
+    pub file_id: String,
+    /// `title`
+    pub title: String,
+    /// `user_id`
+    pub user_id: String,
+    /// `name`
+    pub name: String,
+    /// `email`
+    pub email: String,
+}
+
+/// Formula-injection escaping for text cells (SPEC §5): a leading `=`, `+`, `-`, `@`, tab or CR
+/// gets a `'` in front, so spreadsheets show the text instead of evaluating it.
+pub fn cell(s: &str) -> std::borrow::Cow<'_, str> {
+    match s.as_bytes().first() {
+        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r') => format!("'{s}").into(),
+        _ => s.into(),
+    }
+}
+
+fn opt_bool(b: Option<bool>) -> &'static str {
+    match b {
+        Some(true) => "true",
+        Some(false) => "false",
+        None => "",
+    }
+}
+
+impl ResultRow {
+    /// A row for `task` with the given outcome and nothing else filled in.
+    pub fn new(seq: u64, job: &str, file: &FileId, action: Action, outcome: Outcome) -> ResultRow {
+        ResultRow {
+            seq,
+            job: job.to_string(),
+            file_id: file.to_string(),
+            action: action.as_str().to_string(),
+            outcome: outcome.as_str().to_string(),
+            ..Default::default()
+        }
+    }
+
+    fn write<W: Write>(&self, w: &mut csv::Writer<W>) -> csv::Result<()> {
+        let seq = self.seq.to_string();
+        let status = self.http_status.map(|s| s.to_string()).unwrap_or_default();
+        let attempts = self.attempts.to_string();
+        let users = self.users.map(|u| u.to_string()).unwrap_or_default();
+        let dur = self.duration_ms.to_string();
+        w.write_record([
+            seq.as_str(),
+            &cell(&self.job),
+            &cell(&self.file_id),
+            &self.action,
+            &self.outcome,
+            &status,
+            &attempts,
+            &self.error_kind,
+            &cell(&self.error),
+            opt_bool(self.was_locked),
+            opt_bool(self.locked),
+            &cell(&self.locked_by),
+            &cell(&self.title),
+            &users,
+            &dur,
+            &self.finished_at,
+        ])
+    }
+
+    /// Reads a row back (cells as written; escaping is kept, which is harmless for IDs).
+    pub fn from_record(r: &csv::StringRecord) -> Option<ResultRow> {
+        if r.len() != RESULTS_HEADER.len() {
+            return None;
+        }
+        let b = |s: &str| match s {
+            "true" => Some(true),
+            "false" => Some(false),
+            _ => None,
+        };
+        Some(ResultRow {
+            seq: r[0].parse().ok()?,
+            job: r[1].to_string(),
+            file_id: r[2].to_string(),
+            action: r[3].to_string(),
+            outcome: r[4].to_string(),
+            http_status: r[5].parse().ok(),
+            attempts: r[6].parse().unwrap_or(0),
+            error_kind: r[7].to_string(),
+            error: r[8].to_string(),
+            was_locked: b(&r[9]),
+            locked: b(&r[10]),
+            locked_by: r[11].to_string(),
+            title: r[12].to_string(),
+            users: r[13].parse().ok(),
+            duration_ms: r[14].parse().unwrap_or(0),
+            finished_at: r[15].to_string(),
+        })
+    }
+}
+
+/// Streams rows to `results.csv` and `access.csv`, flushing each row.
+pub struct ReportWriter {
+    dir: PathBuf,
+    results: csv::Writer<BufWriter<File>>,
+    access: csv::Writer<BufWriter<File>>,
+}
+
+impl ReportWriter {
+    /// Opens (creating or appending) the two CSV files in `dir`. Headers are written to new or
+    /// empty files; a torn last line left by a hard kill is cut off before appending.
+    pub fn open(dir: &Path) -> io::Result<ReportWriter> {
+        std::fs::create_dir_all(dir)?;
+        let results = open_csv(&dir.join(RESULTS), &RESULTS_HEADER)?;
+        let access = open_csv(&dir.join(ACCESS), &ACCESS_HEADER)?;
+        Ok(ReportWriter { dir: dir.to_path_buf(), results, access })
+    }
+
+    /// The directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Appends and flushes one result row.
+    pub fn result(&mut self, row: &ResultRow) -> io::Result<()> {
+        row.write(&mut self.results).map_err(io::Error::other)?;
+        self.results.flush()
+    }
+
+    /// Appends and flushes access rows.
+    pub fn access(&mut self, rows: &[AccessRow]) -> io::Result<()> {
+        for r in rows {
+            self.access
+                .write_record([&*cell(&r.file_id), &cell(&r.title), &cell(&r.user_id), &cell(&r.name), &cell(&r.email)])
+                .map_err(io::Error::other)?;
+        }
+        self.access.flush()
+    }
+
+    /// Flushes and closes, then rewrites `results.csv` in `seq` order (last row per `seq` wins)
+    /// through a temporary file and an atomic rename. Returns the final rows.
+    pub fn finish(mut self) -> io::Result<Vec<ResultRow>> {
+        self.results.flush()?;
+        self.access.flush()?;
+        let dir = self.dir.clone();
+        drop(self);
+        let rows = read_results(&dir)?;
+        let tmp = dir.join(".results.csv.tmp");
+        {
+            let mut w = csv::Writer::from_writer(BufWriter::new(File::create(&tmp)?));
+            w.write_record(RESULTS_HEADER).map_err(io::Error::other)?;
+            for r in &rows {
+                r.write(&mut w).map_err(io::Error::other)?;
+            }
+            let mut inner = w.into_inner().map_err(|e| io::Error::other(e.to_string()))?;
+            inner.flush()?;
+            inner.get_ref().sync_all()?;
+        }
+        std::fs::rename(&tmp, dir.join(RESULTS))?;
+        Ok(rows)
+    }
+}
+
+fn open_csv(path: &Path, header: &[&str]) -> io::Result<csv::Writer<BufWriter<File>>> {
+    let existing = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    if existing > 0 {
+        truncate_torn_tail(path)?;
+    }
+    let f = OpenOptions::new().create(true).append(true).open(path)?;
+    let len = f.metadata()?.len();
+    let mut w = csv::WriterBuilder::new().has_headers(false).from_writer(BufWriter::new(f));
+    if len == 0 {
+        w.write_record(header).map_err(io::Error::other)?;
+        w.flush()?;
+    }
+    Ok(w)
+}
+
+/// Cuts a partial last line (no trailing newline) left by a kill mid-write.
+fn truncate_torn_tail(path: &Path) -> io::Result<()> {
+    let data = std::fs::read(path)?;
+    if data.last() == Some(&b'\n') {
+        return Ok(());
+    }
+    let keep = data.iter().rposition(|&b| b == b'\n').map(|p| p + 1).unwrap_or(0);
+    let f = OpenOptions::new().write(true).open(path)?;
+    f.set_len(keep as u64)?;
+    Ok(())
+}
+
+/// Reads `results.csv` of `dir`: one row per `seq` (the last written wins), sorted by `seq`.
+/// Unreadable lines (a torn last line) are skipped.
+pub fn read_results(dir: &Path) -> io::Result<Vec<ResultRow>> {
+    let path = dir.join(RESULTS);
+    let f = match File::open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut rd = csv::ReaderBuilder::new().flexible(true).from_reader(io::BufReader::new(f));
+    let mut by_seq: BTreeMap<u64, ResultRow> = BTreeMap::new();
+    let mut rec = csv::StringRecord::new();
+    loop {
+        match rd.read_record(&mut rec) {
+            Ok(true) => {
+                if let Some(row) = ResultRow::from_record(&rec) {
+                    by_seq.insert(row.seq, row);
+                }
+            }
+            Ok(false) => break,
+            Err(_) => continue,
+        }
+    }
+    Ok(by_seq.into_values().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_formula_cells_only() {
+        for s in ["=1+1", "+x", "-2", "@SUM(A1)", "\tx", "\rx"] {
+            assert_eq!(cell(s), format!("'{s}"));
+        }
+        assert_eq!(cell("Report.docx"), "Report.docx");
+        assert_eq!(cell(""), "");
+    }
+
+    #[test]
+    fn rewrite_sorts_dedupes_and_survives_a_torn_tail() {
+        let d = tempfile::tempdir().unwrap();
+        let mut w = ReportWriter::open(d.path()).unwrap();
+        let f = FileId::Int(7);
+        for (seq, out) in [(2, Outcome::Failed), (1, Outcome::Ok), (2, Outcome::Ok)] {
+            w.result(&ResultRow::new(seq, "j", &f, Action::Lock, out)).unwrap();
+        }
+        drop(w);
+        // a torn line, as after kill -9
+        let p = d.path().join(RESULTS);
+        let mut data = std::fs::read(&p).unwrap();
+        data.extend_from_slice(b"3,j,7,lo");
+        std::fs::write(&p, data).unwrap();
+        let mut w = ReportWriter::open(d.path()).unwrap();
+        w.result(&ResultRow::new(3, "=j", &f, Action::Lock, Outcome::Ok)).unwrap();
+        let rows = w.finish().unwrap();
+        assert_eq!(rows.iter().map(|r| (r.seq, r.outcome.as_str())).collect::<Vec<_>>(), [(1, "ok"), (2, "ok"), (3, "ok")]);
+        let text = std::fs::read_to_string(&p).unwrap();
+        assert!(text.starts_with("seq,job,file_id,action,outcome,http_status,attempts,error_kind,error,was_locked,locked,locked_by,title,users,duration_ms,finished_at\n"));
+        assert!(text.contains("3,'=j,7,lock,ok"), "{text}");
+        assert_eq!(text.lines().count(), 4);
+    }
+}

@@ -1,0 +1,189 @@
+//! `summary.json` (for scripts) and `summary.md` (for a person) from the final rows (SPEC §5).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt::Write as _;
+use std::io;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::{AccessRow, Outcome, ResultRow};
+
+/// Run-level figures that are not in the rows.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct RunStats {
+    /// HTTP requests sent (every attempt, state checks, listings and the key check included).
+    pub requests: u64,
+    /// Attempts after the first one.
+    pub retries: u64,
+    /// 429 answers received.
+    pub rate_limited_429: u64,
+    /// Seconds spent running (summed over resumed runs).
+    pub busy_seconds: f64,
+}
+
+/// The `summary.json` document.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Summary {
+    /// Run name.
+    pub name: String,
+    /// Portal base URL (never the key).
+    pub portal: String,
+    /// Total tasks in the run.
+    pub tasks: u64,
+    /// Count per outcome.
+    pub outcomes: BTreeMap<String, u64>,
+    /// Count per action, then per outcome.
+    pub actions: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Requests, retries, 429s over all runs into this directory.
+    #[serde(flatten)]
+    pub stats: RunStats,
+    /// Requests per second while running (requests / busy_seconds).
+    pub achieved_rate: f64,
+    /// First start (RFC 3339 UTC).
+    pub started_at: String,
+    /// Last end (RFC 3339 UTC).
+    pub finished_at: String,
+    /// Seconds from first start to last end.
+    pub duration_seconds: f64,
+    /// Exit code of the last run.
+    pub exit_code: i32,
+    /// Why the last run stopped early, if it did.
+    pub stop_reason: Option<String>,
+    /// How to continue when work is left.
+    pub resume_command: Option<String>,
+    /// How many times this directory was resumed.
+    pub resumes: u32,
+    /// Dry run (nothing was executed).
+    pub dry_run: bool,
+}
+
+impl Summary {
+    /// Counts rows into a summary; the caller fills in the rest.
+    pub fn count(rows: &[ResultRow]) -> (u64, BTreeMap<String, u64>, BTreeMap<String, BTreeMap<String, u64>>) {
+        let mut outcomes: BTreeMap<String, u64> = BTreeMap::new();
+        let mut actions: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
+        for r in rows {
+            *outcomes.entry(r.outcome.clone()).or_default() += 1;
+            *actions.entry(r.action.clone()).or_default().entry(r.outcome.clone()).or_default() += 1;
+        }
+        (rows.len() as u64, outcomes, actions)
+    }
+
+    /// Writes `summary.json` atomically.
+    pub fn write_json(&self, dir: &Path) -> io::Result<()> {
+        let text = serde_json::to_string_pretty(self).map_err(io::Error::other)?;
+        atomic_write(&dir.join(super::SUMMARY_JSON), text.as_bytes())
+    }
+
+    /// Reads a previous `summary.json`, if any.
+    pub fn read(dir: &Path) -> Option<Summary> {
+        let text = std::fs::read(dir.join(super::SUMMARY_JSON)).ok()?;
+        serde_json::from_slice(&text).ok()
+    }
+}
+
+/// Writes `path` through a temporary file and a rename, so readers never see half a file.
+pub fn atomic_write(path: &Path, data: &[u8]) -> io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, data)?;
+    std::fs::rename(tmp, path)
+}
+
+/// Reads `access.csv` of a directory (for summary.md).
+pub fn read_access(dir: &Path) -> Vec<AccessRow> {
+    let Ok(mut rd) = csv::ReaderBuilder::new().flexible(true).from_path(dir.join(super::ACCESS)) else {
+        return Vec::new();
+    };
+    rd.records()
+        .filter_map(Result::ok)
+        .filter(|r| r.len() == 5)
+        .map(|r| AccessRow {
+            file_id: r[0].to_string(),
+            title: r[1].to_string(),
+            user_id: r[2].to_string(),
+            name: r[3].to_string(),
+            email: r[4].to_string(),
+        })
+        .collect()
+}
+
+/// Markdown table cell: no pipes or newlines, no control characters.
+fn md(s: &str) -> String {
+    s.chars().filter(|c| !c.is_control()).collect::<String>().replace('|', "\\|")
+}
+
+/// Writes `summary.md`. `groups` maps a file ID to the room/folder it was found in (for
+/// "users with access per room"); files listed by ID go under "files listed by ID".
+pub fn write_markdown(dir: &Path, s: &Summary, rows: &[ResultRow], groups: &HashMap<String, String>) -> io::Result<()> {
+    let mut o = String::new();
+    let _ = writeln!(o, "# {} — docspace-batch report\n", md(&s.name));
+    let _ = writeln!(o, "- Portal: {}", md(&s.portal));
+    let _ = writeln!(o, "- Started {}, finished {} ({:.1} s)", s.started_at, s.finished_at, s.duration_seconds);
+    let _ = writeln!(
+        o,
+        "- Requests: {} (retries {}, 429 answers {}), {:.1} requests/s",
+        s.stats.requests, s.stats.retries, s.stats.rate_limited_429, s.achieved_rate
+    );
+    let _ = writeln!(o, "- Exit code: {}", s.exit_code);
+    if let Some(r) = &s.stop_reason {
+        let _ = writeln!(o, "- Stopped early: {}", md(r));
+    }
+    if let Some(c) = &s.resume_command {
+        let _ = writeln!(o, "- Work is left. Resume with: `{}`", c);
+    }
+    let _ = writeln!(o, "\n## Counts\n\n| outcome | tasks |\n|---|---:|");
+    for oc in Outcome::ALL {
+        if let Some(n) = s.outcomes.get(oc.as_str()) {
+            let _ = writeln!(o, "| {} | {n} |", oc.as_str());
+        }
+    }
+    let _ = writeln!(o, "| **total** | {} |", s.tasks);
+    let _ = writeln!(o, "\n| action | {} |", Outcome::ALL.map(|x| x.as_str()).join(" | "));
+    let _ = writeln!(o, "|---|{}", "---:|".repeat(Outcome::ALL.len()));
+    for (a, m) in &s.actions {
+        let cells: Vec<String> = Outcome::ALL.iter().map(|x| m.get(x.as_str()).copied().unwrap_or(0).to_string()).collect();
+        let _ = writeln!(o, "| {a} | {} |", cells.join(" | "));
+    }
+
+    const MAX_LIST: usize = 500;
+    let failed: Vec<&ResultRow> = rows.iter().filter(|r| r.outcome == "failed").collect();
+    if !failed.is_empty() {
+        let _ = writeln!(o, "\n## Failures ({})\n\n| seq | file | action | kind | HTTP | reason |\n|---:|---|---|---|---:|---|", failed.len());
+        for r in failed.iter().take(MAX_LIST) {
+            let status = r.http_status.map(|x| x.to_string()).unwrap_or_default();
+            let _ = writeln!(o, "| {} | {} | {} | {} | {} | {} |", r.seq, md(&r.file_id), r.action, r.error_kind, status, md(&r.error));
+        }
+        if failed.len() > MAX_LIST {
+            let _ = writeln!(o, "\n…and {} more in results.csv.", failed.len() - MAX_LIST);
+        }
+    }
+    let by_other: BTreeMap<&str, &ResultRow> = rows
+        .iter()
+        .filter(|r| r.outcome == "locked_by_other" || (!r.locked_by.is_empty() && r.locked == Some(true)))
+        .map(|r| (r.file_id.as_str(), r))
+        .collect();
+    if !by_other.is_empty() {
+        let _ = writeln!(o, "\n## Files locked by others ({})\n\n| file | title | locked by |\n|---|---|---|", by_other.len());
+        for (id, r) in by_other.iter().take(MAX_LIST) {
+            let _ = writeln!(o, "| {} | {} | {} |", md(id), md(&r.title), md(&r.locked_by));
+        }
+    }
+    let access = read_access(dir);
+    if !access.is_empty() {
+        let mut per_group: BTreeMap<String, BTreeMap<(String, String), BTreeSet<String>>> = BTreeMap::new();
+        for a in &access {
+            let g = groups.get(&a.file_id).cloned().unwrap_or_else(|| "files listed by ID".to_string());
+            per_group.entry(g).or_default().entry((a.name.clone(), a.email.clone())).or_default().insert(a.file_id.clone());
+        }
+        let _ = writeln!(o, "\n## Users with access\n");
+        for (g, users) in &per_group {
+            let _ = writeln!(o, "### {}\n\n| user | email | files |\n|---|---|---:|", md(g));
+            for ((name, email), files) in users {
+                let _ = writeln!(o, "| {} | {} | {} |", md(name), md(email), files.len());
+            }
+            let _ = writeln!(o);
+        }
+    }
+    atomic_write(&dir.join(super::SUMMARY_MD), o.as_bytes())
+}

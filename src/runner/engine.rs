@@ -1,0 +1,165 @@
+//! The scheduler and the collector. Tasks on one file run one at a time in `seq` order;
+//! different files run concurrently up to `--concurrency`. Workers never print or write: they
+//! send each finished task to the collector, which owns the report writer, the counters and
+//! the progress display (STYLE habit 6).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use super::exec::{run_task, Ctx, FileMemo, TaskOutput};
+use super::stop::StopReason;
+use crate::job::{FileId, OnFailure, Task};
+use crate::progress::{Counts, Progress, Ui};
+use crate::report::{Outcome, ReportWriter, ResultRow};
+
+/// What the collector saw.
+#[derive(Debug, Default)]
+pub struct Executed {
+    /// Counts over the tasks run now.
+    pub counts: Counts,
+}
+
+/// Runs `tasks` and streams their rows into `writer`. Tasks that never started get
+/// `cancelled` rows, so every task has exactly one row.
+pub async fn execute(ctx: Arc<Ctx>, tasks: Arc<Vec<Task>>, writer: &mut ReportWriter, ui: &mut Ui, label: &str) -> std::io::Result<Executed> {
+    let queues = Arc::new(group_by_file(&tasks));
+    let next = Arc::new(AtomicUsize::new(0));
+    let (tx, mut rx) = mpsc::channel::<(usize, TaskOutput)>(4096);
+    let workers = ctx.cfg.concurrency.min(queues.len()).max(1);
+    let mut handles = Vec::with_capacity(workers);
+    for _ in 0..workers {
+        let (ctx, tasks, queues, next, tx) = (ctx.clone(), tasks.clone(), queues.clone(), next.clone(), tx.clone());
+        handles.push(tokio::spawn(async move {
+            loop {
+                if ctx.stop.stopped() {
+                    return;
+                }
+                let q = next.fetch_add(1, Ordering::Relaxed);
+                let Some(queue) = queues.get(q) else { return };
+                if !run_queue(&ctx, &tasks, queue, &tx).await {
+                    return;
+                }
+            }
+        }));
+    }
+    drop(tx);
+
+    let mut done = vec![false; tasks.len()];
+    let mut out = Executed::default();
+    let mut progress = Progress::new(ui, tasks.len() as u64, label);
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            msg = rx.recv() => {
+                let Some((i, o)) = msg else { break };
+                done[i] = true;
+                count(&mut out.counts, &o.row);
+                writer.result(&o.row)?;
+                if !o.access.is_empty() {
+                    writer.access(&o.access)?;
+                }
+                if let Some(max) = ctx.cfg.max_failures {
+                    if out.counts.failed >= max && !ctx.stop.stopped() {
+                        ctx.stop.stop(StopReason::MaxFailures(max));
+                    }
+                }
+                refresh(&ctx, &mut out.counts);
+                progress.update(&out.counts);
+            }
+            _ = tick.tick() => {
+                refresh(&ctx, &mut out.counts);
+                progress.update(&out.counts);
+            }
+        }
+    }
+    for h in handles {
+        let _ = h.await;
+    }
+    // Every task not run gets its row now.
+    let why = ctx.stop.reason().map(|r| r.describe()).unwrap_or_else(|| "not run".into());
+    for (i, t) in tasks.iter().enumerate() {
+        if !done[i] {
+            let mut row = ResultRow::new(t.seq, &t.job, &t.file, t.action, Outcome::Cancelled);
+            row.error = why.clone();
+            row.finished_at = crate::now_rfc3339();
+            count(&mut out.counts, &row);
+            writer.result(&row)?;
+        }
+    }
+    refresh(&ctx, &mut out.counts);
+    progress.finish();
+    Ok(out)
+}
+
+fn refresh(ctx: &Ctx, c: &mut Counts) {
+    c.requests = ctx.stats.requests.load(Ordering::Relaxed);
+    c.throttled = ctx.stats.throttled.load(Ordering::Relaxed);
+}
+
+fn count(c: &mut Counts, row: &ResultRow) {
+    c.done += 1;
+    match Outcome::parse(&row.outcome) {
+        Some(Outcome::Failed) => c.failed += 1,
+        Some(Outcome::Skipped) => c.skipped += 1,
+        Some(o) if o.is_final() => c.ok += 1,
+        _ => {}
+    }
+}
+
+/// Runs one file's tasks in order. Returns false when the worker should stop.
+async fn run_queue(ctx: &Ctx, tasks: &[Task], queue: &[usize], tx: &mpsc::Sender<(usize, TaskOutput)>) -> bool {
+    let mut memo = FileMemo::default();
+    // Jobs in which an earlier task on this file failed (skip_rest).
+    let mut failed_in: Vec<(std::sync::Arc<str>, u64)> = Vec::new();
+    for &i in queue {
+        if ctx.stop.stopped() {
+            return false;
+        }
+        let t = &tasks[i];
+        if ctx.stop.writes_stopped() && t.action.is_write() {
+            continue; // the daily cap: left for the cancelled rows
+        }
+        let out = if let Some((_, seq)) = failed_in.iter().find(|(j, _)| *j == t.job) {
+            let mut row = ResultRow::new(t.seq, &t.job, &t.file, t.action, Outcome::Skipped);
+            row.error = format!("an earlier task on this file failed (seq {seq}); on_failure: skip_rest");
+            row.finished_at = crate::now_rfc3339();
+            TaskOutput { row, access: Vec::new() }
+        } else {
+            let out = run_task(ctx, t, &mut memo).await;
+            if out.row.outcome == Outcome::Cancelled.as_str() {
+                // Not done: leave it to the cancelled rows unless it made requests (then its
+                // row says what happened before the stop).
+                if out.row.attempts == 0 {
+                    continue;
+                }
+            }
+            if out.row.outcome == Outcome::Failed.as_str() && t.on_failure == OnFailure::SkipRest {
+                failed_in.push((t.job.clone(), t.seq));
+            }
+            out
+        };
+        if tx.send((i, out)).await.is_err() {
+            return false; // collector gone: shutting down
+        }
+    }
+    true
+}
+
+/// Task indices grouped per file, files in order of their first task, tasks in `seq` order.
+fn group_by_file(tasks: &[Task]) -> Vec<Vec<usize>> {
+    let mut index: HashMap<&FileId, usize> = HashMap::with_capacity(tasks.len());
+    let mut queues: Vec<Vec<usize>> = Vec::new();
+    for (i, t) in tasks.iter().enumerate() {
+        let q = *index.entry(&t.file).or_insert_with(|| {
+            queues.push(Vec::new());
+            queues.len() - 1
+        });
+        queues[q].push(i);
+    }
+    queues
+}

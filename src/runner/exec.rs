@@ -1,0 +1,343 @@
+//! Executing requests and tasks: the retry loop around one API call (limiter, 429 cooldown,
+//! backoff with jitter, 401 abort, key re-check) and the per-action logic that turns answers
+//! into report rows (SPEC §3 "Actions", §4).
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
+
+use rand::Rng;
+use tokio::sync::OnceCell;
+
+use super::limiter::Limiter;
+use super::stop::{Stop, StopReason};
+use crate::api::{ApiError, Client, ErrorKind, FileState};
+use crate::config::ExecConfig;
+use crate::job::{Action, Task};
+use crate::progress::Ui;
+use crate::report::{AccessRow, Outcome, ResultRow};
+
+/// A `Retry-After` longer than this is DocSpace's daily write cap (SPEC §4).
+pub const DAILY_CAP_THRESHOLD: Duration = Duration::from_secs(15 * 60);
+
+/// Request counters of a run.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Requests sent.
+    pub requests: AtomicU64,
+    /// Attempts after the first.
+    pub retries: AtomicU64,
+    /// 429s received.
+    pub throttled: AtomicU64,
+}
+
+/// What every worker shares.
+pub struct Ctx {
+    /// The portal client.
+    pub client: Client,
+    /// The run's one limiter.
+    pub limiter: Limiter,
+    /// Settings.
+    pub cfg: ExecConfig,
+    /// Stop state.
+    pub stop: Stop,
+    /// Counters.
+    pub stats: Stats,
+    /// Log output.
+    pub ui: Ui,
+    auth_recheck: OnceCell<bool>,
+}
+
+/// How a request ended when it did not succeed.
+#[derive(Debug)]
+pub struct Failure {
+    /// The last error.
+    pub err: ApiError,
+    /// HTTP attempts made.
+    pub attempts: u32,
+    /// The run stopped before the request could succeed (the task is `cancelled`, not `failed`).
+    pub cancelled: bool,
+}
+
+/// Which kind of endpoint a request goes to; decides how 403 and long `Retry-After` are read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Endpoint {
+    /// PUT lock (counts toward the daily write cap).
+    Write,
+    /// File info / folder listing: anonymous access allowed, so a bad key shows as 403.
+    AnonymousRead,
+    /// protectusers: a bad key shows as 401.
+    Read,
+}
+
+impl Ctx {
+    /// A context for one run.
+    pub fn new(client: Client, cfg: ExecConfig, ui: Ui) -> Ctx {
+        Ctx {
+            limiter: Limiter::new(cfg.rate, cfg.burst),
+            client,
+            cfg,
+            stop: Stop::default(),
+            stats: Stats::default(),
+            ui,
+            auth_recheck: OnceCell::new(),
+        }
+    }
+
+    /// Runs `op` under the limiter with retries. Returns the value and the attempts used.
+    pub async fn request<T, F, Fut>(&self, ep: Endpoint, op: F) -> Result<(T, u32), Failure>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<T, ApiError>>,
+    {
+        let mut attempts = 0u32;
+        let mut last: Option<ApiError> = None;
+        loop {
+            let cancelled = |last: Option<ApiError>, attempts| Failure {
+                err: last.unwrap_or_else(|| ApiError::new(ErrorKind::BadResponse, None, "not started: the run stopped")),
+                attempts,
+                cancelled: true,
+            };
+            if self.stop.stopped() || (ep == Endpoint::Write && self.stop.writes_stopped()) {
+                return Err(cancelled(last, attempts));
+            }
+            let sent_at = tokio::select! {
+                biased;
+                _ = self.stop.cancelled() => return Err(cancelled(last, attempts)),
+                t = self.limiter.acquire() => t,
+            };
+            attempts += 1;
+            self.stats.requests.fetch_add(1, Ordering::Relaxed);
+            if attempts > 1 {
+                self.stats.retries.fetch_add(1, Ordering::Relaxed);
+            }
+            let err = match op().await {
+                Ok(v) => return Ok((v, attempts)),
+                Err(e) => e,
+            };
+            match err.kind {
+                ErrorKind::Unauthorized => {
+                    self.stop.stop(StopReason::Unauthorized);
+                    return Err(Failure { err, attempts, cancelled: false });
+                }
+                ErrorKind::Forbidden if ep == Endpoint::AnonymousRead => {
+                    // A revoked key shows as 403 on anonymous endpoints (docspace-api.md §3): check once.
+                    if !self.key_still_valid().await {
+                        self.stop.stop(StopReason::Unauthorized);
+                        let mut e = err;
+                        e.kind = ErrorKind::Unauthorized;
+                        e.message = format!("{}; the key re-check was rejected", e.message);
+                        return Err(Failure { err: e, attempts, cancelled: false });
+                    }
+                    return Err(Failure { err, attempts, cancelled: false });
+                }
+                ErrorKind::RateLimited => {
+                    self.stats.throttled.fetch_add(1, Ordering::Relaxed);
+                    if let Some(ra) = err.retry_after.filter(|ra| *ra > DAILY_CAP_THRESHOLD) {
+                        let resume_at = SystemTime::now() + ra;
+                        self.stop.stop_writes(resume_at);
+                        if ep != Endpoint::Write {
+                            // Reads are not under the daily cap; a read told to wait hours stops everything.
+                            self.stop.stop(StopReason::DailyCap { resume_at });
+                        }
+                        return Err(Failure { err, attempts, cancelled: true });
+                    }
+                    self.limiter.on_429(sent_at, err.retry_after);
+                }
+                _ => {}
+            }
+            if !err.retryable() || attempts > self.cfg.retries {
+                return Err(Failure { err, attempts, cancelled: false });
+            }
+            if err.kind != ErrorKind::RateLimited {
+                // 429s wait in the limiter's shared cooldown; other faults back off per task.
+                let delay = backoff(attempts);
+                tokio::select! {
+                    biased;
+                    _ = self.stop.cancelled() => return Err(Failure { err, attempts, cancelled: true }),
+                    _ = tokio::time::sleep(delay) => {}
+                }
+            }
+            last = Some(err);
+        }
+    }
+
+    /// `GET /api/2.0/authentication`, once per run, shared by all callers.
+    async fn key_still_valid(&self) -> bool {
+        *self
+            .auth_recheck
+            .get_or_init(|| async {
+                self.limiter.acquire().await;
+                self.stats.requests.fetch_add(1, Ordering::Relaxed);
+                // Only a clear "no" counts as rejected; a network error is not a verdict on the key.
+                !matches!(self.client.check_auth().await, Ok(false))
+            })
+            .await
+    }
+}
+
+/// Exponential backoff with full jitter: 0.5 s, 1 s, 2 s, … capped at 30 s, times 0.5–1.0.
+fn backoff(attempt: u32) -> Duration {
+    let base = Duration::from_millis(500) * 2u32.saturating_pow(attempt.saturating_sub(1).min(10));
+    base.min(Duration::from_secs(30)).mul_f64(rand::rng().random_range(0.5..1.0))
+}
+
+/// The result of one task.
+#[derive(Debug)]
+pub struct TaskOutput {
+    /// Its results.csv row.
+    pub row: ResultRow,
+    /// Its access.csv rows.
+    pub access: Vec<AccessRow>,
+}
+
+/// Per-file memory carried between the tasks of one file (they run one at a time).
+#[derive(Debug, Default)]
+pub struct FileMemo {
+    /// Title learnt from an earlier answer.
+    pub title: Option<String>,
+}
+
+/// Runs one task. Never fails: every ending is a row.
+pub async fn run_task(ctx: &Ctx, task: &Task, memo: &mut FileMemo) -> TaskOutput {
+    let started = std::time::Instant::now();
+    let mut row = ResultRow::new(task.seq, &task.job, &task.file, task.action, Outcome::Ok);
+    let mut access = Vec::new();
+    let mut attempts = 0u32;
+    let result = match task.action {
+        Action::Info => info(ctx, task, &mut row, &mut attempts).await,
+        Action::ProtectUsers => protect_users(ctx, task, &mut row, &mut attempts, memo, &mut access).await,
+        Action::Lock | Action::Unlock => lock(ctx, task, &mut row, &mut attempts).await,
+    };
+    if let Err(f) = result {
+        attempts += 0;
+        row.outcome = if f.cancelled { Outcome::Cancelled } else { Outcome::Failed }.as_str().into();
+        row.http_status = f.err.status;
+        row.error_kind = f.err.kind.as_str().into();
+        row.error = f.err.message.clone();
+        if f.cancelled && f.err.kind == ErrorKind::BadResponse && f.err.status.is_none() {
+            row.error_kind.clear();
+            row.error = ctx.stop.reason().map(|r| r.describe()).unwrap_or_else(|| "the run stopped".into());
+        }
+    }
+    if let Some(t) = row.title.is_empty().then(|| memo.title.clone()).flatten() {
+        row.title = t;
+    } else if !row.title.is_empty() {
+        memo.title = Some(row.title.clone());
+    }
+    for a in &mut access {
+        if a.title.is_empty() {
+            a.title = row.title.clone();
+        }
+    }
+    row.attempts = attempts;
+    row.duration_ms = started.elapsed().as_millis() as u64;
+    row.finished_at = crate::now_rfc3339();
+    TaskOutput { row, access }
+}
+
+/// Adds the attempts of a finished request to the task's count.
+fn counted<T>(attempts: &mut u32, r: Result<(T, u32), Failure>) -> Result<T, Failure> {
+    match r {
+        Ok((v, n)) => {
+            *attempts += n;
+            Ok(v)
+        }
+        Err(f) => {
+            *attempts += f.attempts;
+            Err(f)
+        }
+    }
+}
+
+fn record_state(row: &mut ResultRow, st: &FileState) {
+    row.locked = Some(st.locked);
+    row.locked_by = st.locked_by.as_deref().map(crate::api::clean_text).unwrap_or_default();
+    if let Some(t) = &st.title {
+        row.title = crate::api::clean_text(t);
+    }
+}
+
+async fn info(ctx: &Ctx, task: &Task, row: &mut ResultRow, attempts: &mut u32) -> Result<(), Failure> {
+    let st = counted(attempts, ctx.request(Endpoint::AnonymousRead, || ctx.client.file_info(&task.file)).await)?;
+    record_state(row, &st);
+    row.http_status = Some(200);
+    Ok(())
+}
+
+async fn protect_users(
+    ctx: &Ctx,
+    task: &Task,
+    row: &mut ResultRow,
+    attempts: &mut u32,
+    memo: &FileMemo,
+    access: &mut Vec<AccessRow>,
+) -> Result<(), Failure> {
+    let users = counted(attempts, ctx.request(Endpoint::Read, || ctx.client.protect_users(&task.file)).await)?;
+    row.http_status = Some(200);
+    row.users = Some(users.len());
+    let title = memo.title.clone().unwrap_or_default();
+    access.extend(users.into_iter().map(|u| AccessRow {
+        file_id: task.file.to_string(),
+        title: title.clone(),
+        user_id: crate::api::clean_text(&u.id),
+        name: crate::api::clean_text(&u.name),
+        email: crate::api::clean_text(&u.email),
+    }));
+    Ok(())
+}
+
+async fn lock(ctx: &Ctx, task: &Task, row: &mut ResultRow, attempts: &mut u32) -> Result<(), Failure> {
+    let want = task.action == Action::Lock;
+    if ctx.cfg.check_state {
+        if ctx.stop.writes_stopped() {
+            return Err(not_started());
+        }
+        let st = counted(attempts, ctx.request(Endpoint::AnonymousRead, || ctx.client.file_info(&task.file)).await)?;
+        record_state(row, &st);
+        row.was_locked = Some(st.locked);
+        row.http_status = Some(200);
+        match (want, st.locked, st.locked_by.is_some()) {
+            // Someone else holds it: locking changes nothing and unlocking would break their lock.
+            (_, true, true) => {
+                row.outcome = Outcome::LockedByOther.as_str().into();
+                return Ok(());
+            }
+            (true, true, false) | (false, false, _) => {
+                row.outcome = Outcome::Unchanged.as_str().into();
+                return Ok(());
+            }
+            _ => {}
+        }
+    }
+    let st = counted(attempts, ctx.request(Endpoint::Write, || ctx.client.set_lock(&task.file, want)).await)?;
+    record_state(row, &st);
+    row.http_status = Some(200);
+    match (want, st.locked, st.locked_by.is_some()) {
+        (true, true, false) => {}
+        (true, true, true) => row.outcome = Outcome::LockedByOther.as_str().into(),
+        (true, false, _) => {
+            row.outcome = Outcome::Failed.as_str().into();
+            row.error_kind = ErrorKind::BadResponse.as_str().into();
+            row.error = "the portal answered 200 but the file is not locked".into();
+        }
+        (false, false, _) => {}
+        (false, true, _) => {
+            row.outcome = Outcome::Failed.as_str().into();
+            row.error_kind = ErrorKind::StillLocked.as_str().into();
+            row.error = match &st.locked_by {
+                Some(by) => format!("still locked by {}", crate::api::clean_text(by)),
+                None => "still locked after unlock".into(),
+            };
+        }
+    }
+    Ok(())
+}
+
+fn not_started() -> Failure {
+    Failure {
+        err: ApiError::new(ErrorKind::BadResponse, None, "not started: the run stopped"),
+        attempts: 0,
+        cancelled: true,
+    }
+}

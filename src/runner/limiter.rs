@@ -1,0 +1,294 @@
+//! The one rate limiter of a run: an absolute GCRA schedule shared by every request (retries and
+//! folder listings included), plus the shared 429 cooldown and adaptive rate (SPEC §4).
+//!
+//! Why not `governor`: its quota is fixed at construction, and SPEC §4 needs the effective rate
+//! lowered after a 429 without `Retry-After` and recovered gradually, and one cooldown that
+//! pauses every worker. This limiter keeps a theoretical arrival time (`tat`) and hands out
+//! slots on an absolute schedule: a waiter sleeps until its slot, never polls, and after a stall
+//! the schedule restarts from "now" (no catch-up burst beyond `--burst`).
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use rand::Rng;
+use tokio::time::Instant;
+
+use crate::units::Rate;
+
+/// Slowest rate the adaptive decrease goes down to.
+const MIN_RATE: f64 = 0.2;
+/// Cooldown after the first 429 without `Retry-After`.
+const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+/// Longest cooldown without `Retry-After`.
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// Quiet time after a 429 before the rate is raised again, and between raises.
+const RECOVER_EVERY: Duration = Duration::from_secs(5);
+
+/// Counts sends per second, so an `unlimited` run knows what rate it was going at when the
+/// portal pushed back.
+#[derive(Debug)]
+struct Meter {
+    bucket_start: Instant,
+    count: u64,
+    last_rate: f64,
+}
+
+#[derive(Debug)]
+struct State {
+    tat: Instant,
+    /// Effective interval; `None` = unlimited.
+    interval: Option<Duration>,
+    pause_until: Instant,
+    pause_set_at: Option<Instant>,
+    backoff: Duration,
+    last_429: Option<Instant>,
+    last_change: Instant,
+    /// For an unlimited run: the rate above which we return to unlimited.
+    ceiling: Option<f64>,
+    meter: Meter,
+}
+
+/// A shared limiter. All methods take `&self`.
+#[derive(Debug)]
+pub struct Limiter {
+    configured: Option<Duration>,
+    burst: u32,
+    state: Mutex<State>,
+}
+
+impl Limiter {
+    /// A limiter for `rate` allowing `burst` back-to-back requests after idle time.
+    pub fn new(rate: Rate, burst: u32) -> Limiter {
+        let now = Instant::now();
+        let configured = rate.interval();
+        Limiter {
+            configured,
+            burst: burst.max(1),
+            state: Mutex::new(State {
+                tat: now,
+                interval: configured,
+                pause_until: now,
+                pause_set_at: None,
+                backoff: FIRST_BACKOFF,
+                last_429: None,
+                last_change: now,
+                ceiling: None,
+                meter: Meter { bucket_start: now, count: 0, last_rate: 0.0 },
+            }),
+        }
+    }
+
+    /// Waits for the next slot and returns its time (the moment the request may be sent).
+    /// Cancel-safe: dropping the future gives the slot up (it is not reused, which only errs
+    /// on the polite side).
+    pub async fn acquire(&self) -> Instant {
+        loop {
+            let slot = {
+                let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+                let now = Instant::now();
+                self.recover(&mut s, now);
+                if s.pause_until > now {
+                    Err(s.pause_until)
+                } else {
+                    let slot = match s.interval {
+                        None => now,
+                        Some(i) => {
+                            let lag = i * (self.burst - 1);
+                            let earliest = now.checked_sub(lag).unwrap_or(now);
+                            let base = s.tat.max(earliest);
+                            s.tat = base + i;
+                            base.max(now)
+                        }
+                    };
+                    count(&mut s.meter, slot);
+                    Ok(slot)
+                }
+            };
+            match slot {
+                Err(pause_end) => tokio::time::sleep_until(pause_end).await,
+                Ok(slot) => {
+                    if slot > Instant::now() {
+                        tokio::time::sleep_until(slot).await;
+                    }
+                    // A cooldown may have started while we slept: honour it.
+                    let paused = {
+                        let s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+                        s.pause_until > Instant::now()
+                    };
+                    if !paused {
+                        return slot;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reports a 429 for a request sent at `sent_at`. Every worker pauses: at least
+    /// `retry_after` when given; otherwise a cooldown from 1 s doubling while 429s keep coming,
+    /// and the effective rate is lowered. Returns the pause length.
+    pub fn on_429(&self, sent_at: Instant, retry_after: Option<Duration>) -> Duration {
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        if let Some(ra) = retry_after {
+            let until = now + ra;
+            if until > s.pause_until {
+                s.pause_until = until;
+                s.pause_set_at = Some(now);
+            }
+            s.last_429 = Some(now);
+            s.tat = s.tat.max(s.pause_until);
+            return s.pause_until.saturating_duration_since(now);
+        }
+        // Requests that were already on the wire when the cooldown began belong to the same
+        // episode: they must not escalate it again.
+        if s.pause_set_at.is_some_and(|at| sent_at < at) {
+            return s.pause_until.saturating_duration_since(now);
+        }
+        let recent = s.last_429.is_some_and(|t| now.duration_since(t) < s.backoff * 4 + Duration::from_secs(10));
+        s.backoff = if recent { (s.backoff * 2).min(MAX_BACKOFF) } else { FIRST_BACKOFF };
+        let jitter = rand::rng().random_range(0.9..1.1);
+        let pause = s.backoff.mul_f64(jitter);
+        s.pause_until = s.pause_until.max(now + pause);
+        s.pause_set_at = Some(now);
+        s.last_429 = Some(now);
+        s.last_change = now;
+        // Lower the effective rate: half of what we were doing.
+        let current = match s.interval {
+            Some(i) => 1.0 / i.as_secs_f64(),
+            None => {
+                let measured = s.meter.last_rate.max(rate_so_far(&s.meter, now));
+                s.ceiling = Some(measured.max(MIN_RATE * 2.0) * 2.0);
+                measured.max(MIN_RATE * 2.0)
+            }
+        };
+        let lowered = (current * 0.5).max(MIN_RATE);
+        s.interval = Some(Duration::from_secs_f64(1.0 / lowered));
+        s.tat = s.tat.max(s.pause_until);
+        s.pause_until.saturating_duration_since(now)
+    }
+
+    /// The effective rate now (requests/s), `None` when unlimited.
+    pub fn effective_rate(&self) -> Option<f64> {
+        let s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        s.interval.map(|i| 1.0 / i.as_secs_f64())
+    }
+
+    /// Raises a lowered rate by 25% after each quiet period, up to the configured one.
+    fn recover(&self, s: &mut State, now: Instant) {
+        if s.interval == self.configured {
+            return;
+        }
+        let quiet = s.last_429.is_none_or(|t| now.duration_since(t) >= RECOVER_EVERY);
+        if !quiet || now.duration_since(s.last_change) < RECOVER_EVERY {
+            return;
+        }
+        let Some(i) = s.interval else { return };
+        let raised = Duration::from_secs_f64(i.as_secs_f64() / 1.25);
+        s.last_change = now;
+        s.interval = match self.configured {
+            Some(c) if raised <= c => Some(c),
+            Some(_) => Some(raised),
+            None => {
+                if s.ceiling.is_some_and(|c| 1.0 / raised.as_secs_f64() >= c) {
+                    None
+                } else {
+                    Some(raised)
+                }
+            }
+        };
+    }
+}
+
+fn count(m: &mut Meter, at: Instant) {
+    let el = at.saturating_duration_since(m.bucket_start);
+    if el >= Duration::from_secs(1) {
+        m.last_rate = m.count as f64 / el.as_secs_f64();
+        m.bucket_start = at;
+        m.count = 0;
+    }
+    m.count += 1;
+}
+
+fn rate_so_far(m: &Meter, now: Instant) -> f64 {
+    let el = now.saturating_duration_since(m.bucket_start).as_secs_f64();
+    if el > 0.05 {
+        m.count as f64 / el
+    } else {
+        0.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn spaces_requests_on_an_absolute_schedule() {
+        let l = Limiter::new(Rate::PerSecond(10.0), 1);
+        let t0 = Instant::now();
+        for k in 0..5u32 {
+            let slot = l.acquire().await;
+            assert_eq!(slot.duration_since(t0), Duration::from_millis(100) * k);
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn no_catch_up_after_a_stall_beyond_the_burst() {
+        let l = Limiter::new(Rate::PerSecond(10.0), 3);
+        l.acquire().await;
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        let t1 = Instant::now();
+        let mut slots = Vec::new();
+        for _ in 0..6 {
+            slots.push(l.acquire().await.duration_since(t1));
+        }
+        // Three back-to-back (the burst), then one per 100 ms.
+        assert_eq!(&slots[..3], &[Duration::ZERO; 3]);
+        assert_eq!(slots[3], Duration::from_millis(100));
+        assert_eq!(slots[5], Duration::from_millis(300));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retry_after_pauses_everyone() {
+        let l = std::sync::Arc::new(Limiter::new(Rate::Unlimited, 1));
+        let sent = l.acquire().await;
+        l.on_429(sent, Some(Duration::from_secs(3)));
+        let t = Instant::now();
+        let a = tokio::spawn({
+            let l = l.clone();
+            async move { l.acquire().await }
+        });
+        let b = l.acquire().await;
+        assert!(b.duration_since(t) >= Duration::from_secs(3));
+        assert!(a.await.unwrap().duration_since(t) >= Duration::from_secs(3));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn bare_429_backs_off_lowers_the_rate_and_recovers() {
+        let l = Limiter::new(Rate::PerSecond(20.0), 1);
+        let sent = l.acquire().await;
+        let p = l.on_429(sent, None);
+        assert!(p >= Duration::from_millis(900) && p <= Duration::from_millis(1100), "{p:?}");
+        assert_eq!(l.effective_rate(), Some(10.0));
+        // A second 429 from a request sent before the cooldown does not escalate.
+        let p2 = l.on_429(sent, None);
+        assert!(p2 <= p);
+        assert_eq!(l.effective_rate(), Some(10.0));
+        // After quiet periods the rate climbs back to the configured one.
+        for _ in 0..40 {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            l.acquire().await;
+        }
+        assert_eq!(l.effective_rate(), Some(20.0));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn consecutive_429s_double_the_cooldown() {
+        let l = Limiter::new(Rate::PerSecond(100.0), 1);
+        let s1 = l.acquire().await;
+        let p1 = l.on_429(s1, None);
+        let s2 = l.acquire().await; // after the first cooldown
+        let p2 = l.on_429(s2, None);
+        assert!(p2 > p1 * 3 / 2, "{p1:?} then {p2:?}");
+    }
+}

@@ -1,0 +1,628 @@
+//! The `run`, `validate` and `restore` commands: load and validate job files, check the key,
+//! expand folders, plan, execute under one limiter, write reports, pick the exit code.
+
+pub mod engine;
+pub mod exec;
+pub mod limiter;
+pub mod plan;
+pub mod stop;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use secrecy::SecretString;
+
+use crate::api::{Client, ClientOptions};
+use crate::cli::{ExecArgs, RestoreArgs, RunArgs, ValidateArgs};
+use crate::config::{self, ExecConfig};
+use crate::error::{Error, Exit};
+use crate::job::{self, Action, FileId, JobFile, OnFailure, Target, Task};
+use crate::progress::{print_stdout, Ui};
+use crate::report::summary::{self, RunStats, Summary};
+use crate::report::{Outcome, ReportWriter, ResultRow};
+use exec::Ctx;
+use plan::{JobFileRef, Plan, RunState};
+use stop::StopReason;
+
+/// `validate`: load and check job files; no network.
+pub fn validate(a: ValidateArgs) -> Exit {
+    let ui = Ui::new(config::Output { bar: false, quiet: a.quiet, json: false });
+    let files = match load_jobs(&a.jobfiles, a.action.as_deref(), &ui) {
+        Ok(f) => f,
+        Err(e) => return report_error(&ui, &e),
+    };
+    if let Err(e) = config::merge_settings(&files) {
+        return report_error(&ui, &Error::from(e));
+    }
+    if !a.quiet {
+        let mut out = String::new();
+        for f in &files {
+            let folders = f.entries.iter().filter(|e| matches!(e.target, Target::Folder(_))).count();
+            let mut per_action: BTreeMap<&str, u64> = BTreeMap::new();
+            for e in &f.entries {
+                if let Target::File(_) = e.target {
+                    for a in e.actions.iter() {
+                        *per_action.entry(a.as_str()).or_default() += 1;
+                    }
+                }
+            }
+            let actions: Vec<String> = per_action.iter().map(|(a, n)| format!("{a} {n}")).collect();
+            out.push_str(&format!(
+                "{}: OK — {} entries ({}){}\n",
+                f.path.display(),
+                f.entries.len(),
+                if actions.is_empty() { "no listed files".to_string() } else { actions.join(", ") },
+                if folders > 0 { format!(", {folders} folder targets to expand at run time") } else { String::new() }
+            ));
+        }
+        print_stdout(&out);
+    }
+    Exit::Success
+}
+
+fn report_error(ui: &Ui, e: &Error) -> Exit {
+    for line in e.to_string().lines() {
+        ui.error(line);
+    }
+    e.exit()
+}
+
+fn load_jobs(paths: &[PathBuf], action: Option<&str>, ui: &Ui) -> Result<Vec<JobFile>, Error> {
+    let opts = job::LoadOptions { default_action: config::default_action(action)? };
+    match job::load_all(paths, &opts) {
+        Ok(files) => {
+            for f in &files {
+                for w in &f.warnings {
+                    ui.warn(&format!("{}: {w}", f.path.display()));
+                }
+            }
+            Ok(files)
+        }
+        Err(errs) => {
+            let mut msg: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
+            msg.push("nothing was sent; fix the job file and run again".into());
+            Err(Error::Usage(msg.join("\n")))
+        }
+    }
+}
+
+/// Where to send requests, and an in-process sandbox to keep alive for `--sandbox`.
+struct Portal {
+    url: url::Url,
+    key: SecretString,
+    _sandbox: Option<crate::sandbox::Sandbox>,
+}
+
+async fn portal(exec: &ExecArgs, cfg: &ExecConfig, settings_portal: Option<&str>, ui: &Ui) -> Result<Portal, Error> {
+    if exec.sandbox {
+        let mut opts = crate::sandbox::SandboxOptions::default();
+        if let Some(n) = exec.sandbox_files {
+            opts.files = n;
+        }
+        if let Some(l) = &exec.sandbox_latency {
+            opts.latency = crate::units::parse_duration(l).map_err(|e| Error::Usage(format!("--sandbox-latency: {e}")))?;
+        }
+        let sb = crate::sandbox::Sandbox::start(opts)
+            .await
+            .map_err(|e| Error::Io(format!("cannot start the in-process sandbox: {e}")))?;
+        let url = url::Url::parse(&sb.url()).map_err(|e| Error::Io(e.to_string()))?;
+        ui.info(&format!("using the in-process sandbox portal at {url}"));
+        let key = SecretString::from(sb.api_key().to_string());
+        return Ok(Portal { url, key, _sandbox: Some(sb) });
+    }
+    let raw = exec.portal.as_deref().or(settings_portal).ok_or_else(|| {
+        Error::Usage("no portal: pass --portal https://yourportal.onlyoffice.com or set DOCSPACE_URL (or use --sandbox)".into())
+    })?;
+    let url = config::portal_url(raw, cfg.allow_http)?;
+    let (key, warnings) = config::api_key(exec.api_key_file.as_deref())?;
+    for w in warnings {
+        ui.warn(&w);
+    }
+    Ok(Portal { url, key, _sandbox: None })
+}
+
+fn client(p: &Portal, cfg: &ExecConfig) -> Result<Client, Error> {
+    let ca_cert = match &cfg.ca_cert {
+        Some(path) => Some(std::fs::read(path).map_err(|e| Error::Usage(format!("--ca-cert {}: {e}", path.display())))?),
+        None => None,
+    };
+    Client::new(&ClientOptions { base: p.url.clone(), key: p.key.clone(), timeout: cfg.timeout, ca_cert, pool: cfg.concurrency })
+        .map_err(Error::Usage)
+}
+
+/// GET /api/2.0/authentication before anything else (SPEC §4).
+async fn check_key(ctx: &Ctx) -> Result<(), Error> {
+    ctx.limiter.acquire().await;
+    ctx.stats.requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    match ctx.client.check_auth().await {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(Error::Aborted("the portal rejected the API key (GET /api/2.0/authentication); nothing was written".into())),
+        Err(e) => Err(Error::Aborted(format!("cannot check the API key at {}: {e}; nothing was written", ctx.client.base()))),
+    }
+}
+
+/// Installs SIGINT/SIGTERM handling: the first stops starting tasks, the second exits at once.
+fn install_signals(ctx: Arc<Ctx>) {
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+                return;
+            };
+            let mut first = true;
+            loop {
+                tokio::select! {
+                    _ = int.recv() => {}
+                    _ = term.recv() => {}
+                }
+                if first {
+                    first = false;
+                    ctx.ui.warn("stopping: no new tasks; finishing requests in flight (signal again to exit at once)");
+                    ctx.stop.stop(StopReason::Signal);
+                } else {
+                    ctx.ui.error("second signal: exiting now; rows already written stay valid");
+                    std::process::exit(Exit::Interrupted.code() as i32);
+                }
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            ctx.stop.stop(StopReason::Signal);
+            let _ = tokio::signal::ctrl_c().await;
+            std::process::exit(Exit::Interrupted.code() as i32);
+        }
+    });
+}
+
+/// Default report directory: `reports/<name>-<UTC yyyymmddThhmmssZ>`.
+fn default_report_dir(name: &str) -> PathBuf {
+    let ts = time::OffsetDateTime::now_utc()
+        .format(time::macros::format_description!("[year][month][day]T[hour][minute][second]Z"))
+        .unwrap_or_else(|_| "run".into());
+    PathBuf::from("reports").join(format!("{name}-{ts}"))
+}
+
+fn fresh_report_dir(dir: &Path) -> Result<(), Error> {
+    if dir.join(plan::RUN_JSON).exists() || dir.join(crate::report::RESULTS).exists() {
+        return Err(Error::Usage(format!(
+            "{} already holds a run's reports; continue it with --resume {} or choose another --report-dir",
+            dir.display(),
+            dir.display()
+        )));
+    }
+    std::fs::create_dir_all(dir).map_err(|e| Error::Io(format!("cannot create report directory {}: {e}", dir.display())))
+}
+
+/// Shell-quotes one argument for the printed resume command.
+fn shell_quote(s: &str) -> String {
+    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c)) {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+/// The command that continues the run in `dir`: the same arguments, `--resume DIR` instead of
+/// `--report-dir`/`--resume`.
+fn resume_command(argv: &[String], dir: &Path) -> String {
+    let mut out = vec!["docspace-batch".to_string()];
+    let mut it = argv.iter().skip(1).peekable();
+    while let Some(a) = it.next() {
+        if a == "--report-dir" || a == "--resume" || a == "--dry-run" {
+            if a != "--dry-run" {
+                it.next();
+            }
+            continue;
+        }
+        if a.starts_with("--report-dir=") || a.starts_with("--resume=") {
+            continue;
+        }
+        out.push(shell_quote(a));
+    }
+    out.push("--resume".into());
+    out.push(shell_quote(&dir.display().to_string()));
+    out.join(" ")
+}
+
+/// `run`.
+pub async fn run(a: RunArgs, argv: Vec<String>) -> Exit {
+    let bootstrap = Ui::new(config::Output { bar: false, quiet: a.exec.quiet, json: a.exec.log_format == Some(crate::cli::LogFormat::Json) });
+    match run_inner(a, argv, &bootstrap).await {
+        Ok(code) => code,
+        Err(e) => report_error(&bootstrap, &e),
+    }
+}
+
+async fn run_inner(a: RunArgs, argv: Vec<String>, bootstrap: &Ui) -> Result<Exit, Error> {
+    // 1. Everything local first: job files, settings, resume state.
+    let resumed = match &a.resume {
+        Some(dir) => Some(plan::load(dir).map_err(Error::Usage)?),
+        None => None,
+    };
+    if let Some((st, _)) = &resumed {
+        if st.dry_run {
+            return Err(Error::Usage("that directory holds a dry run; start a real run instead of resuming it".into()));
+        }
+        if st.kind != "run" {
+            return Err(Error::Usage("that directory holds a restore report; run `docspace-batch restore` again instead".into()));
+        }
+    }
+    let paths: Vec<PathBuf> = match (&resumed, a.jobfiles.is_empty()) {
+        (Some((st, _)), true) => st.job_files.iter().map(|j| j.path.clone()).collect(),
+        (_, false) => a.jobfiles.clone(),
+        (None, true) => return Err(Error::Usage("no job file given: docspace-batch run JOBFILE... (see --help)".into())),
+    };
+    let files = load_jobs(&paths, a.action.as_deref(), bootstrap)?;
+    if let Some((st, _)) = &resumed {
+        let now: Vec<&str> = files.iter().map(|f| f.sha256.as_str()).collect();
+        let then: Vec<&str> = st.job_files.iter().map(|j| j.sha256.as_str()).collect();
+        if now != then {
+            return Err(Error::Usage(format!(
+                "the job files differ from those {} was made from ({}); resuming would run a different plan. Start a new run instead",
+                a.resume.as_ref().map(|d| d.display().to_string()).unwrap_or_default(),
+                st.job_files.iter().map(|j| j.path.display().to_string()).collect::<Vec<_>>().join(", ")
+            )));
+        }
+    }
+    let settings = config::merge_settings(&files)?;
+    let cfg = config::exec_config(&a.exec, &settings, a.shard.as_deref(), a.skip_missing_folders)?;
+    let mut ui = Ui::new(cfg.output);
+    let entries: Vec<job::Entry> = files.iter().flat_map(|f| f.entries.iter().cloned()).collect();
+    let has_folders = entries.iter().any(|e| matches!(e.target, Target::Folder(_)));
+    let name = files.first().map(|f| f.name.clone()).unwrap_or_else(|| "run".into());
+
+    // 2. Portal and key (not needed for a dry run over listed files only).
+    let needs_portal = !a.dry_run || has_folders;
+    let portal = if needs_portal || a.exec.portal.is_some() || a.exec.sandbox {
+        Some(portal(&a.exec, &cfg, settings.portal.as_deref(), &ui).await?)
+    } else {
+        None
+    };
+
+    // 3. Report directory, created before the first request so a bad path fails fast.
+    let dir = match (&a.resume, &cfg.report_dir) {
+        (Some(d), _) => d.clone(),
+        (None, Some(d)) => d.clone(),
+        (None, None) => default_report_dir(&name),
+    };
+    if resumed.is_none() {
+        fresh_report_dir(&dir)?;
+    }
+    let mut writer = ReportWriter::open(&dir).map_err(|e| Error::Io(format!("cannot write reports in {}: {e}", dir.display())))?;
+
+    let started_at = crate::now_rfc3339();
+    let t0 = Instant::now();
+    let portal_str = portal.as_ref().map(|p| p.url.to_string()).unwrap_or_default();
+    let (ctx, plan) = match &portal {
+        Some(p) => {
+            let ctx = Arc::new(Ctx::new(client(p, &cfg)?, cfg.clone(), ui.clone()));
+            install_signals(ctx.clone());
+            if needs_portal {
+                check_key(&ctx).await?;
+            }
+            let plan = match resumed {
+                Some((_, plan)) => plan,
+                None => make_plan(&ctx, &entries, &cfg).await?,
+            };
+            (Some(ctx), plan)
+        }
+        None => (None, plan::build(&entries, &HashMap::new())),
+    };
+    let plan = match (cfg.shard, a.resume.is_some()) {
+        (Some(s), false) => Plan { tasks: plan::shard(plan.tasks, s), groups: plan.groups },
+        _ => plan,
+    };
+    if a.resume.is_none() {
+        let st = RunState {
+            version: 1,
+            name: name.clone(),
+            job_files: files.iter().map(|f| JobFileRef { path: f.path.clone(), sha256: f.sha256.clone() }).collect(),
+            argv: argv.clone(),
+            portal: portal_str.clone(),
+            dry_run: a.dry_run,
+            shard: a.shard.clone(),
+            created_at: started_at.clone(),
+            tasks: plan.tasks.len() as u64,
+            kind: "run".into(),
+        };
+        plan::save(&dir, &st, &plan).map_err(|e| Error::Io(format!("cannot write run state in {}: {e}", dir.display())))?;
+    }
+
+    if a.dry_run {
+        return dry_run(&plan, &cfg, &name, &dir, writer, &portal_str, &started_at, &ui);
+    }
+    let Some(ctx) = ctx else { return Err(Error::Usage("no portal".into())) };
+
+    // 4. Execute what is left.
+    let previous = crate::report::read_results(&dir).map_err(|e| Error::Io(e.to_string()))?;
+    let finished: std::collections::HashSet<u64> = previous
+        .iter()
+        .filter(|r| Outcome::parse(&r.outcome).is_some_and(Outcome::is_final))
+        .map(|r| r.seq)
+        .collect();
+    let pending: Vec<Task> = plan.tasks.iter().filter(|t| !finished.contains(&t.seq)).cloned().collect();
+    if a.resume.is_some() {
+        ui.info(&format!("resuming {}: {} of {} tasks left", dir.display(), pending.len(), plan.tasks.len()));
+    }
+    if let Some(max) = cfg.max_duration {
+        let c = ctx.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(max).await;
+            c.stop.stop(StopReason::MaxDuration);
+        });
+    }
+    engine::execute(ctx.clone(), Arc::new(pending), &mut writer, &mut ui, &name)
+        .await
+        .map_err(|e| Error::Io(format!("writing reports in {}: {e}", dir.display())))?;
+    let rows = writer.finish().map_err(|e| Error::Io(format!("writing reports in {}: {e}", dir.display())))?;
+    let elapsed = t0.elapsed().as_secs_f64();
+    finish(&ctx, &name, &portal_str, &dir, &rows, &plan, &|| resume_command(&argv, &dir), &started_at, elapsed, &ui)
+}
+
+/// Expands folders (under the run's limiter) and builds the task list.
+async fn make_plan(ctx: &Ctx, entries: &[job::Entry], cfg: &ExecConfig) -> Result<Plan, Error> {
+    let mut listings: HashMap<FileId, plan::Listing> = HashMap::new();
+    for e in entries {
+        if let Target::Folder(f) = &e.target {
+            if listings.contains_key(f) {
+                continue;
+            }
+            ctx.ui.info(&format!("expanding folder {f}…"));
+            match plan::expand_folder(ctx, f, cfg.skip_missing_folders).await {
+                Ok(l) => {
+                    ctx.ui.info(&format!(
+                        "folder {f}{}: {} files",
+                        l.title.as_deref().map(|t| format!(" \"{}\"", crate::progress::sanitize(t))).unwrap_or_default(),
+                        l.files.len()
+                    ));
+                    listings.insert(f.clone(), l);
+                }
+                Err(plan::ExpandError::Missing(m)) => {
+                    return Err(Error::Usage(format!("{m}; nothing was written. Fix the job file or pass --skip-missing-folders")))
+                }
+                Err(plan::ExpandError::Failed(m)) => {
+                    if let Some(r) = ctx.stop.reason() {
+                        return Err(match r {
+                            StopReason::Signal => Error::Aborted(format!("interrupted while expanding folders; nothing was written ({m})")),
+                            _ => Error::Aborted(format!("{}; nothing was written", r.describe())),
+                        });
+                    }
+                    return Err(Error::Aborted(format!("{m}; nothing was written")));
+                }
+            }
+        }
+    }
+    Ok(plan::build(entries, &listings))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn dry_run(plan: &Plan, cfg: &ExecConfig, name: &str, dir: &Path, mut writer: ReportWriter, portal: &str, started_at: &str, ui: &Ui) -> Result<Exit, Error> {
+    let io = |e: std::io::Error| Error::Io(format!("writing reports in {}: {e}", dir.display()));
+    let mut per_action: BTreeMap<Action, u64> = BTreeMap::new();
+    let mut per_job: BTreeMap<String, u64> = BTreeMap::new();
+    for t in &plan.tasks {
+        *per_action.entry(t.action).or_default() += 1;
+        *per_job.entry(t.job.to_string()).or_default() += 1;
+        let mut row = ResultRow::new(t.seq, &t.job, &t.file, t.action, Outcome::Planned);
+        row.finished_at = crate::now_rfc3339();
+        writer.result(&row).map_err(io)?;
+    }
+    let rows = writer.finish().map_err(io)?;
+    let writes: u64 = per_action.iter().filter(|(a, _)| a.is_write()).map(|(_, n)| n).sum();
+    let requests = plan.tasks.len() as u64 + if cfg.check_state { writes } else { 0 };
+    let mut out = format!("Plan for {name} (dry run, nothing sent):\n");
+    for (j, n) in &per_job {
+        out.push_str(&format!("  job {}: {n} tasks\n", crate::progress::sanitize(j)));
+    }
+    for (a, n) in &per_action {
+        out.push_str(&format!("  {a}: {n}\n"));
+    }
+    out.push_str(&format!("  total: {} tasks on {} files\n", plan.tasks.len(), plan.tasks.iter().map(|t| &t.file).collect::<std::collections::HashSet<_>>().len()));
+    out.push_str(&format!(
+        "  writes (PUT): up to {writes}{}\n",
+        if cfg.check_state { " (fewer where the state check finds the file already as wanted)" } else { "" }
+    ));
+    match cfg.rate.interval() {
+        Some(i) => out.push_str(&format!(
+            "  requests: about {requests}; estimated duration at {}: {}\n",
+            cfg.rate,
+            crate::units::human_duration(i * requests.min(u32::MAX as u64) as u32)
+        )),
+        None => out.push_str(&format!("  requests: about {requests}; rate unlimited: duration depends on the portal\n")),
+    }
+    if writes > 10_000 {
+        out.push_str(&format!(
+            "  WARNING: {writes} writes exceed DocSpace's default daily cap of 10000 writes per user; the run would stop at the cap (exit 3) and resume the next day. Consider --shard to spread it over days\n"
+        ));
+    }
+    out.push_str(&format!("  report: {}\n", dir.display()));
+    print_stdout(&out);
+    let (tasks, outcomes, actions) = Summary::count(&rows);
+    let s = Summary {
+        name: name.to_string(),
+        portal: portal.to_string(),
+        tasks,
+        outcomes,
+        actions,
+        stats: RunStats::default(),
+        achieved_rate: 0.0,
+        started_at: started_at.to_string(),
+        finished_at: crate::now_rfc3339(),
+        duration_seconds: 0.0,
+        exit_code: 0,
+        stop_reason: None,
+        resume_command: None,
+        resumes: 0,
+        dry_run: true,
+    };
+    s.write_json(dir).map_err(io)?;
+    summary::write_markdown(dir, &s, &rows, &plan.groups).map_err(io)?;
+    let _ = ui;
+    Ok(Exit::Success)
+}
+
+/// Picks the exit code, writes summary.json/summary.md, prints the summary.
+#[allow(clippy::too_many_arguments)]
+fn finish(ctx: &Ctx, name: &str, portal: &str, dir: &Path, rows: &[ResultRow], plan: &Plan, resume_cmd: &dyn Fn() -> String, started_at: &str, elapsed: f64, ui: &Ui) -> Result<Exit, Error> {
+    let io = |e: std::io::Error| Error::Io(format!("writing reports in {}: {e}", dir.display()));
+    let (tasks, outcomes, actions) = Summary::count(rows);
+    let n = |o: Outcome| outcomes.get(o.as_str()).copied().unwrap_or(0);
+    let left = n(Outcome::Cancelled) + n(Outcome::Failed) + n(Outcome::Skipped);
+    let reason = ctx.stop.reason();
+    let exit = match &reason {
+        Some(StopReason::MaxDuration) if n(Outcome::Cancelled) == 0 => None,
+        Some(r) => Some(r.exit()),
+        None => None,
+    }
+    .unwrap_or(if n(Outcome::Failed) + n(Outcome::Skipped) + n(Outcome::Cancelled) > 0 { Exit::TaskFailures } else { Exit::Success });
+    let resume = (left > 0).then(resume_cmd);
+    let prev = Summary::read(dir);
+    let mut stats = prev.as_ref().map(|p| p.stats.clone()).unwrap_or_default();
+    let ord = std::sync::atomic::Ordering::Relaxed;
+    stats.requests += ctx.stats.requests.load(ord);
+    stats.retries += ctx.stats.retries.load(ord);
+    stats.rate_limited_429 += ctx.stats.throttled.load(ord);
+    stats.busy_seconds += elapsed;
+    let first_start = prev.as_ref().map(|p| p.started_at.clone()).unwrap_or_else(|| started_at.to_string());
+    let finished_at = crate::now_rfc3339();
+    let s = Summary {
+        name: name.to_string(),
+        portal: portal.to_string(),
+        tasks,
+        outcomes,
+        actions,
+        achieved_rate: if stats.busy_seconds > 0.0 { stats.requests as f64 / stats.busy_seconds } else { 0.0 },
+        duration_seconds: crate::seconds_between(&first_start, &finished_at).unwrap_or(elapsed),
+        started_at: first_start,
+        finished_at,
+        stats,
+        exit_code: exit.code() as i32,
+        stop_reason: reason.as_ref().map(|r| r.describe()),
+        resume_command: resume.clone(),
+        resumes: prev.map(|p| p.resumes + 1).unwrap_or(0),
+        dry_run: false,
+    };
+    s.write_json(dir).map_err(io)?;
+    summary::write_markdown(dir, &s, rows, &plan.groups).map_err(io)?;
+
+    let parts: Vec<String> = Outcome::ALL
+        .iter()
+        .filter_map(|o| s.outcomes.get(o.as_str()).map(|c| format!("{c} {}", o.as_str())))
+        .collect();
+    let line = format!(
+        "{name}: {} tasks: {} ({:.1} s, {} requests, {} retries, {} 429s) — exit {}\n",
+        s.tasks,
+        if parts.is_empty() { "nothing to do".into() } else { parts.join(", ") },
+        elapsed,
+        ctx.stats.requests.load(ord),
+        ctx.stats.retries.load(ord),
+        ctx.stats.throttled.load(ord),
+        exit.code()
+    );
+    if ui.output().json {
+        ui.event(
+            crate::progress::Level::Info,
+            line.trim_end(),
+            serde_json::json!({"event": "summary", "tasks": s.tasks, "outcomes": s.outcomes, "exit_code": exit.code(), "report_dir": dir.display().to_string(), "resume_command": resume}),
+        );
+    } else {
+        print_stdout(&line);
+    }
+    if let Some(r) = &reason {
+        ui.log(if exit == Exit::Interrupted { crate::progress::Level::Warn } else { crate::progress::Level::Error }, &r.describe());
+    }
+    ui.info(&format!("reports: {}", dir.display()));
+    if let Some(c) = &resume {
+        // Shown even with --quiet: it is what the operator (or cron mail) needs next.
+        ui.log(crate::progress::Level::Error, &format!("work is left; resume with: {c}"));
+    }
+    Ok(exit)
+}
+
+/// `restore DIR`: unlock exactly the files DIR's run locked (lock rows `ok` with `was_locked=false`).
+pub async fn restore(a: RestoreArgs, argv: Vec<String>) -> Exit {
+    let bootstrap = Ui::new(config::Output { bar: false, quiet: a.exec.quiet, json: a.exec.log_format == Some(crate::cli::LogFormat::Json) });
+    match restore_inner(a, argv).await {
+        Ok(code) => code,
+        Err(e) => report_error(&bootstrap, &e),
+    }
+}
+
+async fn restore_inner(a: RestoreArgs, argv: Vec<String>) -> Result<Exit, Error> {
+    let (st, _) = plan::load(&a.dir).map_err(Error::Usage)?;
+    if st.dry_run {
+        return Err(Error::Usage(format!("{} holds a dry run: it locked nothing", a.dir.display())));
+    }
+    let rows = crate::report::read_results(&a.dir).map_err(|e| Error::Io(e.to_string()))?;
+    let locked_ok: Vec<&ResultRow> = rows.iter().filter(|r| r.action == "lock" && r.outcome == "ok").collect();
+    if !locked_ok.is_empty() && locked_ok.iter().all(|r| r.was_locked.is_none()) {
+        return Err(Error::Usage(format!(
+            "{} does not record whether the files were locked before the run (it ran with --no-check-state), so restore cannot tell which locks it made. Unlock them with a job file instead",
+            a.dir.display()
+        )));
+    }
+    let mut seen = std::collections::HashSet::new();
+    let mut tasks = Vec::new();
+    let job: Arc<str> = Arc::from("restore");
+    for r in &locked_ok {
+        if r.was_locked != Some(false) {
+            continue;
+        }
+        let Ok(file) = FileId::parse(&r.file_id) else { continue };
+        if seen.insert(file.clone()) {
+            tasks.push(Task { seq: tasks.len() as u64 + 1, job: job.clone(), file, action: Action::Unlock, on_failure: OnFailure::Continue });
+        }
+    }
+    let settings = job::Settings::default();
+    let mut cfg = config::exec_config(&a.exec, &settings, None, false)?;
+    cfg.report_dir = None;
+    let mut ui = Ui::new(cfg.output);
+    ui.info(&format!("{}: {} files to unlock", a.dir.display(), tasks.len()));
+    let name = format!("{}-restore", st.name);
+    let plan = Plan { tasks, groups: HashMap::new() };
+    let dir = a.exec.report_dir.clone().unwrap_or_else(|| default_report_dir(&name));
+    if a.dry_run {
+        let mut out = format!("Restore plan for {} (dry run, nothing sent): unlock {} files\n", a.dir.display(), plan.tasks.len());
+        for t in &plan.tasks {
+            out.push_str(&format!("  {}\n", t.file));
+        }
+        print_stdout(&out);
+        return Ok(Exit::Success);
+    }
+    let portal_flag = a.exec.portal.clone().or_else(|| (!st.portal.is_empty() && !a.exec.sandbox).then(|| st.portal.clone()));
+    let mut exec = a.exec.clone();
+    exec.portal = portal_flag;
+    let portal = portal(&exec, &cfg, None, &ui).await?;
+    fresh_report_dir(&dir)?;
+    let mut writer = ReportWriter::open(&dir).map_err(|e| Error::Io(format!("cannot write reports in {}: {e}", dir.display())))?;
+    let started_at = crate::now_rfc3339();
+    let t0 = Instant::now();
+    let ctx = Arc::new(Ctx::new(client(&portal, &cfg)?, cfg.clone(), ui.clone()));
+    install_signals(ctx.clone());
+    check_key(&ctx).await?;
+    let rs = RunState {
+        version: 1,
+        name: name.clone(),
+        job_files: Vec::new(),
+        argv: argv.clone(),
+        portal: portal.url.to_string(),
+        dry_run: false,
+        shard: None,
+        created_at: started_at.clone(),
+        tasks: plan.tasks.len() as u64,
+        kind: "restore".into(),
+    };
+    plan::save(&dir, &rs, &plan).map_err(|e| Error::Io(e.to_string()))?;
+    engine::execute(ctx.clone(), Arc::new(plan.tasks.clone()), &mut writer, &mut ui, &name)
+        .await
+        .map_err(|e| Error::Io(e.to_string()))?;
+    let rows = writer.finish().map_err(|e| Error::Io(e.to_string()))?;
+    // A restore is re-run as a whole: its plan comes from the source directory, and files it
+    // already unlocked show as `unchanged` the second time.
+    let again = || argv.iter().map(|a| shell_quote(a)).collect::<Vec<_>>().join(" ");
+    finish(&ctx, &name, &portal.url.to_string(), &dir, &rows, &plan, &again, &started_at, t0.elapsed().as_secs_f64(), &ui)
+}

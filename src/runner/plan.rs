@@ -1,0 +1,303 @@
+//! From entries to tasks: folder expansion (SPEC §3), consecutive-duplicate collapse, `seq`
+//! numbering, sharding, and the run state kept in the report directory for `--resume`.
+
+use std::collections::{HashMap, HashSet};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use super::exec::{Ctx, Endpoint};
+use crate::api::ErrorKind;
+use crate::job::{Action, Entry, FileId, OnFailure, Target, Task};
+use crate::units::Shard;
+
+/// Folder pages are requested with this `count` (DocSpace's maximum, docspace-api.md §3).
+pub const PAGE: u64 = 100;
+/// A folder tree larger than this many pages is refused (a hostile portal must not loop us).
+const MAX_PAGES: u64 = 1_000_000;
+
+/// Files found below one folder, in listing order.
+#[derive(Clone, Debug, Default)]
+pub struct Listing {
+    /// Files, each once.
+    pub files: Vec<FileId>,
+    /// Title of the folder/room.
+    pub title: Option<String>,
+}
+
+/// Why expansion could not finish.
+#[derive(Debug)]
+pub enum ExpandError {
+    /// A folder is missing or unreadable (exit 2 unless `--skip-missing-folders`).
+    Missing(String),
+    /// Anything else (the run aborts).
+    Failed(String),
+}
+
+/// Lists every file below `root`, recursively, each file once, each folder once.
+pub async fn expand_folder(ctx: &Ctx, root: &FileId, skip_missing: bool) -> Result<Listing, ExpandError> {
+    let mut out = Listing::default();
+    let mut seen_files: HashSet<FileId> = HashSet::new();
+    let mut seen_folders: HashSet<FileId> = HashSet::new();
+    let mut stack = vec![root.clone()];
+    let mut pages = 0u64;
+    while let Some(folder) = stack.pop() {
+        if !seen_folders.insert(folder.clone()) {
+            continue;
+        }
+        let mut start = 0u64;
+        let mut subfolders = Vec::new();
+        loop {
+            pages += 1;
+            if pages > MAX_PAGES {
+                return Err(ExpandError::Failed(format!("folder {root}: more than {MAX_PAGES} pages; refusing to go on")));
+            }
+            let page = match ctx
+                .request(Endpoint::AnonymousRead, || ctx.client.folder_page(&folder, start, PAGE))
+                .await
+            {
+                Ok((p, _)) => p,
+                Err(f) if !f.cancelled && matches!(f.err.kind, ErrorKind::NotFound | ErrorKind::Forbidden) => {
+                    let msg = format!(
+                        "folder {folder}{}: {} ({})",
+                        if &folder != root { format!(" (below {root})") } else { String::new() },
+                        if f.err.kind == ErrorKind::NotFound { "does not exist" } else { "cannot be read with this key" },
+                        f.err
+                    );
+                    if skip_missing {
+                        ctx.ui.warn(&format!("{msg}; skipped (--skip-missing-folders)"));
+                        break;
+                    }
+                    return Err(ExpandError::Missing(msg));
+                }
+                Err(f) => return Err(ExpandError::Failed(format!("listing folder {folder}: {}", f.err))),
+            };
+            if &folder == root && out.title.is_none() {
+                out.title = page.title.clone();
+            }
+            let n = page.files.len() + page.folders.len();
+            for f in page.files {
+                if seen_files.insert(f.clone()) {
+                    out.files.push(f);
+                }
+            }
+            subfolders.extend(page.folders);
+            start += n as u64;
+            if n == 0 || start >= page.total {
+                break;
+            }
+        }
+        // Depth-first in listing order: push in reverse so the first subfolder is listed next.
+        stack.extend(subfolders.into_iter().rev());
+    }
+    Ok(out)
+}
+
+/// A planned run: tasks in `seq` order plus the room/folder each file was found in.
+#[derive(Clone, Debug, Default)]
+pub struct Plan {
+    /// Tasks (after sharding; `seq` numbers are those of the full plan).
+    pub tasks: Vec<Task>,
+    /// file ID → title of the folder/room it was expanded from.
+    pub groups: HashMap<String, String>,
+}
+
+/// Turns entries into tasks. `listings` holds the expansion of every folder target.
+pub fn build(entries: &[Entry], listings: &HashMap<FileId, Listing>) -> Plan {
+    let mut tasks: Vec<Task> = Vec::with_capacity(entries.len());
+    let mut groups = HashMap::new();
+    // (job, file, action) already targeted in a job: a file reached twice through folders (or
+    // listed and also found in a folder) becomes a target once.
+    let mut seen: HashSet<(Arc<str>, FileId, Action)> = HashSet::new();
+    let has_folders = entries.iter().any(|e| matches!(e.target, Target::Folder(_)));
+    let push = |tasks: &mut Vec<Task>, e: &Entry, file: &FileId, a: Action| {
+        if let Some(last) = tasks.last() {
+            if last.file == *file && last.action == a && last.job == e.job {
+                return; // consecutive duplicates collapse (SPEC §3)
+            }
+        }
+        tasks.push(Task { seq: tasks.len() as u64 + 1, job: e.job.clone(), file: file.clone(), action: a, on_failure: e.on_failure });
+    };
+    for e in entries {
+        match &e.target {
+            Target::File(f) => {
+                for &a in e.actions.iter() {
+                    if has_folders {
+                        seen.insert((e.job.clone(), f.clone(), a));
+                    }
+                    push(&mut tasks, e, f, a);
+                }
+            }
+            Target::Folder(folder) => {
+                let Some(l) = listings.get(folder) else { continue };
+                let title = l.title.clone().unwrap_or_else(|| format!("folder {folder}"));
+                for f in &l.files {
+                    groups.entry(f.to_string()).or_insert_with(|| title.clone());
+                    for &a in e.actions.iter() {
+                        if seen.insert((e.job.clone(), f.clone(), a)) {
+                            push(&mut tasks, e, f, a);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Plan { tasks, groups }
+}
+
+/// Stable 64-bit FNV-1a of the file ID's text: the same on every machine and version.
+pub fn stable_hash(id: &FileId) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in id.to_string().bytes() {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+/// Keeps the tasks of shard K of N (by file, so per-file order stays intact).
+pub fn shard(tasks: Vec<Task>, s: Shard) -> Vec<Task> {
+    tasks.into_iter().filter(|t| stable_hash(&t.file) % s.n as u64 == (s.k - 1) as u64).collect()
+}
+
+/// `run.json`: what a report directory was made from.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RunState {
+    /// Format version.
+    pub version: u32,
+    /// Run name.
+    pub name: String,
+    /// Job files with their content hashes.
+    pub job_files: Vec<JobFileRef>,
+    /// The command line (without the key, which is never on it), for the resume command.
+    pub argv: Vec<String>,
+    /// Portal base URL.
+    pub portal: String,
+    /// Whether this was a dry run.
+    pub dry_run: bool,
+    /// `--shard`, as typed.
+    pub shard: Option<String>,
+    /// Created (RFC 3339).
+    pub created_at: String,
+    /// Total tasks in tasks.csv.
+    pub tasks: u64,
+    /// Kind of run: "run" or "restore".
+    #[serde(default = "default_kind")]
+    pub kind: String,
+}
+
+fn default_kind() -> String {
+    "run".into()
+}
+
+/// A job file and its hash.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct JobFileRef {
+    /// Path as given.
+    pub path: PathBuf,
+    /// Hex SHA-256.
+    pub sha256: String,
+}
+
+/// File names in the report directory.
+pub const RUN_JSON: &str = "run.json";
+/// See [`RUN_JSON`].
+pub const TASKS_CSV: &str = "tasks.csv";
+
+/// Saves `run.json` and `tasks.csv` (the expanded plan, so a resume runs exactly these tasks).
+pub fn save(dir: &Path, st: &RunState, plan: &Plan) -> io::Result<()> {
+    let mut w = csv::Writer::from_writer(io::BufWriter::new(std::fs::File::create(dir.join(".tasks.csv.tmp"))?));
+    w.write_record(["seq", "job", "file_id", "action", "on_failure", "group"]).map_err(io::Error::other)?;
+    for t in &plan.tasks {
+        let fid = t.file.to_string();
+        let group = plan.groups.get(&fid).map(String::as_str).unwrap_or("");
+        let of = match t.on_failure {
+            OnFailure::SkipRest => "skip_rest",
+            OnFailure::Continue => "continue",
+        };
+        w.write_record([t.seq.to_string().as_str(), &t.job, &fid, t.action.as_str(), of, group]).map_err(io::Error::other)?;
+    }
+    w.flush()?;
+    drop(w);
+    std::fs::rename(dir.join(".tasks.csv.tmp"), dir.join(TASKS_CSV))?;
+    let json = serde_json::to_vec_pretty(st).map_err(io::Error::other)?;
+    crate::report::summary::atomic_write(&dir.join(RUN_JSON), &json)
+}
+
+/// Loads `run.json` and `tasks.csv` of a report directory.
+pub fn load(dir: &Path) -> Result<(RunState, Plan), String> {
+    let text = std::fs::read(dir.join(RUN_JSON)).map_err(|e| {
+        format!(
+            "{} has no readable {RUN_JSON} ({e}); it is not a docspace-batch report directory, or it was made by a run that never started",
+            dir.display()
+        )
+    })?;
+    let st: RunState = serde_json::from_slice(&text).map_err(|e| format!("{}: {RUN_JSON} is damaged: {e}", dir.display()))?;
+    let mut rd = csv::Reader::from_path(dir.join(TASKS_CSV)).map_err(|e| format!("{}: {TASKS_CSV}: {e}", dir.display()))?;
+    let mut plan = Plan::default();
+    let mut jobs: HashMap<String, Arc<str>> = HashMap::new();
+    for (i, rec) in rd.records().enumerate() {
+        let bad = |what: &str| format!("{}: {TASKS_CSV} line {}: {what}", dir.display(), i + 2);
+        let r = rec.map_err(|e| bad(&e.to_string()))?;
+        if r.len() < 5 {
+            return Err(bad("too few fields"));
+        }
+        let seq: u64 = r[0].parse().map_err(|_| bad("bad seq"))?;
+        let job = jobs.entry(r[1].to_string()).or_insert_with(|| Arc::from(&r[1])).clone();
+        let file = FileId::parse(&r[2]).map_err(|e| bad(&e.to_string()))?;
+        let action = Action::parse(&r[3]).map_err(|e| bad(&e))?;
+        let on_failure = if &r[4] == "continue" { OnFailure::Continue } else { OnFailure::SkipRest };
+        if r.len() > 5 && !r[5].is_empty() {
+            plan.groups.insert(file.to_string(), r[5].to_string());
+        }
+        plan.tasks.push(Task { seq, job, file, action, on_failure });
+    }
+    Ok((st, plan))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(job: &str, t: Target, actions: &[Action]) -> Entry {
+        Entry { job: job.into(), on_failure: OnFailure::SkipRest, target: t, actions: actions.into(), line: 1 }
+    }
+
+    #[test]
+    fn build_collapses_consecutive_duplicates_and_dedupes_folder_files() {
+        let f = |n| FileId::Int(n);
+        let mut listings = HashMap::new();
+        listings.insert(f(9), Listing { files: vec![f(1), f(2), f(3)], title: Some("Room".into()) });
+        let entries = vec![
+            entry("a", Target::File(f(1)), &[Action::Lock]),
+            entry("a", Target::File(f(1)), &[Action::Lock]),
+            entry("a", Target::Folder(f(9)), &[Action::Lock]),
+            entry("b", Target::File(f(1)), &[Action::Lock]),
+        ];
+        let p = build(&entries, &listings);
+        let got: Vec<_> = p.tasks.iter().map(|t| (t.seq, t.job.to_string(), t.file.to_string())).collect();
+        assert_eq!(
+            got,
+            [
+                (1, "a".into(), "1".into()),
+                (2, "a".into(), "2".into()),
+                (3, "a".into(), "3".into()),
+                (4, "b".into(), "1".into())
+            ]
+        );
+        assert_eq!(p.groups.get("2").map(String::as_str), Some("Room"));
+    }
+
+    #[test]
+    fn shards_partition_tasks() {
+        let tasks: Vec<Task> = (1..=500)
+            .map(|n| Task { seq: n, job: "j".into(), file: FileId::Int(n as u32), action: Action::Info, on_failure: OnFailure::SkipRest })
+            .collect();
+        let mut all: Vec<u64> = (1..=4).flat_map(|k| shard(tasks.clone(), Shard { k, n: 4 })).map(|t| t.seq).collect();
+        all.sort();
+        assert_eq!(all, (1..=500).collect::<Vec<_>>());
+        assert!(shard(tasks, Shard { k: 1, n: 4 }).len() > 80);
+    }
+}

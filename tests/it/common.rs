@@ -1,0 +1,136 @@
+//! Helpers: an in-process sandbox on 127.0.0.1:0 and the real binary run against it with a clean
+//! environment.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use docspace_batch::sandbox::{Sandbox, SandboxOptions};
+
+/// The binary under test.
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_docspace-batch"))
+}
+
+/// A sandbox with default options.
+pub async fn sandbox() -> Sandbox {
+    Sandbox::start(SandboxOptions::default()).await.expect("sandbox starts")
+}
+
+/// A sandbox with options.
+pub async fn sandbox_with(opts: SandboxOptions) -> Sandbox {
+    Sandbox::start(opts).await.expect("sandbox starts")
+}
+
+/// A scratch directory holding job files and reports.
+pub struct Work {
+    /// The directory.
+    pub dir: tempfile::TempDir,
+}
+
+impl Work {
+    pub fn new() -> Work {
+        Work { dir: tempfile::tempdir().unwrap() }
+    }
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+    /// Writes a file into the directory and returns its path.
+    pub fn file(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+    pub fn report(&self) -> PathBuf {
+        self.dir.path().join("report")
+    }
+    pub fn results(&self) -> String {
+        std::fs::read_to_string(self.report().join("results.csv")).unwrap_or_default()
+    }
+    /// results.csv as (seq, file_id, action, outcome, error_kind, attempts) tuples.
+    pub fn rows(&self) -> Vec<Row> {
+        rows_in(&self.report())
+    }
+}
+
+/// One parsed results.csv row (the columns tests look at).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Row {
+    pub seq: u64,
+    pub file: String,
+    pub action: String,
+    pub outcome: String,
+    pub status: String,
+    pub attempts: u32,
+    pub kind: String,
+    pub error: String,
+    pub was_locked: String,
+    pub locked: String,
+    pub locked_by: String,
+    pub title: String,
+    pub users: String,
+}
+
+pub fn rows_in(dir: &Path) -> Vec<Row> {
+    let mut rd = match csv::Reader::from_path(dir.join("results.csv")) {
+        Ok(r) => r,
+        Err(_) => return Vec::new(),
+    };
+    rd.records()
+        .map(|r| {
+            let r = r.unwrap();
+            Row {
+                seq: r[0].parse().unwrap(),
+                file: r[2].to_string(),
+                action: r[3].to_string(),
+                outcome: r[4].to_string(),
+                status: r[5].to_string(),
+                attempts: r[6].parse().unwrap(),
+                kind: r[7].to_string(),
+                error: r[8].to_string(),
+                was_locked: r[9].to_string(),
+                locked: r[10].to_string(),
+                locked_by: r[11].to_string(),
+                title: r[12].to_string(),
+                users: r[13].to_string(),
+            }
+        })
+        .collect()
+}
+
+/// Runs the binary with a clean environment (PATH only) plus `env`, in `cwd`.
+pub fn run_in(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut c = std::process::Command::new(bin());
+    c.env_clear().env("PATH", std::env::var("PATH").unwrap_or_default()).current_dir(cwd).args(args);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    // The sandbox runs on this runtime: let its workers go on while we wait.
+    tokio::task::block_in_place(|| c.output().expect("binary runs"))
+}
+
+/// Runs `docspace-batch run <args> --report-dir <work>/report --progress never` against `sb`.
+pub fn run(sb: &Sandbox, w: &Work, args: &[&str]) -> Output {
+    let report = w.report();
+    let mut all: Vec<&str> = vec!["run"];
+    all.extend_from_slice(args);
+    let rd = report.to_str().unwrap().to_string();
+    all.extend_from_slice(&["--report-dir", &rd, "--progress", "never"]);
+    run_in(w.path(), &all, &[("DOCSPACE_URL", &sb.url()), ("DOCSPACE_API_KEY", sb.api_key())])
+}
+
+pub fn code(o: &Output) -> i32 {
+    o.status.code().unwrap_or(-1)
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Requests the sandbox received, without the key check.
+pub fn api_requests(sb: &Sandbox) -> Vec<docspace_batch::sandbox::RecordedRequest> {
+    sb.requests().into_iter().filter(|r| r.path != "/api/2.0/authentication").collect()
+}

@@ -1,0 +1,3 @@
+//! The one integration test binary: the real CLI against sandboxes on 127.0.0.1:0.
+mod common;
+mod runner;

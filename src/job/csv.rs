@@ -1,12 +1,631 @@
-//! CSV/TSV/TXT job files (SPEC §3 "CSV").
+//! CSV/TSV/TXT job files (SPEC §3 "CSV") and the ID lists that YAML `files_from:` points at.
+//!
+//! This module owns the tabular formats:
+//!
+//! - A header row is required. Column names are compared without case, spaces, `_` or `-`:
+//!   `file_id` (also `fileid`, `file id`, `id`), `action`, `folder_id`, `job`. Other columns
+//!   are ignored with one warning.
+//! - Exception: a `.txt` file whose first line is itself a valid ID is read as a headerless
+//!   list of IDs, one a line (the form `cut -d, -f1` or a database export produces).
+//! - The delimiter is `,`, `;` or tab, whichever occurs most in the header line (`.tsv`: tab).
+//! - UTF-8 with or without BOM; LF, CRLF or CR line ends. Blank lines, lines of empty cells and
+//!   lines whose first non-blank character is `#` (outside a quoted field) are skipped.
+//! - Every row must have exactly as many fields as the header: a different count nearly always
+//!   means an unquoted delimiter inside a value, and guessing which column is which could send
+//!   the wrong action to the wrong file.
+//! - Errors name the file and the physical line (counting skipped lines and the newlines inside
+//!   quoted fields).
+
 use super::*;
 
-/// Loads and validates a CSV job file.
-pub fn load(path: &Path, _opts: &LoadOptions) -> Result<JobFile, JobError> {
-    Err(JobError::new(
-        path,
-        None,
-        None,
-        "CSV loader not written yet",
-    ))
+use sha2::Digest;
+
+/// Hint shown when a CSV file is over [`MAX_JOB_FILE_BYTES`].
+const SIZE_HINT: &str = "split it into several job files";
+
+/// The columns we understand.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Col {
+    FileId,
+    FolderId,
+    Action,
+    Job,
+}
+
+impl Col {
+    fn name(self) -> &'static str {
+        match self {
+            Col::FileId => "file_id",
+            Col::FolderId => "folder_id",
+            Col::Action => "action",
+            Col::Job => "job",
+        }
+    }
+}
+
+/// Maps a header cell to a known column (case-, space-, `_`- and `-`-insensitive).
+fn classify(cell: &str) -> Option<Col> {
+    let norm: String = cell
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '_' | '-' | '\t'))
+        .flat_map(char::to_lowercase)
+        .collect();
+    match norm.as_str() {
+        "fileid" | "id" => Some(Col::FileId),
+        "folderid" => Some(Col::FolderId),
+        "action" => Some(Col::Action),
+        "job" => Some(Col::Job),
+        _ => None,
+    }
+}
+
+/// Where the known columns are.
+#[derive(Debug, Default)]
+struct Layout {
+    /// Fields per row (header width).
+    width: usize,
+    file: Option<usize>,
+    folder: Option<usize>,
+    action: Option<usize>,
+    job: Option<usize>,
+    /// Names of the columns we ignore (for the one warning).
+    ignored: Vec<String>,
+    /// Line of the header (0 for a headerless list).
+    header_line: usize,
+    /// True when the first line was data (headerless `.txt`).
+    headerless: bool,
+}
+
+impl Layout {
+    fn slot(&mut self, col: Col) -> &mut Option<usize> {
+        match col {
+            Col::FileId => &mut self.file,
+            Col::FolderId => &mut self.folder,
+            Col::Action => &mut self.action,
+            Col::Job => &mut self.job,
+        }
+    }
+}
+
+/// An ID list read for YAML `files_from:`.
+#[derive(Debug)]
+pub struct IdList {
+    /// File IDs with the 1-based line each was written on, in file order (not deduplicated).
+    pub ids: Vec<(FileId, usize)>,
+    /// Non-fatal remarks (ignored columns).
+    pub warnings: Vec<String>,
+}
+
+/// Loads and validates a CSV/TSV/TXT job file: one [`Entry`] (with one action) per row.
+pub fn load(path: &Path, opts: &LoadOptions) -> Result<JobFile, JobError> {
+    let mut bytes = read_limited(path, MAX_JOB_FILE_BYTES, SIZE_HINT)?;
+    let mut hasher = sha2::Sha256::new();
+    hasher.update(&bytes);
+    let mut table = Table::open(path, &mut bytes)?;
+    let layout = &table.layout;
+    if layout.file.is_none() && layout.folder.is_none() {
+        return Err(table.no_id_column());
+    }
+    if layout.action.is_none() && opts.default_action.is_none() {
+        return Err(JobError::new(
+            path,
+            Some(layout.header_line.max(1)),
+            None,
+            "no `action` column: add one or pass --action lock|unlock|protectusers|info",
+        ));
+    }
+    let mut warnings = Vec::new();
+    if !layout.ignored.is_empty() {
+        warnings.push(ignored_warning(&layout.ignored));
+    }
+    let mut rows = RowBuilder::new(path, opts.default_action);
+    table.for_each_row(|line, rec, layout| rows.push(line, rec, layout))?;
+    if rows.entries.is_empty() {
+        return Err(JobError::new(
+            path,
+            None,
+            None,
+            "no rows: add one line per task below the header, e.g. `101,lock`",
+        ));
+    }
+    Ok(JobFile {
+        path: path.to_path_buf(),
+        name: stem_name(path),
+        settings: Settings::default(),
+        entries: rows.entries,
+        sha256: hex_digest(hasher),
+        warnings,
+    })
+}
+
+/// Reads the file IDs of a YAML `files_from:` file: a CSV with a `file_id` column or (for
+/// `.txt`) a headerless list. The YAML job's actions apply to every ID, so `action`, `job` and
+/// `folder_id` columns are refused rather than silently ignored. The file's bytes are fed to
+/// `hasher` (the YAML job file's SHA-256 covers its `files_from` files).
+pub fn load_ids(path: &Path, hasher: &mut sha2::Sha256) -> Result<IdList, JobError> {
+    let mut bytes = read_limited(path, MAX_JOB_FILE_BYTES, SIZE_HINT)?;
+    hasher.update(&bytes);
+    let mut table = Table::open(path, &mut bytes)?;
+    let layout = &table.layout;
+    let Some(file_col) = layout.file else {
+        return Err(table.no_id_column());
+    };
+    for (col, slot) in [
+        (Col::Action, layout.action),
+        (Col::Job, layout.job),
+        (Col::FolderId, layout.folder),
+    ] {
+        if slot.is_some() {
+            return Err(JobError::new(
+                path,
+                Some(layout.header_line),
+                None,
+                format!(
+                    "a `files_from` list holds file IDs only, but this file has a `{}` column; \
+                     remove the column, or run this CSV as a job file of its own",
+                    col.name()
+                ),
+            ));
+        }
+    }
+    let mut warnings = Vec::new();
+    if !layout.ignored.is_empty() {
+        warnings.push(format!(
+            "{}: {}",
+            path.display(),
+            ignored_warning(&layout.ignored)
+        ));
+    }
+    let mut ids = Vec::new();
+    table.for_each_row(|line, rec, _| {
+        let id = parse_id(path, line, field(rec, file_col))?;
+        ids.push((id, line));
+        Ok(())
+    })?;
+    Ok(IdList { ids, warnings })
+}
+
+fn ignored_warning(ignored: &[String]) -> String {
+    format!(
+        "ignored columns: {} (used: file_id, folder_id, action, job)",
+        ignored.join(", ")
+    )
+}
+
+/// A checked, comment-masked file with its header understood.
+struct Table<'a> {
+    path: &'a Path,
+    text: &'a [u8],
+    delim: u8,
+    layout: Layout,
+    /// The header record, replayed as the first row when the file is headerless.
+    first: Option<(usize, ::csv::ByteRecord)>,
+    rows: Rows<'a>,
+}
+
+impl<'a> Table<'a> {
+    /// Checks the bytes are text, masks comment lines, detects the delimiter, reads the header.
+    fn open(path: &'a Path, bytes: &'a mut [u8]) -> Result<Table<'a>, JobError> {
+        let bom = check_text(path, bytes, "CSV")?;
+        let start = bytes.len() - bom.len();
+        let text = &mut bytes[start..];
+        let delim = detect_delimiter(path, text);
+        mask_comments(text, delim);
+        let text: &'a [u8] = text;
+        let mut rows = Rows::new(text, delim);
+        let Some(line) = rows.next_nonblank(path)? else {
+            return Err(JobError::new(
+                path,
+                None,
+                None,
+                "empty CSV file: add a header row such as `file_id,action`, then one row per task",
+            ));
+        };
+        let header = rows.record.clone();
+        let mut table = Table {
+            path,
+            text,
+            delim,
+            layout: Layout::default(),
+            first: None,
+            rows,
+        };
+        table.read_header(line, header)?;
+        Ok(table)
+    }
+
+    fn read_header(&mut self, line: usize, header: ::csv::ByteRecord) -> Result<(), JobError> {
+        let cells: Vec<String> = header
+            .iter()
+            .map(|c| String::from_utf8_lossy(c).trim().to_string())
+            .collect();
+        let mut layout = Layout {
+            width: cells.len(),
+            header_line: line,
+            ..Layout::default()
+        };
+        for (i, cell) in cells.iter().enumerate() {
+            match classify(cell) {
+                Some(col) => {
+                    let slot = layout.slot(col);
+                    if slot.is_some() {
+                        return Err(JobError::new(
+                            self.path,
+                            Some(line),
+                            None,
+                            format!("the header has two `{}` columns; keep one", col.name()),
+                        ));
+                    }
+                    *slot = Some(i);
+                }
+                None => layout.ignored.push(shorten_cell(cell)),
+            }
+        }
+        if layout.file.is_none() && layout.folder.is_none() {
+            let looks_like_data = cells.iter().any(|c| FileId::parse(c).is_ok());
+            let is_txt = has_ext(self.path, "txt");
+            if looks_like_data && is_txt && cells.len() == 1 {
+                // Headerless ID list: the first line is data.
+                layout = Layout {
+                    width: 1,
+                    file: Some(0),
+                    headerless: true,
+                    ..Layout::default()
+                };
+                self.first = Some((line, header));
+            } else if looks_like_data {
+                return Err(JobError::new(
+                    self.path,
+                    Some(line),
+                    None,
+                    "missing header row: the first line holds data; add a first line naming the \
+                     columns, e.g. `file_id,action` (or just `file_id` with --action)",
+                ));
+            }
+        }
+        self.layout = layout;
+        Ok(())
+    }
+
+    /// The error for a header without `file_id`/`folder_id`.
+    fn no_id_column(&self) -> JobError {
+        let found = self.layout.ignored.join("`, `");
+        JobError::new(
+            self.path,
+            Some(self.layout.header_line.max(1)),
+            None,
+            format!(
+                "no `file_id` column in the header (found `{found}`); name the ID column \
+                 `file_id` (or `id`), or `folder_id` for folders"
+            ),
+        )
+    }
+
+    /// Calls `f(line, record, layout)` for every non-blank data row, after checking its width.
+    fn for_each_row(
+        &mut self,
+        mut f: impl FnMut(usize, &::csv::ByteRecord, &Layout) -> Result<(), JobError>,
+    ) -> Result<(), JobError> {
+        if let Some((line, rec)) = self.first.take() {
+            f(line, &rec, &self.layout)?;
+        }
+        while let Some(line) = self.rows.next_nonblank(self.path)? {
+            let rec = &self.rows.record;
+            if rec.len() != self.layout.width {
+                return Err(self.ragged(line, rec.len()));
+            }
+            f(line, rec, &self.layout)?;
+        }
+        Ok(())
+    }
+
+    fn ragged(&self, line: usize, got: usize) -> JobError {
+        let d = match self.delim {
+            b'\t' => "tab".to_string(),
+            b => format!("`{}`", b as char),
+        };
+        let msg = if self.layout.headerless {
+            format!(
+                "line {line} has {got} fields; a headerless ID list has one ID per line (no {d})"
+            )
+        } else {
+            format!(
+                "line {line} has {got} fields but the header (line {}) has {}; check for a \
+                 missing or extra {d} (quote values that contain one)",
+                self.layout.header_line, self.layout.width
+            )
+        };
+        let _ = self.text;
+        JobError::new(self.path, Some(line), None, msg)
+    }
+}
+
+/// The csv reader plus physical line tracking.
+///
+/// The csv crate's record positions point at the end of the previous record (before any blank
+/// lines it skips), so the real start line of each record is found here: the first byte after
+/// the previous record that is not a line break.
+struct Rows<'a> {
+    text: &'a [u8],
+    reader: ::csv::Reader<&'a [u8]>,
+    record: ::csv::ByteRecord,
+    /// Byte offset up to which line breaks have been counted, and the line there.
+    counted: usize,
+    line: usize,
+}
+
+impl<'a> Rows<'a> {
+    fn new(text: &'a [u8], delim: u8) -> Rows<'a> {
+        let reader = ::csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .delimiter(delim)
+            .from_reader(text);
+        Rows {
+            text,
+            reader,
+            record: ::csv::ByteRecord::new(),
+            counted: 0,
+            line: 1,
+        }
+    }
+
+    /// Reads the next record that has a non-blank cell; returns its start line.
+    fn next_nonblank(&mut self, path: &Path) -> Result<Option<usize>, JobError> {
+        loop {
+            let from = self.reader.position().byte() as usize;
+            let more = self
+                .reader
+                .read_byte_record(&mut self.record)
+                .map_err(|e| {
+                    JobError::new(
+                        path,
+                        Some(self.line),
+                        None,
+                        format!("cannot parse CSV: {e}"),
+                    )
+                })?;
+            if !more {
+                return Ok(None);
+            }
+            let line = self.line_of_record_after(from);
+            if !is_blank(&self.record) {
+                return Ok(Some(line));
+            }
+        }
+    }
+
+    fn line_of_record_after(&mut self, from: usize) -> usize {
+        let text = self.text;
+        let mut start = from.max(self.counted).min(text.len());
+        while start < text.len() && matches!(text[start], b'\r' | b'\n') {
+            start += 1;
+        }
+        // A CR just before `start` whose LF was not yet counted must not count twice: count
+        // over the whole span in one go.
+        self.line += count_breaks(&text[self.counted..start]);
+        self.counted = start;
+        self.line
+    }
+}
+
+/// True for rows of empty or whitespace-only cells (blank lines, `,,,`, masked comments).
+fn is_blank(rec: &::csv::ByteRecord) -> bool {
+    rec.iter()
+        .all(|f| f.iter().all(|b| matches!(b, b' ' | b'\t')))
+}
+
+/// Picks `,`, `;` or tab, whichever occurs most in the header line (ties: `,`).
+fn detect_delimiter(path: &Path, text: &[u8]) -> u8 {
+    if has_ext(path, "tsv") {
+        return b'\t';
+    }
+    let header = text
+        .split(|&b| b == b'\n' || b == b'\r')
+        .find(|l| {
+            let t = l.trim_ascii();
+            !t.is_empty() && !t.starts_with(b"#")
+        })
+        .unwrap_or(b"");
+    let count = |d: u8| header.iter().filter(|&&b| b == d).count();
+    let (comma, semi, tab) = (count(b','), count(b';'), count(b'\t'));
+    if semi > comma && semi >= tab {
+        b';'
+    } else if tab > comma && tab > semi {
+        b'\t'
+    } else {
+        b','
+    }
+}
+
+/// Overwrites comment lines (first non-blank character `#`, at the start of a record, i.e. not
+/// inside a quoted field) with spaces, keeping line breaks and byte offsets intact. The csv
+/// crate's own comment support would shift its record positions and treat a quote inside a
+/// comment as data.
+fn mask_comments(text: &mut [u8], delim: u8) {
+    let n = text.len();
+    let mut i = 0;
+    let mut line_start = true;
+    let mut in_quotes = false;
+    let mut field_start = true;
+    while i < n {
+        if line_start && !in_quotes {
+            line_start = false;
+            let first = text[i..]
+                .iter()
+                .position(|b| !matches!(b, b' ' | b'\t'))
+                .map(|p| i + p);
+            if first.is_some_and(|p| text[p] == b'#') {
+                while i < n && !matches!(text[i], b'\r' | b'\n') {
+                    text[i] = b' ';
+                    i += 1;
+                }
+                continue;
+            }
+        }
+        let b = text[i];
+        if in_quotes {
+            if b == b'"' {
+                if text.get(i + 1) == Some(&b'"') {
+                    i += 1; // an escaped quote
+                } else {
+                    in_quotes = false;
+                }
+            }
+        } else if b == b'\n' || b == b'\r' {
+            line_start = true;
+            field_start = true;
+            i += 1;
+            continue;
+        } else if b == delim {
+            field_start = true;
+            i += 1;
+            continue;
+        } else if b == b'"' && field_start {
+            in_quotes = true;
+        }
+        field_start = false;
+        i += 1;
+    }
+}
+
+/// Turns rows into entries, sharing job names and action slices.
+struct RowBuilder<'a> {
+    path: &'a Path,
+    default_action: Option<Action>,
+    default_job: Arc<str>,
+    jobs: std::collections::HashMap<String, Arc<str>>,
+    /// One shared `[action]` slice per action, indexed like [`Action::ALL`].
+    action_arcs: [Arc<[Action]>; 4],
+    entries: Vec<Entry>,
+}
+
+impl<'a> RowBuilder<'a> {
+    fn new(path: &'a Path, default_action: Option<Action>) -> Self {
+        RowBuilder {
+            path,
+            default_action,
+            default_job: Arc::from(stem_name(path)),
+            jobs: Default::default(),
+            action_arcs: Action::ALL.map(|a| Arc::from([a])),
+            entries: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, line: usize, rec: &::csv::ByteRecord, l: &Layout) -> Result<(), JobError> {
+        let target = self.target(line, rec, l)?;
+        let action = self.action(line, rec, l)?;
+        let job = self.job(line, rec, l)?;
+        let actions = self.action_arcs[action_index(action)].clone();
+        // Consecutive duplicates of the same (job, target, action) collapse (SPEC §3).
+        if let Some(last) = self.entries.last() {
+            if last.target == target && last.actions == actions && last.job == job {
+                return Ok(());
+            }
+        }
+        self.entries.push(Entry {
+            job,
+            on_failure: OnFailure::SkipRest,
+            target,
+            actions,
+            line,
+        });
+        Ok(())
+    }
+
+    fn target(&self, line: usize, rec: &::csv::ByteRecord, l: &Layout) -> Result<Target, JobError> {
+        let file = l.file.map(|i| field(rec, i));
+        let folder = l.folder.map(|i| field(rec, i));
+        match (file, folder) {
+            (Some(f), None) => Ok(Target::File(parse_id(self.path, line, f)?)),
+            (None, Some(d)) => Ok(Target::Folder(parse_id(self.path, line, d)?)),
+            (Some(f), Some(d)) => match (f.trim().is_empty(), d.trim().is_empty()) {
+                (false, true) => Ok(Target::File(parse_id(self.path, line, f)?)),
+                (true, false) => Ok(Target::Folder(parse_id(self.path, line, d)?)),
+                (false, false) => Err(self.err(
+                    line,
+                    "this row has both a file_id and a folder_id; put them on separate rows",
+                )),
+                (true, true) => {
+                    Err(self.err(line, "this row has neither a file_id nor a folder_id"))
+                }
+            },
+            (None, None) => Err(self.err(line, "no file_id column")),
+        }
+    }
+
+    fn action(&self, line: usize, rec: &::csv::ByteRecord, l: &Layout) -> Result<Action, JobError> {
+        let cell = l.action.map(|i| field(rec, i).trim()).unwrap_or("");
+        if cell.is_empty() {
+            return self.default_action.ok_or_else(|| {
+                self.err(
+                    line,
+                    "the action cell is empty; fill it in or pass --action lock|unlock|protectusers|info",
+                )
+            });
+        }
+        // Fast path without allocation; `Action::parse` builds the "did you mean" message.
+        for a in Action::ALL {
+            if cell.eq_ignore_ascii_case(a.as_str()) {
+                return Ok(a);
+            }
+        }
+        Action::parse(cell).map_err(|m| self.err(line, m))
+    }
+
+    fn job(
+        &mut self,
+        line: usize,
+        rec: &::csv::ByteRecord,
+        l: &Layout,
+    ) -> Result<Arc<str>, JobError> {
+        let cell = l.job.map(|i| field(rec, i).trim()).unwrap_or("");
+        if cell.is_empty() {
+            return Ok(self.default_job.clone());
+        }
+        if let Some(j) = self.jobs.get(cell) {
+            return Ok(j.clone());
+        }
+        let name = check_job_name(cell).map_err(|m| self.err(line, m))?;
+        let arc: Arc<str> = Arc::from(name);
+        self.jobs.insert(cell.to_string(), arc.clone());
+        Ok(arc)
+    }
+
+    fn err(&self, line: usize, msg: impl Into<String>) -> JobError {
+        JobError::new(self.path, Some(line), None, msg)
+    }
+}
+
+fn action_index(a: Action) -> usize {
+    Action::ALL.iter().position(|x| *x == a).unwrap_or(0)
+}
+
+/// A cell as text. The whole file was checked to be UTF-8 and cells split at ASCII bytes, so
+/// this cannot fail; an empty string is the harmless fallback.
+fn field(rec: &::csv::ByteRecord, i: usize) -> &str {
+    rec.get(i)
+        .and_then(|b| std::str::from_utf8(b).ok())
+        .unwrap_or("")
+}
+
+fn parse_id(path: &Path, line: usize, cell: &str) -> Result<FileId, JobError> {
+    FileId::parse(cell)
+        .map_err(|e| JobError::new(path, Some(line), None, format!("invalid file ID: {e}")))
+}
+
+fn has_ext(path: &Path, ext: &str) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case(ext))
+}
+
+/// Header cells can be anything; keep warnings short and printable.
+fn shorten_cell(cell: &str) -> String {
+    let clean: String = cell.chars().filter(|c| !c.is_control()).take(40).collect();
+    if cell.chars().count() > 40 {
+        format!("{clean}...")
+    } else {
+        clean
+    }
 }

@@ -151,8 +151,19 @@ pub struct LoadOptions {
     pub default_action: Option<Action>,
 }
 
-/// Largest job file we read (a hostile 100 MB YAML must not exhaust memory or time).
+/// Largest CSV/TSV/TXT job or `files_from` file we read (a hostile file must not exhaust memory).
+/// 256 MiB holds several million rows.
 pub const MAX_JOB_FILE_BYTES: u64 = 256 * 1024 * 1024;
+
+/// Largest YAML job file we read. Lower than for CSV because the YAML parser keeps an event
+/// (~100 bytes) per scalar in memory; long ID lists belong in a `files_from` CSV.
+pub const MAX_YAML_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Longest job name (YAML `name:` of a job, CSV `job` cell), in characters.
+pub const MAX_JOB_NAME_CHARS: usize = 100;
+
+/// Longest run name (YAML top-level `name:`), in bytes; it becomes part of a directory name.
+pub const MAX_RUN_NAME_BYTES: usize = 64;
 
 /// Loads one job file, choosing the loader by extension.
 pub fn load_file(path: &Path, opts: &LoadOptions) -> Result<JobFile, JobError> {
@@ -171,6 +182,171 @@ pub fn load_file(path: &Path, opts: &LoadOptions) -> Result<JobFile, JobError> {
             "unsupported job file type; use .yaml/.yml for YAML or .csv/.tsv/.txt for CSV",
         )),
     }
+}
+
+/// Reads a whole job file, refusing non-regular files (a FIFO would block forever) and files
+/// above `limit` bytes before reading them (checked again while reading, in case the file grows).
+pub(crate) fn read_limited(path: &Path, limit: u64, hint: &str) -> Result<Vec<u8>, JobError> {
+    use std::io::Read;
+    let io_err = |e: std::io::Error| JobError::new(path, None, None, format!("cannot read: {e}"));
+    let meta = std::fs::metadata(path).map_err(io_err)?;
+    if !meta.is_file() {
+        return Err(JobError::new(path, None, None, "not a regular file"));
+    }
+    let too_big = |n: u64| {
+        JobError::new(
+            path,
+            None,
+            None,
+            format!(
+                "file is {} MiB; the limit is {} MiB: {hint}",
+                n / (1024 * 1024),
+                limit / (1024 * 1024)
+            ),
+        )
+    };
+    if meta.len() > limit {
+        return Err(too_big(meta.len()));
+    }
+    let file = std::fs::File::open(path).map_err(io_err)?;
+    let mut buf = Vec::with_capacity(meta.len() as usize);
+    file.take(limit + 1).read_to_end(&mut buf).map_err(io_err)?;
+    if buf.len() as u64 > limit {
+        return Err(too_big(buf.len() as u64));
+    }
+    Ok(buf)
+}
+
+/// 1-based physical line of byte `offset` in `text`. Line breaks are LF, CRLF or a lone CR.
+pub(crate) fn line_at(text: &[u8], offset: usize) -> usize {
+    1 + count_breaks(&text[..offset.min(text.len())])
+}
+
+/// Number of line breaks in `bytes` (LF, CRLF counted once, lone CR).
+pub(crate) fn count_breaks(bytes: &[u8]) -> usize {
+    let lf = bytes.iter().filter(|&&b| b == b'\n').count();
+    // A CR followed by LF is already counted; a lone CR (classic Mac) is a break of its own.
+    let lone_cr = bytes
+        .windows(2)
+        .filter(|w| w[0] == b'\r' && w[1] != b'\n')
+        .count()
+        + usize::from(bytes.last() == Some(&b'\r'));
+    lf + lone_cr
+}
+
+/// Rejects bytes that cannot be a text job file: NUL bytes (binary, UTF-16) and invalid UTF-8,
+/// naming the line. Returns the text without a UTF-8 byte-order mark.
+pub(crate) fn check_text<'a>(
+    path: &Path,
+    bytes: &'a [u8],
+    kind: &str,
+) -> Result<&'a str, JobError> {
+    if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
+        return Err(JobError::new(
+            path,
+            Some(1),
+            None,
+            format!("this {kind} file is UTF-16; save it as UTF-8"),
+        ));
+    }
+    if let Some(pos) = bytes.iter().position(|&b| b == 0) {
+        return Err(JobError::new(
+            path,
+            Some(line_at(bytes, pos)),
+            None,
+            format!(
+                "this does not look like a text {kind} file (NUL byte at line {}); save it as UTF-8 text",
+                line_at(bytes, pos)
+            ),
+        ));
+    }
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        let line = line_at(bytes, e.valid_up_to());
+        JobError::new(
+            path,
+            Some(line),
+            None,
+            format!("invalid UTF-8 at line {line}; save the file as UTF-8"),
+        )
+    })?;
+    Ok(text.strip_prefix('\u{feff}').unwrap_or(text))
+}
+
+/// Checks a job name (YAML job `name:`, CSV `job` cell): it appears in reports and messages.
+pub(crate) fn check_job_name(raw: &str) -> Result<&str, String> {
+    let name = raw.trim();
+    if name.is_empty() {
+        return Err("the job name is empty".into());
+    }
+    if name.chars().any(char::is_control) {
+        return Err("the job name contains a control character".into());
+    }
+    let n = name.chars().count();
+    if n > MAX_JOB_NAME_CHARS {
+        return Err(format!(
+            "the job name is {n} characters long; the limit is {MAX_JOB_NAME_CHARS}"
+        ));
+    }
+    Ok(name)
+}
+
+/// Checks an explicit run name (YAML top-level `name:`). It becomes part of the report
+/// directory `reports/<name>-<timestamp>`, so it is rejected (not rewritten) unless it is a
+/// plain file name: letters, digits, `.`, `_`, `-`, not starting with `.`.
+pub(crate) fn check_run_name(raw: &str) -> Result<String, String> {
+    let name = raw.trim();
+    let ok_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+    if name.is_empty() {
+        return Err("the run name is empty; remove `name:` to use the file name".into());
+    }
+    if name.len() > MAX_RUN_NAME_BYTES {
+        return Err(format!(
+            "the run name is {} bytes long; the limit is {MAX_RUN_NAME_BYTES}",
+            name.len()
+        ));
+    }
+    if name.starts_with('.') || !name.chars().all(ok_char) {
+        let shown: String = name.chars().filter(|c| !c.is_control()).take(40).collect();
+        return Err(format!(
+            "the run name `{shown}` is used in a directory name: use only letters, digits, `.`, `_` and `-`, not starting with `.`"
+        ));
+    }
+    Ok(name.to_string())
+}
+
+/// The default run name: the file's stem, sanitised for use in a directory name (characters
+/// other than ASCII letters, digits, `.`, `_`, `-` become `_`; a leading `.` is dropped).
+pub(crate) fn stem_name(path: &Path) -> String {
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let clean: String = stem
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let clean = clean.trim_start_matches('.');
+    let mut out: String = clean.chars().take(MAX_RUN_NAME_BYTES).collect();
+    if out.is_empty() {
+        out.push_str("job");
+    }
+    out
+}
+
+/// Hex SHA-256 of everything fed to `hasher`.
+pub(crate) fn hex_digest(hasher: sha2::Sha256) -> String {
+    use sha2::Digest;
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Loads every job file; returns all files or every error found (each file is checked).

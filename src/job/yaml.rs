@@ -1,12 +1,965 @@
-//! YAML job files (SPEC §3 "YAML").
+//! YAML job files (SPEC §3 "YAML"): parsing, validation and expansion into [`Entry`] values.
+//!
+//! This module owns the YAML format. Parsing goes through serde (`serde_norway`) with
+//! `deny_unknown_fields` and custom visitors for IDs, actions and settings, so every value error
+//! carries the line and column of the offending element; the messages serde produces are then
+//! rewritten for people ("unknown key `acton` in job 1; did you mean `actions`?").
+//!
+//! Decisions:
+//! - An explicit top-level `name:` must be a plain file name (letters, digits, `.`, `_`, `-`);
+//!   it is rejected, not rewritten, because it names the report directory. The default (the
+//!   file's stem) is sanitised instead.
+//! - Job names must be unique within a file (they key `skip_rest` and the reports).
+//! - [`Entry::line`] of a YAML entry is the line of its job's `- ` item (found by scanning the
+//!   text; serde_norway does not expose positions of values that parsed fine).
+//! - Hostile input: files over [`MAX_YAML_FILE_BYTES`] are refused before reading; flow
+//!   nesting (`[[[[`, `{a: {a: ...`) deeper than [`MAX_FLOW_DEPTH`] is refused before parsing,
+//!   because libyaml's time grows quadratically with it; serde_norway limits recursion (128)
+//!   and alias expansion (repetition limit), which stops alias bombs.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use sha2::Digest;
+
 use super::*;
+use crate::units::{parse_duration, parse_rate, parse_shard};
+
+/// Deepest `[`/`{` nesting accepted before parsing (a job file needs 3).
+pub const MAX_FLOW_DEPTH: usize = 64;
+
+/// Largest accepted `concurrency`.
+pub const MAX_CONCURRENCY: usize = 1000;
+
+const SIZE_HINT: &str = "split it, or use CSV (or `files_from:`) for very long lists";
+
+const FILE_KEYS: &[&str] = &["name", "settings", "jobs"];
+const JOB_KEYS: &[&str] = &[
+    "name",
+    "files",
+    "folders",
+    "files_from",
+    "actions",
+    "on_failure",
+];
+const SETTINGS_KEYS: &[&str] = &[
+    "portal",
+    "concurrency",
+    "rate",
+    "burst",
+    "retries",
+    "timeout",
+    "report_dir",
+    "max_duration",
+    "max_failures",
+    "check_state",
+    "shard",
+    "action",
+    "progress",
+    "quiet",
+    "log_format",
+    "ca_cert",
+    "allow_http",
+    "skip_missing_folders",
+];
 
 /// Loads and validates a YAML job file.
 pub fn load(path: &Path, _opts: &LoadOptions) -> Result<JobFile, JobError> {
-    Err(JobError::new(
+    let bytes = read_limited(path, MAX_YAML_FILE_BYTES, SIZE_HINT)?;
+    let mut hasher = sha2::Sha256::new();
+    hasher.update(&bytes);
+    let text = check_text(path, &bytes, "YAML")?;
+    if is_empty_yaml(text) {
+        return Err(JobError::new(
+            path,
+            None,
+            None,
+            "empty job file: add a `jobs:` list, e.g. `jobs: [{files: [101], actions: [info]}]`",
+        ));
+    }
+    check_flow_depth(path, text)?;
+    let raw: RawFile = serde_yaml::from_str(text).map_err(|e| yaml_error(path, &e))?;
+    let mut lines = JobLines::scan(text);
+    let jobs = match raw.jobs {
+        None => {
+            return Err(JobError::new(
+                path,
+                None,
+                None,
+                "no `jobs:` list: add one, e.g. `jobs: [{files: [101], actions: [info]}]`",
+            ))
+        }
+        Some(jobs) if jobs.is_empty() => {
+            return Err(JobError::new(
+                path,
+                lines.key,
+                None,
+                "`jobs` is empty: add at least one job with targets and actions",
+            ))
+        }
+        Some(jobs) => jobs,
+    };
+    if lines.items.len() != jobs.len() {
+        // The scan misread the layout (flow style, unusual indentation): trust only the key.
+        lines.items.clear();
+    }
+    let mut warnings = Vec::new();
+    let entries = expand_jobs(path, jobs, &lines, &mut hasher, &mut warnings)?;
+    Ok(JobFile {
+        path: path.to_path_buf(),
+        name: raw.name.unwrap_or_else(|| stem_name(path)),
+        settings: raw
+            .settings
+            .map(RawSettings::into_settings)
+            .unwrap_or_default(),
+        entries,
+        sha256: hex_digest(hasher),
+        warnings,
+    })
+}
+
+/// True when the text holds no YAML content (only blank lines, comments, document markers).
+fn is_empty_yaml(text: &str) -> bool {
+    text.lines().all(|l| {
+        let t = l.trim();
+        t.is_empty() || t.starts_with('#') || t == "---" || t == "..."
+    })
+}
+
+/// Refuses flow nesting deeper than [`MAX_FLOW_DEPTH`]. Brackets inside quoted strings and
+/// comments are counted too; that can only over-count, and no sane job file comes close.
+fn check_flow_depth(path: &Path, text: &str) -> Result<(), JobError> {
+    let mut depth = 0usize;
+    for (i, b) in text.bytes().enumerate() {
+        match b {
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_FLOW_DEPTH {
+                    let line = line_at(text.as_bytes(), i);
+                    return Err(JobError::new(
+                        path,
+                        Some(line),
+                        None,
+                        format!(
+                            "`[`/`{{` nested more than {MAX_FLOW_DEPTH} levels deep; a job file needs at most 3"
+                        ),
+                    ));
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Expands the jobs into entries, reading `files_from` lists (relative to the YAML file).
+fn expand_jobs(
+    path: &Path,
+    jobs: Vec<RawJob>,
+    lines: &JobLines,
+    hasher: &mut sha2::Sha256,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<Entry>, JobError> {
+    let base = path.parent().unwrap_or(Path::new(""));
+    let mut names = HashSet::new();
+    let mut entries = Vec::new();
+    for (i, job) in jobs.into_iter().enumerate() {
+        let line = lines.job(i);
+        let name = job.name.clone().unwrap_or_else(|| format!("job-{}", i + 1));
+        if !names.insert(name.clone()) {
+            return Err(JobError::new(
+                path,
+                Some(line),
+                None,
+                format!(
+                    "job {} is named `{name}` like an earlier job; job names must be unique",
+                    i + 1
+                ),
+            ));
+        }
+        let label = format!("job {} (`{name}`)", i + 1);
+        let from = match &job.files_from {
+            Some(rel) => {
+                let list = load_files_from(path, &base.join(rel), &label, line, hasher)?;
+                if list.ids.is_empty() && job.files.is_empty() && job.folders.is_empty() {
+                    warnings.push(format!(
+                        "{label}: `files_from` {rel} lists no IDs; the job has nothing to do"
+                    ));
+                }
+                warnings.extend(list.warnings);
+                list.ids
+            }
+            None => Vec::new(),
+        };
+        job.push_entries(Arc::from(name), line, from, &mut entries);
+    }
+    Ok(entries)
+}
+
+/// Reads a `files_from` list; errors keep the list's own file and line, plus where it was named.
+fn load_files_from(
+    yaml: &Path,
+    list: &Path,
+    label: &str,
+    line: usize,
+    hasher: &mut sha2::Sha256,
+) -> Result<csv::IdList, JobError> {
+    csv::load_ids(list, hasher).map_err(|mut e| {
+        e.message = format!(
+            "{} (the `files_from` list of {label} in {}:{line})",
+            e.message,
+            yaml.display()
+        );
+        e
+    })
+}
+
+/// The parsed top level.
+#[derive(serde::Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a job file: a mapping with `jobs:` (and optionally `name:` and `settings:`)"
+)]
+struct RawFile {
+    #[serde(default, deserialize_with = "de_run_name")]
+    name: Option<String>,
+    #[serde(default)]
+    settings: Option<RawSettings>,
+    #[serde(default)]
+    jobs: Option<Vec<RawJob>>,
+}
+
+/// One job as written, already validated (see [`RawJob::check`]).
+#[derive(serde::Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a job: a mapping with `files`, `folders` or `files_from`, and `actions`"
+)]
+struct JobFields {
+    #[serde(default, deserialize_with = "de_job_name")]
+    name: Option<String>,
+    #[serde(default, deserialize_with = "de_files")]
+    files: Option<Vec<YamlId>>,
+    #[serde(default, deserialize_with = "de_folders")]
+    folders: Option<Vec<YamlId>>,
+    #[serde(default, alias = "files-from", deserialize_with = "de_files_from")]
+    files_from: Option<String>,
+    #[serde(default, deserialize_with = "de_actions")]
+    actions: Option<Vec<YamlAction>>,
+    #[serde(default, alias = "on-failure", deserialize_with = "de_on_failure")]
+    on_failure: Option<OnFailure>,
+}
+
+/// A validated job.
+struct RawJob {
+    name: Option<String>,
+    files: Vec<FileId>,
+    folders: Vec<FileId>,
+    files_from: Option<String>,
+    actions: Vec<Action>,
+    on_failure: OnFailure,
+}
+
+impl RawJob {
+    /// Checks what a single job needs (SPEC §3): a target and an action.
+    fn check(f: JobFields) -> Result<RawJob, String> {
+        let label = match &f.name {
+            Some(n) => format!("job `{n}`"),
+            None => "this job".to_string(),
+        };
+        let unwrap = |v: Option<Vec<YamlId>>| v.unwrap_or_default().into_iter().map(|i| i.0);
+        let files: Vec<FileId> = unwrap(f.files).collect();
+        let folders: Vec<FileId> = unwrap(f.folders).collect();
+        if files.is_empty() && folders.is_empty() && f.files_from.is_none() {
+            return Err(format!(
+                "{label} has no targets: add `files: [...]`, `folders: [...]` or `files_from: list.csv`"
+            ));
+        }
+        let actions: Vec<Action> = f
+            .actions
+            .unwrap_or_default()
+            .into_iter()
+            .map(|a| a.0)
+            .collect();
+        if actions.is_empty() {
+            return Err(format!(
+                "{label} has no actions: add e.g. `actions: [info]` (lock, unlock, protectusers, info)"
+            ));
+        }
+        Ok(RawJob {
+            name: f.name,
+            files,
+            folders,
+            files_from: f.files_from,
+            actions,
+            on_failure: f.on_failure.unwrap_or_default(),
+        })
+    }
+
+    /// Appends this job's entries: files, then `files_from` IDs, then folders, each target once.
+    fn push_entries(
+        self,
+        job: Arc<str>,
+        line: usize,
+        from: Vec<(FileId, usize)>,
+        out: &mut Vec<Entry>,
+    ) {
+        let mut actions = self.actions;
+        actions.dedup(); // only consecutive duplicates collapse (SPEC §3)
+        let actions: Arc<[Action]> = Arc::from(actions);
+        let files = self
+            .files
+            .into_iter()
+            .chain(from.into_iter().map(|(id, _)| id));
+        let targets = dedup(files)
+            .map(Target::File)
+            .chain(dedup(self.folders.into_iter()).map(Target::Folder));
+        for target in targets {
+            out.push(Entry {
+                job: job.clone(),
+                on_failure: self.on_failure,
+                target,
+                actions: actions.clone(),
+                line,
+            });
+        }
+    }
+}
+
+/// Drops repeated IDs, keeping the first occurrence.
+fn dedup(ids: impl Iterator<Item = FileId>) -> impl Iterator<Item = FileId> {
+    let mut seen = HashSet::new();
+    ids.filter(move |id| seen.insert(id.clone()))
+}
+
+impl<'de> Deserialize<'de> for RawJob {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawJob;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str(
+                    "a job: a mapping with `files`, `folders` or `files_from`, and `actions`",
+                )
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawJob, A::Error> {
+                let fields = JobFields::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                // Checked here, inside the mapping, so serde_norway marks the job's position.
+                RawJob::check(fields).map_err(de::Error::custom)
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// `settings:` as written; every value is validated by its visitor (so errors have a position).
+#[derive(serde::Deserialize, Default)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a `settings:` mapping, e.g. `settings: {concurrency: 8, rate: 20/s}`"
+)]
+struct RawSettings {
+    #[serde(default, deserialize_with = "de_portal")]
+    portal: Option<String>,
+    #[serde(default, deserialize_with = "de_concurrency")]
+    concurrency: Option<usize>,
+    #[serde(default, deserialize_with = "de_rate")]
+    rate: Option<Rate>,
+    #[serde(default, deserialize_with = "de_burst")]
+    burst: Option<u32>,
+    #[serde(default, deserialize_with = "de_retries")]
+    retries: Option<u32>,
+    #[serde(default, deserialize_with = "de_duration")]
+    timeout: Option<Duration>,
+    #[serde(default, alias = "report-dir", deserialize_with = "de_path")]
+    report_dir: Option<PathBuf>,
+    #[serde(default, alias = "max-duration", deserialize_with = "de_duration")]
+    max_duration: Option<Duration>,
+    #[serde(default, alias = "max-failures", deserialize_with = "de_max_failures")]
+    max_failures: Option<u64>,
+    #[serde(default, alias = "check-state", deserialize_with = "de_bool")]
+    check_state: Option<bool>,
+    #[serde(default, deserialize_with = "de_shard")]
+    shard: Option<Shard>,
+    #[serde(default, deserialize_with = "de_action")]
+    action: Option<Action>,
+    #[serde(default, deserialize_with = "de_progress")]
+    progress: Option<String>,
+    #[serde(default, deserialize_with = "de_bool")]
+    quiet: Option<bool>,
+    #[serde(default, alias = "log-format", deserialize_with = "de_log_format")]
+    log_format: Option<String>,
+    #[serde(default, alias = "ca-cert", deserialize_with = "de_path")]
+    ca_cert: Option<PathBuf>,
+    #[serde(default, alias = "allow-http", deserialize_with = "de_bool")]
+    allow_http: Option<bool>,
+    #[serde(default, alias = "skip-missing-folders", deserialize_with = "de_bool")]
+    skip_missing_folders: Option<bool>,
+}
+
+impl RawSettings {
+    fn into_settings(self) -> Settings {
+        Settings {
+            portal: self.portal,
+            concurrency: self.concurrency,
+            rate: self.rate,
+            burst: self.burst,
+            retries: self.retries,
+            timeout: self.timeout,
+            report_dir: self.report_dir,
+            max_duration: self.max_duration,
+            max_failures: self.max_failures,
+            check_state: self.check_state,
+            shard: self.shard,
+            action: self.action,
+            progress: self.progress,
+            quiet: self.quiet,
+            log_format: self.log_format,
+            ca_cert: self.ca_cert,
+            allow_http: self.allow_http,
+            skip_missing_folders: self.skip_missing_folders,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scalar values: any YAML scalar is turned into text and handed to a parser, inside the
+// visitor, so a parse error is marked with the value's position.
+
+type ParseFn<T> = fn(&str) -> Result<T, String>;
+
+struct Scalar<T> {
+    what: &'static str,
+    parse: ParseFn<T>,
+}
+
+impl<'de, T> Visitor<'de> for Scalar<T> {
+    type Value = Option<T>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(self.what)
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Option<T>, E> {
+        (self.parse)(v).map(Some).map_err(E::custom)
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Option<T>, E> {
+        self.visit_str(&v.to_string())
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Option<T>, E> {
+        self.visit_str(&v.to_string())
+    }
+    fn visit_u128<E: de::Error>(self, v: u128) -> Result<Option<T>, E> {
+        self.visit_str(&v.to_string())
+    }
+    fn visit_i128<E: de::Error>(self, v: i128) -> Result<Option<T>, E> {
+        self.visit_str(&v.to_string())
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Option<T>, E> {
+        self.visit_str(&v.to_string())
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Option<T>, E> {
+        self.visit_str(if v { "true" } else { "false" })
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Option<T>, E> {
+        Err(E::custom(format!(
+            "no value given; write {} or remove the key",
+            self.what
+        )))
+    }
+}
+
+fn scalar<'de, D: Deserializer<'de>, T>(
+    d: D,
+    what: &'static str,
+    parse: ParseFn<T>,
+) -> Result<Option<T>, D::Error> {
+    d.deserialize_any(Scalar { what, parse })
+}
+
+fn int_in<T: TryFrom<u64>>(s: &str, key: &str, min: u64, max: u64) -> Result<T, String> {
+    s.trim()
+        .parse::<u64>()
+        .ok()
+        .filter(|n| (min..=max).contains(n))
+        .and_then(|n| T::try_from(n).ok())
+        .ok_or_else(|| {
+            format!(
+                "`{key}` must be a whole number from {min} to {max}, not `{}`",
+                shown(s)
+            )
+        })
+}
+
+fn non_empty(s: &str, key: &str) -> Result<String, String> {
+    let t = s.trim();
+    if t.is_empty() || t.chars().any(char::is_control) {
+        return Err(format!(
+            "`{key}` must be a non-empty text without control characters"
+        ));
+    }
+    Ok(t.to_string())
+}
+
+fn de_run_name<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    scalar(d, "a run name like `q4-audit`", check_run_name)
+}
+fn de_job_name<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    scalar(d, "a job name like `finance`", |s| {
+        check_job_name(s).map(str::to_string)
+    })
+}
+fn de_files_from<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    scalar(
+        d,
+        "a CSV/TXT file of IDs, like `files_from: finance.csv`",
+        |s| non_empty(s, "files_from"),
+    )
+}
+fn de_on_failure<'de, D: Deserializer<'de>>(d: D) -> Result<Option<OnFailure>, D::Error> {
+    scalar(d, "`skip_rest` or `continue`", |s| {
+        match s.trim().to_ascii_lowercase().replace('-', "_").as_str() {
+            "skip_rest" => Ok(OnFailure::SkipRest),
+            "continue" => Ok(OnFailure::Continue),
+            _ => Err(format!(
+                "unknown on_failure `{}`; use `skip_rest` (the default) or `continue`",
+                shown(s)
+            )),
+        }
+    })
+}
+fn de_portal<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    scalar(
+        d,
+        "a portal URL like `https://yourportal.onlyoffice.com`",
+        |s| non_empty(s, "portal"),
+    )
+}
+fn de_concurrency<'de, D: Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {
+    scalar(d, "a number of tasks like `8`", |s| {
+        int_in(s, "concurrency", 1, MAX_CONCURRENCY as u64)
+    })
+}
+fn de_burst<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    scalar(d, "a number like `1`", |s| int_in(s, "burst", 1, 10_000))
+}
+fn de_retries<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    scalar(d, "a number like `4`", |s| int_in(s, "retries", 0, 100))
+}
+fn de_max_failures<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    scalar(d, "a number like `50`", |s| {
+        int_in(s, "max_failures", 1, u64::from(u32::MAX))
+    })
+}
+fn de_rate<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Rate>, D::Error> {
+    scalar(
+        d,
+        "a rate like `20/s`, `1500/min` or `unlimited`",
+        parse_rate,
+    )
+}
+fn de_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    scalar(d, "a duration like `30s`, `500ms` or `2m`", parse_duration)
+}
+fn de_shard<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Shard>, D::Error> {
+    scalar(d, "a shard like `2/4`", parse_shard)
+}
+fn de_action<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Action>, D::Error> {
+    scalar(
+        d,
+        "an action: lock, unlock, protectusers or info",
+        Action::parse,
+    )
+}
+fn de_path<'de, D: Deserializer<'de>>(d: D) -> Result<Option<PathBuf>, D::Error> {
+    scalar(d, "a path", |s| non_empty(s, "path").map(PathBuf::from))
+}
+fn de_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+    scalar(d, "`true` or `false`", |s| {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "true" => Ok(true),
+            "false" => Ok(false),
+            _ => Err(format!("expected `true` or `false`, not `{}`", shown(s))),
+        }
+    })
+}
+fn de_progress<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    scalar(d, "`auto`, `always` or `never`", |s| {
+        one_of(s, "progress", &["auto", "always", "never"])
+    })
+}
+fn de_log_format<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    scalar(d, "`text` or `json`", |s| {
+        one_of(s, "log_format", &["text", "json"])
+    })
+}
+
+fn one_of(s: &str, key: &str, allowed: &[&str]) -> Result<String, String> {
+    let v = s.trim().to_ascii_lowercase();
+    if allowed.contains(&v.as_str()) {
+        Ok(v)
+    } else {
+        Err(format!(
+            "`{key}` must be one of {}, not `{}`",
+            allowed.join(", "),
+            shown(s)
+        ))
+    }
+}
+
+/// A value for a message: printable and short (a hostile value can be a megabyte).
+fn shown(s: &str) -> String {
+    let clean: String = s.chars().filter(|c| !c.is_control()).take(60).collect();
+    if s.chars().count() > 60 {
+        format!("{clean}...")
+    } else {
+        clean
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lists of IDs and actions.
+
+/// A file or folder ID as a YAML scalar: an integer or a string.
+struct YamlId(FileId);
+
+impl<'de> Deserialize<'de> for YamlId {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(IdVisitor)
+    }
+}
+
+struct IdVisitor;
+
+const ID_FORMS: &str =
+    "IDs are whole numbers 1..=2147483647 or connected-storage IDs like \"dropbox-337-xyz\"";
+
+impl IdVisitor {
+    fn parse<E: de::Error>(s: &str) -> Result<YamlId, E> {
+        FileId::parse(s)
+            .map(YamlId)
+            .map_err(|e| E::custom(format!("invalid file ID: {e}")))
+    }
+    fn not_an_id<E: de::Error>(v: impl fmt::Display, kind: &str) -> Result<YamlId, E> {
+        Err(E::custom(format!(
+            "invalid file ID `{v}`: {kind}; {ID_FORMS}"
+        )))
+    }
+}
+
+impl<'de> Visitor<'de> for IdVisitor {
+    type Value = YamlId;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a file ID (a number like 101 or a string like \"dropbox-337-xyz\")")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<YamlId, E> {
+        Self::parse(v)
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<YamlId, E> {
+        Self::parse(&v.to_string())
+    }
+    fn visit_u128<E: de::Error>(self, v: u128) -> Result<YamlId, E> {
+        Self::parse(&v.to_string())
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<YamlId, E> {
+        if v < 0 {
+            return Self::not_an_id(v, "IDs are not negative");
+        }
+        Self::parse(&v.to_string())
+    }
+    fn visit_i128<E: de::Error>(self, v: i128) -> Result<YamlId, E> {
+        if v < 0 {
+            return Self::not_an_id(v, "IDs are not negative");
+        }
+        Self::parse(&v.to_string())
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<YamlId, E> {
+        Self::not_an_id(v, "not a whole number")
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<YamlId, E> {
+        Self::not_an_id(v, "a boolean is not an ID")
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<YamlId, E> {
+        Err(E::custom(
+            "empty file ID (null): remove the empty item or write the ID",
+        ))
+    }
+}
+
+/// An action name as a YAML string.
+struct YamlAction(Action);
+
+impl<'de> Deserialize<'de> for YamlAction {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = YamlAction;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an action: lock, unlock, protectusers or info")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<YamlAction, E> {
+                Action::parse(v).map(YamlAction).map_err(E::custom)
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<YamlAction, E> {
+                Err(E::custom("empty action (null): remove the empty item or write lock, unlock, protectusers or info"))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A YAML list under `key`; a scalar there gets a "write `key: [value]`" hint.
+struct ListOf<T> {
+    key: &'static str,
+    example: &'static str,
+    item: PhantomData<T>,
+}
+
+impl<T> ListOf<T> {
+    fn not_a_list<E: de::Error>(&self, v: impl fmt::Display) -> Result<Option<Vec<T>>, E> {
+        let v = shown(&v.to_string());
+        Err(E::custom(format!(
+            "`{}` must be a list: write `{}: [{v}]`",
+            self.key, self.key
+        )))
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Visitor<'de> for ListOf<T> {
+    type Value = Option<Vec<T>>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "a list, like `{}`", self.example)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        // Do not trust a size hint for the capacity: the input may be hostile.
+        let mut out = Vec::new();
+        while let Some(item) = seq.next_element()? {
+            out.push(item);
+        }
+        Ok(Some(out))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        self.not_a_list(v)
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        self.not_a_list(v)
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        self.not_a_list(v)
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        self.not_a_list(v)
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+        self.not_a_list(v)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Err(E::custom(format!(
+            "`{}` has no value: write a list like `{}`, or remove the key",
+            self.key, self.example
+        )))
+    }
+}
+
+fn list<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+    key: &'static str,
+    example: &'static str,
+) -> Result<Option<Vec<T>>, D::Error> {
+    d.deserialize_any(ListOf {
+        key,
+        example,
+        item: PhantomData,
+    })
+}
+
+fn de_files<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<YamlId>>, D::Error> {
+    list(d, "files", "files: [101, 102]")
+}
+fn de_folders<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<YamlId>>, D::Error> {
+    list(d, "folders", "folders: [5001]")
+}
+fn de_actions<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<YamlAction>>, D::Error> {
+    list(d, "actions", "actions: [info, lock]")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Error messages.
+
+/// Turns a serde_norway error into a [`JobError`] with a message for people.
+fn yaml_error(path: &Path, e: &serde_yaml::Error) -> JobError {
+    let loc = e.location();
+    let mut msg = e.to_string();
+    if let Some(l) = &loc {
+        let suffix = format!(" at line {} column {}", l.line(), l.column());
+        if let Some(p) = msg.find(&suffix) {
+            msg.replace_range(p..p + suffix.len(), "");
+        }
+    }
+    let (context, body) = split_path(&msg);
+    let text = explain(context, body);
+    JobError::new(
         path,
-        None,
-        None,
-        "YAML loader not written yet",
-    ))
+        loc.as_ref().map(|l| l.line()),
+        loc.as_ref().map(|l| l.column()),
+        text,
+    )
+}
+
+/// Splits serde_norway's `jobs[0].files[2]: message` into the path and the message.
+fn split_path(msg: &str) -> (&str, &str) {
+    if let Some((head, tail)) = msg.split_once(": ") {
+        let is_path = !head.is_empty()
+            && head
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '[' | ']'));
+        if is_path {
+            return (head, tail);
+        }
+    }
+    ("", msg)
+}
+
+/// `jobs[1].files[2]` → "job 2, `files` item 3".
+fn human_path(path: &str) -> String {
+    path.split('.')
+        .filter(|s| !s.is_empty())
+        .map(|seg| match seg.split_once('[') {
+            Some((key, idx)) => {
+                let n = idx
+                    .trim_end_matches(']')
+                    .parse::<usize>()
+                    .map_or(0, |n| n + 1);
+                if key == "jobs" {
+                    format!("job {n}")
+                } else {
+                    format!("`{key}` item {n}")
+                }
+            }
+            None => format!("`{seg}`"),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Rewrites serde's wording into advice.
+fn explain(context: &str, body: &str) -> String {
+    if let Some(rest) = body.strip_prefix("unknown field `") {
+        let key = rest.split('`').next().unwrap_or("");
+        return unknown_key(context, key);
+    }
+    let body = if let Some(rest) = body.strip_prefix("duplicate field `") {
+        let key = rest.split('`').next().unwrap_or("");
+        format!("`{key}` is given twice; keep one")
+    } else if body == "recursion limit exceeded" {
+        "nested too deeply (the limit is 128 levels); a job file needs 4".to_string()
+    } else if body == "repetition limit exceeded" {
+        "too many alias expansions (`*name`), as in a YAML \"billion laughs\" bomb; write the values out instead".to_string()
+    } else if body == "unknown anchor" {
+        "alias (`*name`) without a matching anchor (`&name`)".to_string()
+    } else if body.contains("more than one document") {
+        "more than one YAML document (`---`); put every job into one `jobs:` list".to_string()
+    } else {
+        body.to_string()
+    };
+    if context.is_empty() {
+        body
+    } else {
+        format!("{}: {body}", human_path(context))
+    }
+}
+
+/// "unknown key `acton` in job 1; did you mean `actions`? expected one of: ..."
+fn unknown_key(context: &str, key: &str) -> String {
+    let last = context.rsplit('.').next().unwrap_or("");
+    let (place, keys) = if last.starts_with("jobs[") {
+        (format!("in {}", human_path(context)), JOB_KEYS)
+    } else if last == "settings" {
+        ("in `settings`".to_string(), SETTINGS_KEYS)
+    } else {
+        ("at the top level".to_string(), FILE_KEYS)
+    };
+    let key = shown(key);
+    let mut msg = format!("unknown key `{key}` {place}");
+    if let Some(best) = suggest(&key, keys) {
+        msg.push_str(&format!("; did you mean `{best}`?"));
+    } else if !std::ptr::eq(keys, SETTINGS_KEYS) && suggest(&key, SETTINGS_KEYS).is_some() {
+        msg.push_str("; settings such as this belong under `settings:`");
+    } else if std::ptr::eq(keys, FILE_KEYS) && suggest(&key, JOB_KEYS).is_some() {
+        msg.push_str("; this belongs inside a job under `jobs:`");
+    }
+    msg.push_str(&format!("; expected one of: {}", keys.join(", ")));
+    msg
+}
+
+/// The closest key, if it is close enough to be a typo.
+fn suggest(key: &str, keys: &[&'static str]) -> Option<&'static str> {
+    let norm = key.to_ascii_lowercase().replace('-', "_");
+    keys.iter()
+        .map(|k| {
+            (
+                strsim::damerau_levenshtein(&norm, k),
+                strsim::jaro_winkler(&norm, k),
+                *k,
+            )
+        })
+        .filter(|(d, jw, _)| *d <= 2 || *jw >= 0.85)
+        .min_by(|a, b| a.0.cmp(&b.0).then(b.1.total_cmp(&a.1)))
+        .map(|(_, _, k)| k)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Job lines.
+
+/// Lines of the `jobs:` key and of each job's `- ` item, found by scanning the text (block
+/// style only; flow-style lists leave only the key known).
+#[derive(Debug, Default)]
+struct JobLines {
+    key: Option<usize>,
+    items: Vec<usize>,
+}
+
+impl JobLines {
+    fn scan(text: &str) -> JobLines {
+        let mut out = JobLines::default();
+        let mut item_indent: Option<usize> = None;
+        for (i, line) in text.lines().enumerate() {
+            let body = line.trim_start_matches(' ');
+            let indent = line.len() - body.len();
+            if body.is_empty() || body.starts_with('#') {
+                continue;
+            }
+            if out.key.is_none() {
+                if indent == 0 && is_jobs_key(body) {
+                    out.key = Some(i + 1);
+                }
+                continue;
+            }
+            let is_item = body == "-" || body.starts_with("- ");
+            match item_indent {
+                None if is_item => {
+                    item_indent = Some(indent);
+                    out.items.push(i + 1);
+                }
+                Some(ind) if is_item && indent == ind => out.items.push(i + 1),
+                Some(ind) if indent > ind => {}
+                _ => break,
+            }
+        }
+        out
+    }
+
+    /// The line of job `i` (0-based), or the `jobs:` line, or 1.
+    fn job(&self, i: usize) -> usize {
+        self.items.get(i).copied().or(self.key).unwrap_or(1)
+    }
+}
+
+fn is_jobs_key(body: &str) -> bool {
+    let rest = body
+        .strip_prefix("jobs")
+        .or_else(|| body.strip_prefix("\"jobs\""))
+        .or_else(|| body.strip_prefix("'jobs'"));
+    rest.is_some_and(|r| r.trim_start().starts_with(':'))
 }

@@ -1,41 +1,277 @@
-//! The simulated DocSpace portal (SPEC §8). Stub: being written on another branch.
-use clap::Args;
+//! The simulated DocSpace portal (SPEC §8), for rehearsals (`docspace-batch sandbox`), for
+//! `run --sandbox`, and for integration tests, which also inspect what it received and inject
+//! faults. It follows docspace-api.md, quirks included.
+//!
+//! Layout: `data` seeds users, rooms and files; `handlers` implements the endpoints;
+//! `dto` shapes the JSON; `limiter` is DocSpace's rate limiter; `faults` picks injected
+//! failures; `record` is the request log; `server` runs hyper and the per-request pipeline;
+//! `cli` is the `sandbox` subcommand.
 
-/// `docspace-batch sandbox` options.
-#[derive(Debug, Args, Clone)]
-pub struct SandboxArgs {
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1:8080")]
-    pub listen: String,
-}
+mod cli;
+mod data;
+mod dto;
+mod faults;
+mod handlers;
+mod limiter;
+mod record;
+mod server;
 
-/// Runs the sandbox CLI until Ctrl-C.
-pub async fn run_cli(_args: SandboxArgs) -> anyhow::Result<()> {
-    anyhow::bail!("sandbox not written yet")
-}
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-/// Options.
-#[derive(Default)]
+use rand::Rng;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub use cli::{run_cli, LimitsPreset, SandboxArgs};
+pub use data::CALLER_NAME;
+
+/// How to run a sandbox. Every limit is off unless set.
+#[derive(Clone)]
 pub struct SandboxOptions {
-    /// files
+    /// Where to listen; `127.0.0.1:0` picks a free port.
+    pub listen: SocketAddr,
+    /// The API key clients must send as `Authorization: Bearer <key>`; `None` makes a random
+    /// `sk-` + 32 hex characters.
+    pub api_key: Option<String>,
+    /// Extra bulk files `100000..100000+files` in room 6000 "Bulk".
     pub files: u32,
-    /// latency
-    pub latency: std::time::Duration,
+    /// Added to every request before it is answered.
+    pub latency: Duration,
+    /// Share (0.0..=1.0) of requests answered with 500, 502 (HTML), 503 or a dropped connection.
+    pub faults: f64,
+    /// Seeds the fault choice: the same seed and arrival order give the same faults.
+    pub seed: u64,
+    /// Sliding window: N requests per window per key; 429 without body or `Retry-After`.
+    pub limit_rate: Option<(u32, Duration)>,
+    /// PUT/POST/DELETE in flight per key; 429 when exceeded.
+    pub limit_writes: Option<u32>,
+    /// GET in flight per key; 429 when exceeded.
+    pub limit_reads: Option<u32>,
+    /// PUT/POST per 24 h window (from start); 429 with `Retry-After` and `X-RateLimit-Reset`.
+    pub limit_daily_writes: Option<u32>,
+    /// Test hook, consulted for every request before anything else answers it.
+    pub interceptor: Option<Interceptor>,
 }
 
-/// Running sandbox.
-pub struct Sandbox;
+impl Default for SandboxOptions {
+    fn default() -> SandboxOptions {
+        SandboxOptions {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            api_key: None,
+            files: 0,
+            latency: Duration::ZERO,
+            faults: 0.0,
+            seed: 1,
+            limit_rate: None,
+            limit_writes: None,
+            limit_reads: None,
+            limit_daily_writes: None,
+            interceptor: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for SandboxOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SandboxOptions")
+            .field("listen", &self.listen)
+            .field("api_key", &self.api_key.as_ref().map(|_| "[redacted]"))
+            .field("files", &self.files)
+            .field("latency", &self.latency)
+            .field("faults", &self.faults)
+            .field("seed", &self.seed)
+            .field("limit_rate", &self.limit_rate)
+            .field("limit_writes", &self.limit_writes)
+            .field("limit_reads", &self.limit_reads)
+            .field("limit_daily_writes", &self.limit_daily_writes)
+            .field("interceptor", &self.interceptor.as_ref().map(|_| "Fn"))
+            .finish()
+    }
+}
+
+/// A test hook: sees each request and may answer it, drop it or delay it. Returning `None`
+/// lets the request through normally.
+pub type Interceptor = Arc<dyn Fn(&InterceptRequest) -> Option<Injected> + Send + Sync>;
+
+/// What an [`Interceptor`] sees.
+#[derive(Clone, Debug)]
+pub struct InterceptRequest {
+    /// 0-based arrival index of the request.
+    pub n: u64,
+    /// `GET`, `PUT`, …
+    pub method: String,
+    /// The raw path as received, still percent-encoded.
+    pub path: String,
+    /// The raw query string, if any.
+    pub query: Option<String>,
+    /// The request body.
+    pub body: Vec<u8>,
+}
+
+/// What an [`Interceptor`] does with a request.
+#[derive(Clone, Debug)]
+pub enum Injected {
+    /// Send this instead of the real answer (after the configured latency, bypassing the
+    /// limiter and faults).
+    Respond {
+        /// HTTP status.
+        status: u16,
+        /// Response headers.
+        headers: Vec<(String, String)>,
+        /// Response body.
+        body: Vec<u8>,
+    },
+    /// Close the connection without a complete response.
+    Drop,
+    /// Sleep this long (on top of the latency), then handle normally.
+    Delay(Duration),
+}
+
+/// One request as the sandbox received and answered it.
+#[derive(Clone, Debug)]
+pub struct RecordedRequest {
+    /// `GET`, `PUT`, …
+    pub method: String,
+    /// The raw path, still percent-encoded.
+    pub path: String,
+    /// The raw query string, if any.
+    pub query: Option<String>,
+    /// The body (lossy UTF-8).
+    pub body: String,
+    /// The `Authorization` header value, if sent.
+    pub authorization: Option<String>,
+    /// Response status; 0 when the connection was dropped (or the request is still running).
+    pub status: u16,
+    /// When the request arrived (body read), since sandbox start.
+    pub start: Duration,
+    /// When the response head was produced, since sandbox start.
+    pub end: Duration,
+}
+
+/// A running sandbox portal. Dropping it, or [`Sandbox::shutdown`], stops it.
+pub struct Sandbox {
+    addr: SocketAddr,
+    app: Arc<server::App>,
+    stop: CancellationToken,
+    task: Option<JoinHandle<()>>,
+}
+
+fn random_key() -> String {
+    format!("sk-{:032x}", rand::rng().random::<u128>())
+}
+
 impl Sandbox {
-    /// start
-    pub async fn start(_o: SandboxOptions) -> std::io::Result<Sandbox> {
-        Err(std::io::Error::other("stub"))
+    /// Binds `opts.listen` and starts serving in the background (needs a tokio runtime).
+    pub async fn start(opts: SandboxOptions) -> std::io::Result<Sandbox> {
+        let listener = TcpListener::bind(opts.listen).await?;
+        let addr = listener.local_addr()?;
+        let portal = Arc::new(handlers::Portal {
+            data: data::DataSet::new(opts.files),
+            state: Mutex::new(data::Mutable::seeded()),
+        });
+        let app = Arc::new(server::App {
+            router: handlers::router(Arc::clone(&portal)),
+            portal,
+            key: opts.api_key.unwrap_or_else(random_key),
+            latency: opts.latency,
+            faults: opts.faults.clamp(0.0, 1.0),
+            seed: opts.seed,
+            limiter: limiter::Limiter::new(limiter::LimitConfig {
+                rate: opts.limit_rate,
+                writes: opts.limit_writes,
+                reads: opts.limit_reads,
+                daily_writes: opts.limit_daily_writes,
+            }),
+            log: Arc::new(record::RequestLog::new()),
+            interceptor: opts.interceptor,
+            in_flight: AtomicUsize::new(0),
+            max_in_flight: AtomicUsize::new(0),
+        });
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(server::serve(listener, Arc::clone(&app), stop.clone()));
+        Ok(Sandbox {
+            addr,
+            app,
+            stop,
+            task: Some(task),
+        })
     }
-    /// url
+
+    /// The bound address (with the real port when started on port 0).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT`
     pub fn url(&self) -> String {
-        String::new()
+        format!("http://{}", self.addr)
     }
-    /// key
+
+    /// The API key to send as `Authorization: Bearer <key>`.
     pub fn api_key(&self) -> &str {
-        ""
+        &self.app.key
+    }
+
+    /// Every request received so far, in arrival order.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.app.log.snapshot()
+    }
+
+    /// Finished requests by status; dropped connections count under 0.
+    pub fn status_counts(&self) -> BTreeMap<u16, u64> {
+        self.app.log.status_counts()
+    }
+
+    /// The peak number of requests in flight at once (all kinds).
+    pub fn max_in_flight(&self) -> usize {
+        self.app.max_in_flight.load(Ordering::SeqCst)
+    }
+
+    /// Display name of the lock holder; `None` when unlocked or the ID is unknown.
+    pub fn lock_owner(&self, file_id: &str) -> Option<String> {
+        let id = data::canonical_id(file_id);
+        self.app.portal.state().locks.get(id.as_ref()).cloned()
+    }
+
+    /// Sets or clears a lock. `owner` is a display name: [`CALLER_NAME`] ("Sandbox Admin") for
+    /// the caller, "Jane Auditor", or any other name (shown as `lockedBy`).
+    pub fn set_lock_owner(&self, file_id: &str, owner: Option<&str>) {
+        let id = data::canonical_id(file_id).into_owned();
+        let mut state = self.app.portal.state();
+        match owner {
+            Some(name) => state.locks.insert(id, name.to_string()),
+            None => state.locks.remove(&id),
+        };
+    }
+
+    /// Renames a file (e.g. to a hostile title such as `=cmd|' /C calc'!A0`).
+    pub fn set_title(&self, file_id: &str, title: &str) {
+        let id = data::canonical_id(file_id).into_owned();
+        self.app.portal.state().titles.insert(id, title.to_string());
+    }
+
+    /// Stops accepting, closes open connections and waits for the accept loop to end.
+    pub async fn shutdown(mut self) {
+        self.stop.cancel();
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+impl std::fmt::Debug for Sandbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sandbox").field("addr", &self.addr).finish()
     }
 }

@@ -1,3 +1,4 @@
 //! The one integration test binary: the real CLI against sandboxes on 127.0.0.1:0.
 mod common;
 mod runner;
+mod sandbox;

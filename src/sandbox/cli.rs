@@ -1,0 +1,198 @@
+//! The `docspace-batch sandbox` subcommand: flags → [`SandboxOptions`], serve until SIGINT or
+//! SIGTERM, then print a count of requests by status. The first line printed carries the URL so
+//! a parent process can read it when listening on port 0.
+
+use std::io::Write;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+
+use super::{Sandbox, SandboxOptions};
+use crate::units::parse_duration;
+
+/// Named limiter presets for `--limits`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LimitsPreset {
+    /// DocSpace's defaults: 1500/min, 15 writes and 50 reads in flight, 10000 writes a day.
+    Docspace,
+}
+
+/// `docspace-batch sandbox` options.
+#[derive(Debug, Args, Clone)]
+pub struct SandboxArgs {
+    /// Address to listen on (`127.0.0.1:0` picks a free port).
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    pub listen: String,
+    /// API key clients must send as `Authorization: Bearer KEY` [default: random, printed].
+    #[arg(long, value_name = "KEY")]
+    pub api_key: Option<String>,
+    /// Extra bulk files 100000.. in room 6000 "Bulk".
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub files: u32,
+    /// Added latency per request, e.g. `150ms`.
+    #[arg(long, value_name = "DUR")]
+    pub latency: Option<String>,
+    /// Share of requests (0..1) answered with 500/502/503 or a dropped connection.
+    #[arg(long, value_name = "RATE", default_value_t = 0.0)]
+    pub faults: f64,
+    /// Seed for the fault choice (same seed, same faults).
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub seed: u64,
+    /// Sliding-window limit per key, e.g. `1500/min`; 429 without Retry-After.
+    #[arg(long, value_name = "R")]
+    pub limit_rate: Option<String>,
+    /// PUT/POST/DELETE in flight per key; 429 beyond.
+    #[arg(long, value_name = "N")]
+    pub limit_writes: Option<u32>,
+    /// GET requests in flight per key; 429 beyond.
+    #[arg(long, value_name = "N")]
+    pub limit_reads: Option<u32>,
+    /// PUT/POST per day per key; 429 with Retry-After and X-RateLimit-Reset beyond.
+    #[arg(long, value_name = "N")]
+    pub limit_daily_writes: Option<u32>,
+    /// Preset for all four limits (individual --limit-* flags win).
+    #[arg(long, value_enum, value_name = "PRESET")]
+    pub limits: Option<LimitsPreset>,
+}
+
+/// Parses `N/unit` into a count and window: `1500/min`, `10/s`, `100/h`, `5/30s`.
+fn parse_window(raw: &str) -> Result<(u32, Duration), String> {
+    let err = || format!("invalid rate `{raw}`: use forms like `1500/min`, `20/s` or `100/h`");
+    let (n, unit) = raw.trim().split_once('/').ok_or_else(err)?;
+    let n: u32 = n.trim().parse().map_err(|_| err())?;
+    if n == 0 {
+        return Err(err());
+    }
+    let window = match unit.trim().to_ascii_lowercase().as_str() {
+        "s" | "sec" | "second" => Duration::from_secs(1),
+        "m" | "min" | "minute" => Duration::from_secs(60),
+        "h" | "hour" => Duration::from_secs(3600),
+        "d" | "day" => Duration::from_secs(86_400),
+        other => parse_duration(other).map_err(|_| err())?,
+    };
+    if window.is_zero() {
+        return Err(err());
+    }
+    Ok((n, window))
+}
+
+impl SandboxArgs {
+    /// Validates the flags into options.
+    pub fn to_options(&self) -> anyhow::Result<SandboxOptions> {
+        let listen = self
+            .listen
+            .parse()
+            .with_context(|| format!("invalid --listen `{}`: use HOST:PORT", self.listen))?;
+        let latency = match &self.latency {
+            Some(raw) => parse_duration(raw).map_err(anyhow::Error::msg)?,
+            None => Duration::ZERO,
+        };
+        if !(0.0..=1.0).contains(&self.faults) {
+            anyhow::bail!("invalid --faults {}: use a share from 0 to 1", self.faults);
+        }
+        let preset = self.limits.map(|LimitsPreset::Docspace| {
+            (
+                Some((1500, Duration::from_secs(60))),
+                Some(15),
+                Some(50),
+                Some(10_000),
+            )
+        });
+        let (rate, writes, reads, daily) = preset.unwrap_or_default();
+        let limit_rate = match &self.limit_rate {
+            Some(raw) => Some(parse_window(raw).map_err(anyhow::Error::msg)?),
+            None => rate,
+        };
+        Ok(SandboxOptions {
+            listen,
+            api_key: self.api_key.clone(),
+            files: self.files,
+            latency,
+            faults: self.faults,
+            seed: self.seed,
+            limit_rate,
+            limit_writes: self.limit_writes.or(writes),
+            limit_reads: self.limit_reads.or(reads),
+            limit_daily_writes: self.limit_daily_writes.or(daily),
+            interceptor: None,
+        })
+    }
+}
+
+/// Serves until SIGINT or SIGTERM, then prints request counts by status and returns Ok.
+pub async fn run_cli(args: SandboxArgs) -> anyhow::Result<()> {
+    let opts = args.to_options()?;
+    let sandbox = Sandbox::start(opts)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let mut out = std::io::stdout().lock();
+    // A closed stdout (e.g. `| head -1`) must not stop the server.
+    let _ = writeln!(out, "DocSpace sandbox listening on {}", sandbox.url());
+    let _ = writeln!(out, "API key: {}", sandbox.api_key());
+    let _ = writeln!(
+        out,
+        "Send `Authorization: Bearer <key>`. Rooms: 5001 Finance, 5003 Legal, dropbox-337, box-12{}.",
+        if args.files > 0 { ", 6000 Bulk" } else { "" }
+    );
+    let _ = out.flush();
+    drop(out);
+    wait_for_signal().await?;
+    let summary = format_counts(&sandbox.status_counts());
+    sandbox.shutdown().await;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{summary}");
+    let _ = out.flush();
+    Ok(())
+}
+
+/// `requests by status: 200=12 401=1 429=3` (0 = dropped connection).
+fn format_counts(counts: &std::collections::BTreeMap<u16, u64>) -> String {
+    if counts.is_empty() {
+        return "requests by status: none".to_string();
+    }
+    let parts: Vec<String> = counts.iter().map(|(s, n)| format!("{s}={n}")).collect();
+    format!("requests by status: {}", parts.join(" "))
+}
+
+#[cfg(unix)]
+async fn wait_for_signal() -> anyhow::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r.context("cannot watch Ctrl-C")?,
+        _ = term.recv() => {}
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+async fn wait_for_signal() -> anyhow::Result<()> {
+    tokio::signal::ctrl_c().await.context("cannot watch Ctrl-C")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows() {
+        assert_eq!(
+            parse_window("1500/min"),
+            Ok((1500, Duration::from_secs(60)))
+        );
+        assert_eq!(parse_window("3/s"), Ok((3, Duration::from_secs(1))));
+        assert_eq!(parse_window("5/30s"), Ok((5, Duration::from_secs(30))));
+        assert!(parse_window("0/s").is_err());
+        assert!(parse_window("x/s").is_err());
+        assert!(parse_window("5").is_err());
+    }
+
+    #[test]
+    fn counts_line() {
+        let mut c = std::collections::BTreeMap::new();
+        c.insert(200, 12);
+        c.insert(0, 1);
+        assert_eq!(format_counts(&c), "requests by status: 0=1 200=12");
+    }
+}

@@ -141,7 +141,7 @@ impl Limiter {
         }
         // Requests that were already on the wire when the cooldown began belong to the same
         // episode: they must not escalate it again.
-        if s.pause_set_at.is_some_and(|at| sent_at < at) {
+        if s.pause_set_at.is_some_and(|at| sent_at <= at) {
             return s.pause_until.saturating_duration_since(now);
         }
         let recent = s.last_429.is_some_and(|t| now.duration_since(t) < s.backoff * 4 + Duration::from_secs(10));

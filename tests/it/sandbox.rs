@@ -236,6 +236,9 @@ async fn read_only_and_missing_files() {
         nf,
         INVALID_OP_TYPE,
     );
+    // A segment that does not decode to UTF-8 is just an ID that does not exist.
+    assert_error(&c.get("/files/file/%FF").await, 404, nf, NOT_FOUND_TYPE);
+    assert_eq!(c.get("/files/file/%FF/protectusers").await.status, 403);
     let a = c.get("/no/such/route").await;
     assert_eq!(a.status, 404);
     assert_eq!(a.json()["statusCode"], 404);

@@ -188,6 +188,34 @@ mod tests {
         assert!(parse_window("5").is_err());
     }
 
+    #[derive(clap::Parser)]
+    struct Wrap {
+        #[command(flatten)]
+        args: SandboxArgs,
+    }
+
+    fn options(argv: &[&str]) -> anyhow::Result<SandboxOptions> {
+        use clap::Parser;
+        let wrap = Wrap::try_parse_from(std::iter::once("sandbox").chain(argv.iter().copied()))?;
+        wrap.args.to_options()
+    }
+
+    #[test]
+    fn docspace_preset_and_overrides() {
+        let o = options(&["--limits", "docspace", "--limit-writes", "3"]).unwrap();
+        assert_eq!(o.limit_rate, Some((1500, Duration::from_secs(60))));
+        assert_eq!(
+            (o.limit_writes, o.limit_reads, o.limit_daily_writes),
+            (Some(3), Some(50), Some(10_000))
+        );
+        let o = options(&["--latency", "150ms", "--listen", "127.0.0.1:0"]).unwrap();
+        assert_eq!(o.latency, Duration::from_millis(150));
+        assert_eq!((o.limit_rate, o.limit_writes), (None, None));
+        assert!(options(&["--faults", "1.5"]).is_err());
+        assert!(options(&["--listen", "localhost"]).is_err());
+        assert!(options(&["--limit-rate", "fast"]).is_err());
+    }
+
     #[test]
     fn counts_line() {
         let mut c = std::collections::BTreeMap::new();

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::body::{Body, Bytes};
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, Response, StatusCode};
 use axum::routing::{get, put};
@@ -53,6 +54,12 @@ pub(crate) fn router(portal: Arc<Portal>) -> Router {
         .with_state(portal)
 }
 
+/// The decoded `{id}`. A segment that does not decode (e.g. `%FF`, not UTF-8) names nothing
+/// that exists, so it becomes "" and takes the endpoint's own not-found path.
+fn segment(id: Result<Path<String>, PathRejection>) -> String {
+    id.map(|Path(s)| s).unwrap_or_default()
+}
+
 async fn not_found() -> Resp {
     dto::error(404, "Resource not found", Exception::ItemNotFound)
 }
@@ -66,8 +73,9 @@ async fn authentication(Extension(call): Extension<Call>) -> Resp {
 async fn file_info(
     State(p): State<Arc<Portal>>,
     Extension(call): Extension<Call>,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
 ) -> Resp {
+    let id = segment(id);
     let Some(file) = p.data.file_by_id(&id) else {
         return dto::error(404, FILE_NOT_FOUND, Exception::ItemNotFound);
     };
@@ -122,10 +130,11 @@ fn can_lock(file: &FileInfo, holder: Option<&String>) -> bool {
 async fn lock(
     State(p): State<Arc<Portal>>,
     Extension(call): Extension<Call>,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Resp {
+    let id = segment(id);
     if !call.authed {
         return dto::empty(StatusCode::UNAUTHORIZED);
     }
@@ -164,8 +173,9 @@ async fn lock(
 async fn protect_users(
     State(p): State<Arc<Portal>>,
     Extension(call): Extension<Call>,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
 ) -> Resp {
+    let id = segment(id);
     if !call.authed {
         return dto::empty(StatusCode::UNAUTHORIZED);
     }
@@ -243,9 +253,10 @@ fn parse_list_query(raw: Option<&str>) -> Result<ListQuery, (&'static str, Strin
 async fn folder(
     State(p): State<Arc<Portal>>,
     Extension(call): Extension<Call>,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
     RawQuery(query): RawQuery,
 ) -> Resp {
+    let id = segment(id);
     // Model validation runs before the action, so a bad `count` is 400 even for a bad folder.
     let q = match parse_list_query(query.as_deref()) {
         Ok(q) => q,

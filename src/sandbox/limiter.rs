@@ -138,7 +138,7 @@ impl Limiter {
             }
             q.push_back(now);
         }
-        let kind = if method == Method::GET {
+        let kind = if method == Method::GET || method == Method::HEAD {
             Kind::Read
         } else {
             Kind::Write

@@ -74,7 +74,10 @@ pub struct PortalConfig {
 
 impl std::fmt::Debug for PortalConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PortalConfig").field("url", &self.url.as_str()).field("key", &"[redacted]").finish()
+        f.debug_struct("PortalConfig")
+            .field("url", &self.url.as_str())
+            .field("key", &"[redacted]")
+            .finish()
     }
 }
 
@@ -127,7 +130,12 @@ pub fn merge_settings(files: &[JobFile]) -> Result<Settings, ConfigError> {
 }
 
 /// Resolves execution settings: command line, then YAML, then defaults.
-pub fn exec_config(a: &ExecArgs, s: &Settings, shard_flag: Option<&str>, skip_missing_flag: bool) -> Result<ExecConfig, ConfigError> {
+pub fn exec_config(
+    a: &ExecArgs,
+    s: &Settings,
+    shard_flag: Option<&str>,
+    skip_missing_flag: bool,
+) -> Result<ExecConfig, ConfigError> {
     let concurrency = a.concurrency.or(s.concurrency).unwrap_or(8);
     if concurrency == 0 || concurrency > 1000 {
         return Err(bad("--concurrency must be between 1 and 1000"));
@@ -172,7 +180,11 @@ pub fn exec_config(a: &ExecArgs, s: &Settings, shard_flag: Option<&str>, skip_mi
             None | Some("auto") => ProgressMode::Auto,
             Some("always") => ProgressMode::Always,
             Some("never") => ProgressMode::Never,
-            Some(o) => return Err(bad(format!("settings.progress: `{o}` is not one of auto, always, never"))),
+            Some(o) => {
+                return Err(bad(format!(
+                    "settings.progress: `{o}` is not one of auto, always, never"
+                )))
+            }
         },
     };
     let json = match a.log_format {
@@ -180,7 +192,11 @@ pub fn exec_config(a: &ExecArgs, s: &Settings, shard_flag: Option<&str>, skip_mi
         None => match s.log_format.as_deref() {
             None | Some("text") => false,
             Some("json") => true,
-            Some(o) => return Err(bad(format!("settings.log_format: `{o}` is not one of text, json"))),
+            Some(o) => {
+                return Err(bad(format!(
+                    "settings.log_format: `{o}` is not one of text, json"
+                )))
+            }
         },
     };
     let quiet = a.quiet || s.quiet.unwrap_or(false);
@@ -211,20 +227,26 @@ pub fn exec_config(a: &ExecArgs, s: &Settings, shard_flag: Option<&str>, skip_mi
 
 /// `--action` for CSV files without an action column.
 pub fn default_action(flag: Option<&str>) -> Result<Option<Action>, ConfigError> {
-    flag.map(|a| Action::parse(a).map_err(|e| bad(format!("--action: {e}")))).transpose()
+    flag.map(|a| Action::parse(a).map_err(|e| bad(format!("--action: {e}"))))
+        .transpose()
 }
 
 /// Checks a portal URL: https (http only to loopback or with `--allow-http`), no user-info,
 /// no query or fragment.
 pub fn portal_url(raw: &str, allow_http: bool) -> Result<url::Url, ConfigError> {
     let u = url::Url::parse(raw.trim()).map_err(|e| {
-        bad(format!("portal URL `{}` is not a URL ({e}); use e.g. https://yourportal.onlyoffice.com", shown(raw)))
+        bad(format!(
+            "portal URL `{}` is not a URL ({e}); use e.g. https://yourportal.onlyoffice.com",
+            shown(raw)
+        ))
     })?;
     if !u.username().is_empty() || u.password().is_some() {
         return Err(bad("the portal URL must not contain a user name or password; pass the key through DOCSPACE_API_KEY or --api-key-file"));
     }
     if u.query().is_some() || u.fragment().is_some() {
-        return Err(bad("the portal URL must not contain a query or fragment; give just https://host[/path]"));
+        return Err(bad(
+            "the portal URL must not contain a query or fragment; give just https://host[/path]",
+        ));
     }
     let host = u.host_str().unwrap_or_default();
     match u.scheme() {
@@ -251,16 +273,22 @@ fn shown(s: &str) -> String {
 pub fn is_loopback(host: &str) -> bool {
     let h = host.trim_start_matches('[').trim_end_matches(']');
     h.eq_ignore_ascii_case("localhost")
-        || h.parse::<std::net::IpAddr>().map(|ip| ip.is_loopback()).unwrap_or(false)
+        || h.parse::<std::net::IpAddr>()
+            .map(|ip| ip.is_loopback())
+            .unwrap_or(false)
 }
 
 /// Reads the key: `--api-key-file` wins over `DOCSPACE_API_KEY`. Returns warnings to show.
 pub fn api_key(file: Option<&Path>) -> Result<(SecretString, Vec<String>), ConfigError> {
     let mut warnings = Vec::new();
     let raw = if let Some(p) = file {
-        let meta = std::fs::metadata(p).map_err(|e| bad(format!("--api-key-file {}: {e}", p.display())))?;
+        let meta = std::fs::metadata(p)
+            .map_err(|e| bad(format!("--api-key-file {}: {e}", p.display())))?;
         if meta.len() > 64 * 1024 {
-            return Err(bad(format!("--api-key-file {}: too large to be an API key", p.display())));
+            return Err(bad(format!(
+                "--api-key-file {}: too large to be an API key",
+                p.display()
+            )));
         }
         #[cfg(unix)]
         {
@@ -273,8 +301,10 @@ pub fn api_key(file: Option<&Path>) -> Result<(SecretString, Vec<String>), Confi
                 ));
             }
         }
-        let bytes = std::fs::read(p).map_err(|e| bad(format!("--api-key-file {}: {e}", p.display())))?;
-        String::from_utf8(bytes).map_err(|_| bad(format!("--api-key-file {}: not UTF-8 text", p.display())))?
+        let bytes =
+            std::fs::read(p).map_err(|e| bad(format!("--api-key-file {}: {e}", p.display())))?;
+        String::from_utf8(bytes)
+            .map_err(|_| bad(format!("--api-key-file {}: not UTF-8 text", p.display())))?
     } else {
         match std::env::var("DOCSPACE_API_KEY") {
             Ok(k) => k,
@@ -290,7 +320,9 @@ pub fn api_key(file: Option<&Path>) -> Result<(SecretString, Vec<String>), Confi
         return Err(bad("the API key is empty"));
     }
     if key.chars().any(|c| c.is_control() || c == ' ') {
-        return Err(bad("the API key contains spaces or control characters; check the key file"));
+        return Err(bad(
+            "the API key contains spaces or control characters; check the key file",
+        ));
     }
     Ok((SecretString::from(key), warnings))
 }
@@ -305,9 +337,15 @@ mod tests {
         assert!(portal_url("http://127.0.0.1:8080", false).is_ok());
         assert!(portal_url("http://localhost:1", false).is_ok());
         assert!(portal_url("http://[::1]:1", false).is_ok());
-        assert!(portal_url("http://portal.example", false).unwrap_err().0.contains("--allow-http"));
+        assert!(portal_url("http://portal.example", false)
+            .unwrap_err()
+            .0
+            .contains("--allow-http"));
         assert!(portal_url("http://portal.example", true).is_ok());
-        assert!(portal_url("https://u:p@portal.example", false).unwrap_err().0.contains("user name"));
+        assert!(portal_url("https://u:p@portal.example", false)
+            .unwrap_err()
+            .0
+            .contains("user name"));
         assert!(portal_url("ftp://portal.example", false).is_err());
         assert!(portal_url("portal.example", false).is_err());
     }

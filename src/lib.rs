@@ -6,16 +6,16 @@
 //! [`sandbox`] is a simulated portal for rehearsals and tests.
 #![warn(missing_docs)]
 
-pub mod cli;
-pub mod job;
-pub mod sandbox;
-pub mod units;
 pub mod api;
+pub mod cli;
 pub mod config;
 pub mod error;
+pub mod job;
 pub mod progress;
 pub mod report;
 pub mod runner;
+pub mod sandbox;
+pub mod units;
 
 /// Now as RFC 3339 UTC with milliseconds (the `finished_at` column).
 pub fn now_rfc3339() -> String {
@@ -33,6 +33,8 @@ pub fn rfc3339(t: std::time::SystemTime) -> String {
 
 /// Seconds between two RFC 3339 timestamps written by [`rfc3339`].
 pub fn seconds_between(a: &str, b: &str) -> Option<f64> {
-    let p = |s: &str| time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok();
+    let p = |s: &str| {
+        time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()
+    };
     Some((p(b)? - p(a)?).as_seconds_f64())
 }

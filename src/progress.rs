@@ -53,7 +53,8 @@ impl Ui {
                 Level::Warn => "warn",
                 Level::Error => "error",
             };
-            serde_json::json!({"ts": crate::now_rfc3339(), "level": lvl, "msg": sanitize(msg)}).to_string()
+            serde_json::json!({"ts": crate::now_rfc3339(), "level": lvl, "msg": sanitize(msg)})
+                .to_string()
         } else {
             match level {
                 Level::Info => sanitize(msg),
@@ -142,7 +143,8 @@ impl Progress {
     /// Starts showing progress over `total` tasks.
     pub fn new(ui: &mut Ui, total: u64, label: &str) -> Progress {
         let bar = if ui.out.bar {
-            let b = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr_with_hz(8));
+            let b =
+                ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr_with_hz(8));
             b.set_style(
                 ProgressStyle::with_template(
                     "{prefix} [{elapsed_precise}] {wide_bar} {pos}/{len} {per_sec} ETA {eta} {msg}",
@@ -156,14 +158,24 @@ impl Progress {
             None
         };
         let now = Instant::now();
-        Progress { ui: ui.clone(), bar, total, start: now, last_line: now, every: Duration::from_secs(10) }
+        Progress {
+            ui: ui.clone(),
+            bar,
+            total,
+            start: now,
+            last_line: now,
+            every: Duration::from_secs(10),
+        }
     }
 
     /// Updates after a task finished (or periodically with the same counts).
     pub fn update(&mut self, c: &Counts) {
         if let Some(b) = &self.bar {
             b.set_position(c.done);
-            b.set_message(format!("failed {} skipped {} 429s {}", c.failed, c.skipped, c.throttled));
+            b.set_message(format!(
+                "failed {} skipped {} 429s {}",
+                c.failed, c.skipped, c.throttled
+            ));
             return;
         }
         if self.last_line.elapsed() >= self.every {
@@ -175,7 +187,11 @@ impl Progress {
     fn stats_line(&self, c: &Counts) {
         let el = self.start.elapsed().as_secs_f64().max(0.001);
         let rate = c.done as f64 / el;
-        let eta = if rate > 0.0 { (self.total.saturating_sub(c.done)) as f64 / rate } else { 0.0 };
+        let eta = if rate > 0.0 {
+            (self.total.saturating_sub(c.done)) as f64 / rate
+        } else {
+            0.0
+        };
         self.ui.event(
             Level::Info,
             &format!(

@@ -69,7 +69,12 @@ pub struct ApiError {
 impl ApiError {
     /// An error of `kind`.
     pub fn new(kind: ErrorKind, status: Option<u16>, message: impl Into<String>) -> Self {
-        ApiError { kind, status, message: message.into(), retry_after: None }
+        ApiError {
+            kind,
+            status,
+            message: message.into(),
+            retry_after: None,
+        }
     }
 
     /// A response we cannot use.
@@ -80,7 +85,10 @@ impl ApiError {
     /// SPEC §4: 408, 429, 5xx, connection errors and timeouts are retried; other 4xx are not.
     pub fn retryable(&self) -> bool {
         match self.kind {
-            ErrorKind::RateLimited | ErrorKind::ServerError | ErrorKind::Timeout | ErrorKind::Network => true,
+            ErrorKind::RateLimited
+            | ErrorKind::ServerError
+            | ErrorKind::Timeout
+            | ErrorKind::Network => true,
             _ => self.status == Some(408),
         }
     }
@@ -124,19 +132,31 @@ pub fn retry_after(h: &HeaderMap) -> Option<Duration> {
         }
     }
     let when = httpdate::parse_http_date(v).ok()?;
-    Some(when.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO))
+    Some(
+        when.duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
 }
 
 /// The message DocSpace uses for a missing file; older servers send it with 403 (docspace-api.md §1, §2).
 const FILE_NOT_FOUND: &str = "The required file was not found";
 
 /// Decodes one answer: the envelope's `response` on success, a classified error otherwise.
-pub fn envelope(status: u16, retry_after: Option<Duration>, location: Option<&str>, body: &[u8]) -> Result<Value, ApiError> {
+pub fn envelope(
+    status: u16,
+    retry_after: Option<Duration>,
+    location: Option<&str>,
+    body: &[u8],
+) -> Result<Value, ApiError> {
     let json: Option<Value> = serde_json::from_slice(body).ok();
     let portal_msg = json
         .as_ref()
         .and_then(|j| j.get("error"))
-        .and_then(|e| e.get("message").and_then(Value::as_str).or_else(|| e.as_str()))
+        .and_then(|e| {
+            e.get("message")
+                .and_then(Value::as_str)
+                .or_else(|| e.as_str())
+        })
         .map(clean);
     let with_msg = |default: &str| portal_msg.clone().unwrap_or_else(|| default.to_string());
     let err = |kind, msg: String| {
@@ -147,21 +167,37 @@ pub fn envelope(status: u16, retry_after: Option<Duration>, location: Option<&st
     match status {
         200..=299 => {}
         300..=399 => {
-            let target = location.map(clean).unwrap_or_else(|| "an unnamed location".into());
+            let target = location
+                .map(clean)
+                .unwrap_or_else(|| "an unnamed location".into());
             return err(
                 ErrorKind::BadResponse,
                 format!("the portal redirected to {target}; redirects are not followed (the key would go along). Use the final portal URL"),
             );
         }
-        401 => return err(ErrorKind::Unauthorized, "the portal rejected the API key".into()),
-        403 if portal_msg.as_deref() == Some(FILE_NOT_FOUND) => return err(ErrorKind::NotFound, FILE_NOT_FOUND.into()),
+        401 => {
+            return err(
+                ErrorKind::Unauthorized,
+                "the portal rejected the API key".into(),
+            )
+        }
+        403 if portal_msg.as_deref() == Some(FILE_NOT_FOUND) => {
+            return err(ErrorKind::NotFound, FILE_NOT_FOUND.into())
+        }
         403 => return err(ErrorKind::Forbidden, with_msg("forbidden")),
         404 => return err(ErrorKind::NotFound, with_msg("not found")),
         408 => return err(ErrorKind::Timeout, with_msg("request timeout")),
         429 => return err(ErrorKind::RateLimited, "rate limited by the portal".into()),
         500..=599 => {
-            let what = if json.is_none() && looks_like_html(body) { "an HTML error page (proxy)" } else { "server error" };
-            return err(ErrorKind::ServerError, portal_msg.unwrap_or_else(|| what.to_string()));
+            let what = if json.is_none() && looks_like_html(body) {
+                "an HTML error page (proxy)"
+            } else {
+                "server error"
+            };
+            return err(
+                ErrorKind::ServerError,
+                portal_msg.unwrap_or_else(|| what.to_string()),
+            );
         }
         _ => return err(ErrorKind::BadResponse, with_msg("unexpected status")),
     }
@@ -184,7 +220,10 @@ pub fn envelope(status: u16, retry_after: Option<Duration>, location: Option<&st
     }
     match json.get("response") {
         Some(v) => Ok(v.clone()),
-        None => err(ErrorKind::BadResponse, "the answer has no `response`".into()),
+        None => err(
+            ErrorKind::BadResponse,
+            "the answer has no `response`".into(),
+        ),
     }
 }
 
@@ -206,24 +245,48 @@ mod tests {
     #[test]
     fn envelope_classification() {
         let ok = br#"{"response":{"id":1,"locked":true},"count":1,"status":0,"statusCode":200}"#;
-        assert_eq!(envelope(200, None, None, ok).unwrap()["locked"], Value::Bool(true));
+        assert_eq!(
+            envelope(200, None, None, ok).unwrap()["locked"],
+            Value::Bool(true)
+        );
         let nf403 = br#"{"status":1,"statusCode":403,"error":{"message":"The required file was not found"}}"#;
-        assert_eq!(envelope(403, None, None, nf403).unwrap_err().kind, ErrorKind::NotFound);
+        assert_eq!(
+            envelope(403, None, None, nf403).unwrap_err().kind,
+            ErrorKind::NotFound
+        );
         let perm = br#"{"status":1,"statusCode":403,"error":{"message":"You do not have enough permissions to edit the file"}}"#;
         let e = envelope(403, None, None, perm).unwrap_err();
         assert_eq!(e.kind, ErrorKind::Forbidden);
         assert!(e.message.contains("permissions"));
-        assert_eq!(envelope(401, None, None, b"").unwrap_err().kind, ErrorKind::Unauthorized);
-        let e = envelope(502, None, None, b"<html><body>502 Bad Gateway</body></html>").unwrap_err();
+        assert_eq!(
+            envelope(401, None, None, b"").unwrap_err().kind,
+            ErrorKind::Unauthorized
+        );
+        let e = envelope(
+            502,
+            None,
+            None,
+            b"<html><body>502 Bad Gateway</body></html>",
+        )
+        .unwrap_err();
         assert_eq!(e.kind, ErrorKind::ServerError);
         assert!(e.retryable());
         let in200 = br#"{"status":1,"statusCode":404,"error":{"message":"gone"}}"#;
-        assert_eq!(envelope(200, None, None, in200).unwrap_err().kind, ErrorKind::NotFound);
-        assert_eq!(envelope(200, None, None, b"nope").unwrap_err().kind, ErrorKind::BadResponse);
+        assert_eq!(
+            envelope(200, None, None, in200).unwrap_err().kind,
+            ErrorKind::NotFound
+        );
+        assert_eq!(
+            envelope(200, None, None, b"nope").unwrap_err().kind,
+            ErrorKind::BadResponse
+        );
         let e = envelope(302, None, Some("https://evil.example/x"), b"").unwrap_err();
         assert!(e.message.contains("evil.example") && !e.retryable());
         let e = envelope(429, Some(Duration::from_secs(3)), None, b"").unwrap_err();
-        assert_eq!((e.kind, e.retry_after), (ErrorKind::RateLimited, Some(Duration::from_secs(3))));
+        assert_eq!(
+            (e.kind, e.retry_after),
+            (ErrorKind::RateLimited, Some(Duration::from_secs(3)))
+        );
         assert!(envelope(408, None, None, b"").unwrap_err().retryable());
         assert!(!envelope(400, None, None, b"").unwrap_err().retryable());
     }
@@ -234,9 +297,15 @@ mod tests {
         h.insert(RETRY_AFTER, "7".parse().unwrap());
         assert_eq!(retry_after(&h), Some(Duration::from_secs(7)));
         let future = SystemTime::now() + Duration::from_secs(120);
-        h.insert(RETRY_AFTER, httpdate::fmt_http_date(future).parse().unwrap());
+        h.insert(
+            RETRY_AFTER,
+            httpdate::fmt_http_date(future).parse().unwrap(),
+        );
         let d = retry_after(&h).unwrap();
-        assert!(d > Duration::from_secs(100) && d <= Duration::from_secs(120), "{d:?}");
+        assert!(
+            d > Duration::from_secs(100) && d <= Duration::from_secs(120),
+            "{d:?}"
+        );
         h.insert(RETRY_AFTER, "soon".parse().unwrap());
         assert_eq!(retry_after(&h), None);
     }

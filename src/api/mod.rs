@@ -54,7 +54,9 @@ pub struct Client {
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Client").field("base", &self.base.as_str()).finish_non_exhaustive()
+        f.debug_struct("Client")
+            .field("base", &self.base.as_str())
+            .finish_non_exhaustive()
     }
 }
 
@@ -102,7 +104,9 @@ impl Client {
     pub fn new(opts: &ClientOptions) -> Result<Client, String> {
         let mut headers = HeaderMap::new();
         let mut auth = HeaderValue::from_str(&format!("Bearer {}", opts.key.expose_secret()))
-            .map_err(|_| "the API key contains characters that cannot be sent in an HTTP header".to_string())?;
+            .map_err(|_| {
+                "the API key contains characters that cannot be sent in an HTTP header".to_string()
+            })?;
         auth.set_sensitive(true);
         headers.insert(AUTHORIZATION, auth);
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
@@ -116,10 +120,13 @@ impl Client {
             .tcp_nodelay(true)
             .user_agent(concat!("docspace-batch/", env!("CARGO_PKG_VERSION")));
         if let Some(pem) = &opts.ca_cert {
-            let cert = reqwest::Certificate::from_pem(pem).map_err(|e| format!("--ca-cert: not a PEM certificate: {e}"))?;
+            let cert = reqwest::Certificate::from_pem(pem)
+                .map_err(|e| format!("--ca-cert: not a PEM certificate: {e}"))?;
             b = b.add_root_certificate(cert);
         }
-        let http = b.build().map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        let http = b
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
         let mut base = opts.base.clone();
         if !base.path().ends_with('/') {
             let p = format!("{}/", base.path());
@@ -135,11 +142,18 @@ impl Client {
 
     fn url(&self, path: &str) -> Result<url::Url, ApiError> {
         // `path` is built from fixed parts and percent-encoded segments only.
-        self.base.join(path).map_err(|e| ApiError::new(ErrorKind::BadResponse, None, format!("bad URL: {e}")))
+        self.base
+            .join(path)
+            .map_err(|e| ApiError::new(ErrorKind::BadResponse, None, format!("bad URL: {e}")))
     }
 
     /// One HTTP attempt; returns the decoded envelope's `response` or a classified error.
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<&'static str>) -> Result<Value, ApiError> {
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&'static str>,
+    ) -> Result<Value, ApiError> {
         let url = self.url(path)?;
         let mut req = self.http.request(method, url);
         if let Some(b) = body {
@@ -159,7 +173,10 @@ impl Client {
 
     /// `GET /api/2.0/authentication`: `Ok(true)` when the portal accepts the key.
     pub async fn check_auth(&self) -> Result<bool, ApiError> {
-        match self.call(reqwest::Method::GET, "api/2.0/authentication", None).await {
+        match self
+            .call(reqwest::Method::GET, "api/2.0/authentication", None)
+            .await
+        {
             Ok(v) => Ok(v.as_bool().unwrap_or(false)),
             Err(e) if matches!(e.kind, ErrorKind::Unauthorized) => Ok(false),
             Err(e) => Err(e),
@@ -169,16 +186,28 @@ impl Client {
     /// `GET /api/2.0/files/file/{id}`
     pub async fn file_info(&self, id: &FileId) -> Result<FileState, ApiError> {
         let v = self
-            .call(reqwest::Method::GET, &format!("api/2.0/files/file/{}", id.path_segment()), None)
+            .call(
+                reqwest::Method::GET,
+                &format!("api/2.0/files/file/{}", id.path_segment()),
+                None,
+            )
             .await?;
         file_state(&v)
     }
 
     /// `PUT /api/2.0/files/file/{id}/lock` with `{"lockFile":true|false}` — never `{}`, which unlocks.
     pub async fn set_lock(&self, id: &FileId, lock: bool) -> Result<FileState, ApiError> {
-        let body = if lock { r#"{"lockFile":true}"# } else { r#"{"lockFile":false}"# };
+        let body = if lock {
+            r#"{"lockFile":true}"#
+        } else {
+            r#"{"lockFile":false}"#
+        };
         let v = self
-            .call(reqwest::Method::PUT, &format!("api/2.0/files/file/{}/lock", id.path_segment()), Some(body))
+            .call(
+                reqwest::Method::PUT,
+                &format!("api/2.0/files/file/{}/lock", id.path_segment()),
+                Some(body),
+            )
             .await?;
         file_state(&v)
     }
@@ -186,7 +215,11 @@ impl Client {
     /// `GET /api/2.0/files/file/{id}/protectusers`
     pub async fn protect_users(&self, id: &FileId) -> Result<Vec<AccessUser>, ApiError> {
         let v = self
-            .call(reqwest::Method::GET, &format!("api/2.0/files/file/{}/protectusers", id.path_segment()), None)
+            .call(
+                reqwest::Method::GET,
+                &format!("api/2.0/files/file/{}/protectusers", id.path_segment()),
+                None,
+            )
             .await?;
         let arr = v
             .as_array()
@@ -206,28 +239,45 @@ impl Client {
     }
 
     /// `GET /api/2.0/files/{folderId}?startIndex=..&count=..` (one page).
-    pub async fn folder_page(&self, id: &FileId, start: u64, count: u64) -> Result<FolderPage, ApiError> {
+    pub async fn folder_page(
+        &self,
+        id: &FileId,
+        start: u64,
+        count: u64,
+    ) -> Result<FolderPage, ApiError> {
         let v = self
             .call(
                 reqwest::Method::GET,
-                &format!("api/2.0/files/{}?startIndex={start}&count={count}", id.path_segment()),
+                &format!(
+                    "api/2.0/files/{}?startIndex={start}&count={count}",
+                    id.path_segment()
+                ),
                 None,
             )
             .await?;
         let ids = |key: &str| -> Result<Vec<FileId>, ApiError> {
-            let Some(list) = v.get(key) else { return Ok(Vec::new()) };
-            let list = list
-                .as_array()
-                .ok_or_else(|| ApiError::bad_response(format!("folder listing: `{key}` is not a list")))?;
+            let Some(list) = v.get(key) else {
+                return Ok(Vec::new());
+            };
+            let list = list.as_array().ok_or_else(|| {
+                ApiError::bad_response(format!("folder listing: `{key}` is not a list"))
+            })?;
             list.iter()
                 .map(|e| {
                     let raw = match e.get("id") {
                         Some(Value::Number(n)) => n.to_string(),
                         Some(Value::String(s)) => s.clone(),
-                        _ => return Err(ApiError::bad_response(format!("folder listing: an entry of `{key}` has no id"))),
+                        _ => {
+                            return Err(ApiError::bad_response(format!(
+                                "folder listing: an entry of `{key}` has no id"
+                            )))
+                        }
                     };
-                    FileId::parse(&raw)
-                        .map_err(|e| ApiError::bad_response(format!("folder listing: unusable id in `{key}`: {e}")))
+                    FileId::parse(&raw).map_err(|e| {
+                        ApiError::bad_response(format!(
+                            "folder listing: unusable id in `{key}`: {e}"
+                        ))
+                    })
                 })
                 .collect()
         };
@@ -236,7 +286,8 @@ impl Client {
         let num = |k: &str| v.get(k).and_then(Value::as_u64);
         Ok(FolderPage {
             count: num("count").unwrap_or((files.len() + folders.len()) as u64),
-            total: num("total").ok_or_else(|| ApiError::bad_response("folder listing has no `total`"))?,
+            total: num("total")
+                .ok_or_else(|| ApiError::bad_response("folder listing has no `total`"))?,
             title: v.get("current").and_then(|c| str_field(c, "title")),
             files,
             folders,
@@ -257,7 +308,10 @@ fn file_state(v: &Value) -> Result<FileState, ApiError> {
         // `locked` is true or absent; treat anything but `true` as unlocked.
         locked: v.get("locked").and_then(Value::as_bool).unwrap_or(false),
         locked_by: str_field(v, "lockedBy").filter(|s| !s.is_empty()),
-        can_lock: v.get("security").and_then(|s| s.get("Lock")).and_then(Value::as_bool),
+        can_lock: v
+            .get("security")
+            .and_then(|s| s.get("Lock"))
+            .and_then(Value::as_bool),
     })
 }
 
@@ -268,7 +322,9 @@ async fn read_capped(mut resp: reqwest::Response) -> Result<bytes::Bytes, ApiErr
             return Err(ApiError::new(
                 ErrorKind::BadResponse,
                 Some(resp.status().as_u16()),
-                format!("response body of {len} bytes is larger than the {MAX_BODY_BYTES}-byte limit"),
+                format!(
+                    "response body of {len} bytes is larger than the {MAX_BODY_BYTES}-byte limit"
+                ),
             ));
         }
     }

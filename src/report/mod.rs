@@ -15,8 +15,22 @@ use crate::job::{Action, FileId};
 
 /// `results.csv` header, exactly as SPEC §5 gives it.
 pub const RESULTS_HEADER: [&str; 16] = [
-    "seq", "job", "file_id", "action", "outcome", "http_status", "attempts", "error_kind", "error", "was_locked",
-    "locked", "locked_by", "title", "users", "duration_ms", "finished_at",
+    "seq",
+    "job",
+    "file_id",
+    "action",
+    "outcome",
+    "http_status",
+    "attempts",
+    "error_kind",
+    "error",
+    "was_locked",
+    "locked",
+    "locked_by",
+    "title",
+    "users",
+    "duration_ms",
+    "finished_at",
 ];
 /// `access.csv` header.
 pub const ACCESS_HEADER: [&str; 5] = ["file_id", "title", "user_id", "name", "email"];
@@ -81,7 +95,10 @@ impl Outcome {
 
     /// True for outcomes that `--resume` does not run again (SPEC §6).
     pub fn is_final(self) -> bool {
-        matches!(self, Outcome::Ok | Outcome::Unchanged | Outcome::LockedByOther)
+        matches!(
+            self,
+            Outcome::Ok | Outcome::Unchanged | Outcome::LockedByOther
+        )
     }
 }
 
@@ -238,7 +255,11 @@ impl ReportWriter {
         std::fs::create_dir_all(dir)?;
         let results = open_csv(&dir.join(RESULTS), &RESULTS_HEADER)?;
         let access = open_csv(&dir.join(ACCESS), &ACCESS_HEADER)?;
-        Ok(ReportWriter { dir: dir.to_path_buf(), results, access })
+        Ok(ReportWriter {
+            dir: dir.to_path_buf(),
+            results,
+            access,
+        })
     }
 
     /// The directory.
@@ -256,7 +277,13 @@ impl ReportWriter {
     pub fn access(&mut self, rows: &[AccessRow]) -> io::Result<()> {
         for r in rows {
             self.access
-                .write_record([&*cell(&r.file_id), &cell(&r.title), &cell(&r.user_id), &cell(&r.name), &cell(&r.email)])
+                .write_record([
+                    &*cell(&r.file_id),
+                    &cell(&r.title),
+                    &cell(&r.user_id),
+                    &cell(&r.name),
+                    &cell(&r.email),
+                ])
                 .map_err(io::Error::other)?;
         }
         self.access.flush()
@@ -277,7 +304,9 @@ impl ReportWriter {
             for r in &rows {
                 r.write(&mut w).map_err(io::Error::other)?;
             }
-            let mut inner = w.into_inner().map_err(|e| io::Error::other(e.to_string()))?;
+            let mut inner = w
+                .into_inner()
+                .map_err(|e| io::Error::other(e.to_string()))?;
             inner.flush()?;
             inner.get_ref().sync_all()?;
         }
@@ -293,7 +322,9 @@ fn open_csv(path: &Path, header: &[&str]) -> io::Result<csv::Writer<BufWriter<Fi
     }
     let f = OpenOptions::new().create(true).append(true).open(path)?;
     let len = f.metadata()?.len();
-    let mut w = csv::WriterBuilder::new().has_headers(false).from_writer(BufWriter::new(f));
+    let mut w = csv::WriterBuilder::new()
+        .has_headers(false)
+        .from_writer(BufWriter::new(f));
     if len == 0 {
         w.write_record(header).map_err(io::Error::other)?;
         w.flush()?;
@@ -307,7 +338,11 @@ fn truncate_torn_tail(path: &Path) -> io::Result<()> {
     if data.last() == Some(&b'\n') {
         return Ok(());
     }
-    let keep = data.iter().rposition(|&b| b == b'\n').map(|p| p + 1).unwrap_or(0);
+    let keep = data
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map(|p| p + 1)
+        .unwrap_or(0);
     let f = OpenOptions::new().write(true).open(path)?;
     f.set_len(keep as u64)?;
     Ok(())
@@ -322,7 +357,9 @@ pub fn read_results(dir: &Path) -> io::Result<Vec<ResultRow>> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(e),
     };
-    let mut rd = csv::ReaderBuilder::new().flexible(true).from_reader(io::BufReader::new(f));
+    let mut rd = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_reader(io::BufReader::new(f));
     let mut by_seq: BTreeMap<u64, ResultRow> = BTreeMap::new();
     let mut rec = csv::StringRecord::new();
     loop {
@@ -358,7 +395,8 @@ mod tests {
         let mut w = ReportWriter::open(d.path()).unwrap();
         let f = FileId::Int(7);
         for (seq, out) in [(2, Outcome::Failed), (1, Outcome::Ok), (2, Outcome::Ok)] {
-            w.result(&ResultRow::new(seq, "j", &f, Action::Lock, out)).unwrap();
+            w.result(&ResultRow::new(seq, "j", &f, Action::Lock, out))
+                .unwrap();
         }
         drop(w);
         // a torn line, as after kill -9
@@ -367,9 +405,15 @@ mod tests {
         data.extend_from_slice(b"3,j,7,lo");
         std::fs::write(&p, data).unwrap();
         let mut w = ReportWriter::open(d.path()).unwrap();
-        w.result(&ResultRow::new(3, "=j", &f, Action::Lock, Outcome::Ok)).unwrap();
+        w.result(&ResultRow::new(3, "=j", &f, Action::Lock, Outcome::Ok))
+            .unwrap();
         let rows = w.finish().unwrap();
-        assert_eq!(rows.iter().map(|r| (r.seq, r.outcome.as_str())).collect::<Vec<_>>(), [(1, "ok"), (2, "ok"), (3, "ok")]);
+        assert_eq!(
+            rows.iter()
+                .map(|r| (r.seq, r.outcome.as_str()))
+                .collect::<Vec<_>>(),
+            [(1, "ok"), (2, "ok"), (3, "ok")]
+        );
         let text = std::fs::read_to_string(&p).unwrap();
         assert!(text.starts_with("seq,job,file_id,action,outcome,http_status,attempts,error_kind,error,was_locked,locked,locked_by,title,users,duration_ms,finished_at\n"));
         assert!(text.contains("3,'=j,7,lock,ok"), "{text}");

@@ -60,12 +60,22 @@ pub struct Summary {
 
 impl Summary {
     /// Counts rows into a summary; the caller fills in the rest.
-    pub fn count(rows: &[ResultRow]) -> (u64, BTreeMap<String, u64>, BTreeMap<String, BTreeMap<String, u64>>) {
+    pub fn count(
+        rows: &[ResultRow],
+    ) -> (
+        u64,
+        BTreeMap<String, u64>,
+        BTreeMap<String, BTreeMap<String, u64>>,
+    ) {
         let mut outcomes: BTreeMap<String, u64> = BTreeMap::new();
         let mut actions: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
         for r in rows {
             *outcomes.entry(r.outcome.clone()).or_default() += 1;
-            *actions.entry(r.action.clone()).or_default().entry(r.outcome.clone()).or_default() += 1;
+            *actions
+                .entry(r.action.clone())
+                .or_default()
+                .entry(r.outcome.clone())
+                .or_default() += 1;
         }
         (rows.len() as u64, outcomes, actions)
     }
@@ -92,7 +102,10 @@ pub fn atomic_write(path: &Path, data: &[u8]) -> io::Result<()> {
 
 /// Reads `access.csv` of a directory (for summary.md).
 pub fn read_access(dir: &Path) -> Vec<AccessRow> {
-    let Ok(mut rd) = csv::ReaderBuilder::new().flexible(true).from_path(dir.join(super::ACCESS)) else {
+    let Ok(mut rd) = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_path(dir.join(super::ACCESS))
+    else {
         return Vec::new();
     };
     rd.records()
@@ -110,16 +123,28 @@ pub fn read_access(dir: &Path) -> Vec<AccessRow> {
 
 /// Markdown table cell: no pipes or newlines, no control characters.
 fn md(s: &str) -> String {
-    s.chars().filter(|c| !c.is_control()).collect::<String>().replace('|', "\\|")
+    s.chars()
+        .filter(|c| !c.is_control())
+        .collect::<String>()
+        .replace('|', "\\|")
 }
 
 /// Writes `summary.md`. `groups` maps a file ID to the room/folder it was found in (for
 /// "users with access per room"); files listed by ID go under "files listed by ID".
-pub fn write_markdown(dir: &Path, s: &Summary, rows: &[ResultRow], groups: &HashMap<String, String>) -> io::Result<()> {
+pub fn write_markdown(
+    dir: &Path,
+    s: &Summary,
+    rows: &[ResultRow],
+    groups: &HashMap<String, String>,
+) -> io::Result<()> {
     let mut o = String::new();
     let _ = writeln!(o, "# {} — docspace-batch report\n", md(&s.name));
     let _ = writeln!(o, "- Portal: {}", md(&s.portal));
-    let _ = writeln!(o, "- Started {}, finished {} ({:.1} s)", s.started_at, s.finished_at, s.duration_seconds);
+    let _ = writeln!(
+        o,
+        "- Started {}, finished {} ({:.1} s)",
+        s.started_at, s.finished_at, s.duration_seconds
+    );
     let _ = writeln!(
         o,
         "- Requests: {} (retries {}, 429 answers {}), {:.1} requests/s",
@@ -139,10 +164,17 @@ pub fn write_markdown(dir: &Path, s: &Summary, rows: &[ResultRow], groups: &Hash
         }
     }
     let _ = writeln!(o, "| **total** | {} |", s.tasks);
-    let _ = writeln!(o, "\n| action | {} |", Outcome::ALL.map(|x| x.as_str()).join(" | "));
+    let _ = writeln!(
+        o,
+        "\n| action | {} |",
+        Outcome::ALL.map(|x| x.as_str()).join(" | ")
+    );
     let _ = writeln!(o, "|---|{}", "---:|".repeat(Outcome::ALL.len()));
     for (a, m) in &s.actions {
-        let cells: Vec<String> = Outcome::ALL.iter().map(|x| m.get(x.as_str()).copied().unwrap_or(0).to_string()).collect();
+        let cells: Vec<String> = Outcome::ALL
+            .iter()
+            .map(|x| m.get(x.as_str()).copied().unwrap_or(0).to_string())
+            .collect();
         let _ = writeln!(o, "| {a} | {} |", cells.join(" | "));
     }
 
@@ -152,7 +184,16 @@ pub fn write_markdown(dir: &Path, s: &Summary, rows: &[ResultRow], groups: &Hash
         let _ = writeln!(o, "\n## Failures ({})\n\n| seq | file | action | kind | HTTP | reason |\n|---:|---|---|---|---:|---|", failed.len());
         for r in failed.iter().take(MAX_LIST) {
             let status = r.http_status.map(|x| x.to_string()).unwrap_or_default();
-            let _ = writeln!(o, "| {} | {} | {} | {} | {} | {} |", r.seq, md(&r.file_id), r.action, r.error_kind, status, md(&r.error));
+            let _ = writeln!(
+                o,
+                "| {} | {} | {} | {} | {} | {} |",
+                r.seq,
+                md(&r.file_id),
+                r.action,
+                r.error_kind,
+                status,
+                md(&r.error)
+            );
         }
         if failed.len() > MAX_LIST {
             let _ = writeln!(o, "\n…and {} more in results.csv.", failed.len() - MAX_LIST);
@@ -160,25 +201,50 @@ pub fn write_markdown(dir: &Path, s: &Summary, rows: &[ResultRow], groups: &Hash
     }
     let by_other: BTreeMap<&str, &ResultRow> = rows
         .iter()
-        .filter(|r| r.outcome == "locked_by_other" || (!r.locked_by.is_empty() && r.locked == Some(true)))
+        .filter(|r| {
+            r.outcome == "locked_by_other" || (!r.locked_by.is_empty() && r.locked == Some(true))
+        })
         .map(|r| (r.file_id.as_str(), r))
         .collect();
     if !by_other.is_empty() {
-        let _ = writeln!(o, "\n## Files locked by others ({})\n\n| file | title | locked by |\n|---|---|---|", by_other.len());
+        let _ = writeln!(
+            o,
+            "\n## Files locked by others ({})\n\n| file | title | locked by |\n|---|---|---|",
+            by_other.len()
+        );
         for (id, r) in by_other.iter().take(MAX_LIST) {
-            let _ = writeln!(o, "| {} | {} | {} |", md(id), md(&r.title), md(&r.locked_by));
+            let _ = writeln!(
+                o,
+                "| {} | {} | {} |",
+                md(id),
+                md(&r.title),
+                md(&r.locked_by)
+            );
         }
     }
     let access = read_access(dir);
     if !access.is_empty() {
-        let mut per_group: BTreeMap<String, BTreeMap<(String, String), BTreeSet<String>>> = BTreeMap::new();
+        let mut per_group: BTreeMap<String, BTreeMap<(String, String), BTreeSet<String>>> =
+            BTreeMap::new();
         for a in &access {
-            let g = groups.get(&a.file_id).cloned().unwrap_or_else(|| "files listed by ID".to_string());
-            per_group.entry(g).or_default().entry((a.name.clone(), a.email.clone())).or_default().insert(a.file_id.clone());
+            let g = groups
+                .get(&a.file_id)
+                .cloned()
+                .unwrap_or_else(|| "files listed by ID".to_string());
+            per_group
+                .entry(g)
+                .or_default()
+                .entry((a.name.clone(), a.email.clone()))
+                .or_default()
+                .insert(a.file_id.clone());
         }
         let _ = writeln!(o, "\n## Users with access\n");
         for (g, users) in &per_group {
-            let _ = writeln!(o, "### {}\n\n| user | email | files |\n|---|---|---:|", md(g));
+            let _ = writeln!(
+                o,
+                "### {}\n\n| user | email | files |\n|---|---|---:|",
+                md(g)
+            );
             for ((name, email), files) in users {
                 let _ = writeln!(o, "| {} | {} | {} |", md(name), md(email), files.len());
             }

@@ -25,14 +25,26 @@ pub struct Executed {
 
 /// Runs `tasks` and streams their rows into `writer`. Tasks that never started get
 /// `cancelled` rows, so every task has exactly one row.
-pub async fn execute(ctx: Arc<Ctx>, tasks: Arc<Vec<Task>>, writer: &mut ReportWriter, ui: &mut Ui, label: &str) -> std::io::Result<Executed> {
+pub async fn execute(
+    ctx: Arc<Ctx>,
+    tasks: Arc<Vec<Task>>,
+    writer: &mut ReportWriter,
+    ui: &mut Ui,
+    label: &str,
+) -> std::io::Result<Executed> {
     let queues = Arc::new(group_by_file(&tasks));
     let next = Arc::new(AtomicUsize::new(0));
     let (tx, mut rx) = mpsc::channel::<(usize, TaskOutput)>(4096);
     let workers = ctx.cfg.concurrency.min(queues.len()).max(1);
     let mut handles = Vec::with_capacity(workers);
     for _ in 0..workers {
-        let (ctx, tasks, queues, next, tx) = (ctx.clone(), tasks.clone(), queues.clone(), next.clone(), tx.clone());
+        let (ctx, tasks, queues, next, tx) = (
+            ctx.clone(),
+            tasks.clone(),
+            queues.clone(),
+            next.clone(),
+            tx.clone(),
+        );
         handles.push(tokio::spawn(async move {
             loop {
                 if ctx.stop.stopped() {
@@ -81,7 +93,11 @@ pub async fn execute(ctx: Arc<Ctx>, tasks: Arc<Vec<Task>>, writer: &mut ReportWr
         let _ = h.await;
     }
     // Every task not run gets its row now.
-    let why = ctx.stop.reason().map(|r| r.describe()).unwrap_or_else(|| "not run".into());
+    let why = ctx
+        .stop
+        .reason()
+        .map(|r| r.describe())
+        .unwrap_or_else(|| "not run".into());
     for (i, t) in tasks.iter().enumerate() {
         if !done[i] {
             let mut row = ResultRow::new(t.seq, &t.job, &t.file, t.action, Outcome::Cancelled);
@@ -112,7 +128,12 @@ fn count(c: &mut Counts, row: &ResultRow) {
 }
 
 /// Runs one file's tasks in order. Returns false when the worker should stop.
-async fn run_queue(ctx: &Ctx, tasks: &[Task], queue: &[usize], tx: &mpsc::Sender<(usize, TaskOutput)>) -> bool {
+async fn run_queue(
+    ctx: &Ctx,
+    tasks: &[Task],
+    queue: &[usize],
+    tx: &mpsc::Sender<(usize, TaskOutput)>,
+) -> bool {
     let mut memo = FileMemo::default();
     // Jobs in which an earlier task on this file failed (skip_rest).
     let mut failed_in: Vec<(std::sync::Arc<str>, u64)> = Vec::new();
@@ -126,9 +147,13 @@ async fn run_queue(ctx: &Ctx, tasks: &[Task], queue: &[usize], tx: &mpsc::Sender
         }
         let out = if let Some((_, seq)) = failed_in.iter().find(|(j, _)| *j == t.job) {
             let mut row = ResultRow::new(t.seq, &t.job, &t.file, t.action, Outcome::Skipped);
-            row.error = format!("an earlier task on this file failed (seq {seq}); on_failure: skip_rest");
+            row.error =
+                format!("an earlier task on this file failed (seq {seq}); on_failure: skip_rest");
             row.finished_at = crate::now_rfc3339();
-            TaskOutput { row, access: Vec::new() }
+            TaskOutput {
+                row,
+                access: Vec::new(),
+            }
         } else {
             let out = run_task(ctx, t, &mut memo).await;
             if out.row.outcome == Outcome::Cancelled.as_str() {

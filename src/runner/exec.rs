@@ -94,7 +94,9 @@ impl Ctx {
         let mut last: Option<ApiError> = None;
         loop {
             let cancelled = |last: Option<ApiError>, attempts| Failure {
-                err: last.unwrap_or_else(|| ApiError::new(ErrorKind::BadResponse, None, "not started: the run stopped")),
+                err: last.unwrap_or_else(|| {
+                    ApiError::new(ErrorKind::BadResponse, None, "not started: the run stopped")
+                }),
                 attempts,
                 cancelled: true,
             };
@@ -118,7 +120,11 @@ impl Ctx {
             match err.kind {
                 ErrorKind::Unauthorized => {
                     self.stop.stop(StopReason::Unauthorized);
-                    return Err(Failure { err, attempts, cancelled: false });
+                    return Err(Failure {
+                        err,
+                        attempts,
+                        cancelled: false,
+                    });
                 }
                 ErrorKind::Forbidden if ep == Endpoint::AnonymousRead => {
                     // A revoked key shows as 403 on anonymous endpoints (docspace-api.md §3): check once.
@@ -127,9 +133,17 @@ impl Ctx {
                         let mut e = err;
                         e.kind = ErrorKind::Unauthorized;
                         e.message = format!("{}; the key re-check was rejected", e.message);
-                        return Err(Failure { err: e, attempts, cancelled: false });
+                        return Err(Failure {
+                            err: e,
+                            attempts,
+                            cancelled: false,
+                        });
                     }
-                    return Err(Failure { err, attempts, cancelled: false });
+                    return Err(Failure {
+                        err,
+                        attempts,
+                        cancelled: false,
+                    });
                 }
                 ErrorKind::RateLimited => {
                     self.stats.throttled.fetch_add(1, Ordering::Relaxed);
@@ -140,14 +154,22 @@ impl Ctx {
                             // Reads are not under the daily cap; a read told to wait hours stops everything.
                             self.stop.stop(StopReason::DailyCap { resume_at });
                         }
-                        return Err(Failure { err, attempts, cancelled: true });
+                        return Err(Failure {
+                            err,
+                            attempts,
+                            cancelled: true,
+                        });
                     }
                     self.limiter.on_429(sent_at, err.retry_after);
                 }
                 _ => {}
             }
             if !err.retryable() || attempts > self.cfg.retries {
-                return Err(Failure { err, attempts, cancelled: false });
+                return Err(Failure {
+                    err,
+                    attempts,
+                    cancelled: false,
+                });
             }
             if err.kind != ErrorKind::RateLimited {
                 // 429s wait in the limiter's shared cooldown; other faults back off per task.
@@ -179,7 +201,8 @@ impl Ctx {
 /// Exponential backoff with full jitter: 0.5 s, 1 s, 2 s, … capped at 30 s, times 0.5–1.0.
 fn backoff(attempt: u32) -> Duration {
     let base = Duration::from_millis(500) * 2u32.saturating_pow(attempt.saturating_sub(1).min(10));
-    base.min(Duration::from_secs(30)).mul_f64(rand::rng().random_range(0.5..1.0))
+    base.min(Duration::from_secs(30))
+        .mul_f64(rand::rng().random_range(0.5..1.0))
 }
 
 /// The result of one task.
@@ -206,18 +229,30 @@ pub async fn run_task(ctx: &Ctx, task: &Task, memo: &mut FileMemo) -> TaskOutput
     let mut attempts = 0u32;
     let result = match task.action {
         Action::Info => info(ctx, task, &mut row, &mut attempts).await,
-        Action::ProtectUsers => protect_users(ctx, task, &mut row, &mut attempts, memo, &mut access).await,
+        Action::ProtectUsers => {
+            protect_users(ctx, task, &mut row, &mut attempts, memo, &mut access).await
+        }
         Action::Lock | Action::Unlock => lock(ctx, task, &mut row, &mut attempts).await,
     };
     if let Err(f) = result {
         attempts += 0;
-        row.outcome = if f.cancelled { Outcome::Cancelled } else { Outcome::Failed }.as_str().into();
+        row.outcome = if f.cancelled {
+            Outcome::Cancelled
+        } else {
+            Outcome::Failed
+        }
+        .as_str()
+        .into();
         row.http_status = f.err.status;
         row.error_kind = f.err.kind.as_str().into();
         row.error = f.err.message.clone();
         if f.cancelled && f.err.kind == ErrorKind::BadResponse && f.err.status.is_none() {
             row.error_kind.clear();
-            row.error = ctx.stop.reason().map(|r| r.describe()).unwrap_or_else(|| "the run stopped".into());
+            row.error = ctx
+                .stop
+                .reason()
+                .map(|r| r.describe())
+                .unwrap_or_else(|| "the run stopped".into());
         }
     }
     if let Some(t) = row.title.is_empty().then(|| memo.title.clone()).flatten() {
@@ -252,14 +287,27 @@ fn counted<T>(attempts: &mut u32, r: Result<(T, u32), Failure>) -> Result<T, Fai
 
 fn record_state(row: &mut ResultRow, st: &FileState) {
     row.locked = Some(st.locked);
-    row.locked_by = st.locked_by.as_deref().map(crate::api::clean_text).unwrap_or_default();
+    row.locked_by = st
+        .locked_by
+        .as_deref()
+        .map(crate::api::clean_text)
+        .unwrap_or_default();
     if let Some(t) = &st.title {
         row.title = crate::api::clean_text(t);
     }
 }
 
-async fn info(ctx: &Ctx, task: &Task, row: &mut ResultRow, attempts: &mut u32) -> Result<(), Failure> {
-    let st = counted(attempts, ctx.request(Endpoint::AnonymousRead, || ctx.client.file_info(&task.file)).await)?;
+async fn info(
+    ctx: &Ctx,
+    task: &Task,
+    row: &mut ResultRow,
+    attempts: &mut u32,
+) -> Result<(), Failure> {
+    let st = counted(
+        attempts,
+        ctx.request(Endpoint::AnonymousRead, || ctx.client.file_info(&task.file))
+            .await,
+    )?;
     record_state(row, &st);
     row.http_status = Some(200);
     Ok(())
@@ -273,7 +321,11 @@ async fn protect_users(
     memo: &FileMemo,
     access: &mut Vec<AccessRow>,
 ) -> Result<(), Failure> {
-    let users = counted(attempts, ctx.request(Endpoint::Read, || ctx.client.protect_users(&task.file)).await)?;
+    let users = counted(
+        attempts,
+        ctx.request(Endpoint::Read, || ctx.client.protect_users(&task.file))
+            .await,
+    )?;
     row.http_status = Some(200);
     row.users = Some(users.len());
     let title = memo.title.clone().unwrap_or_default();
@@ -287,13 +339,22 @@ async fn protect_users(
     Ok(())
 }
 
-async fn lock(ctx: &Ctx, task: &Task, row: &mut ResultRow, attempts: &mut u32) -> Result<(), Failure> {
+async fn lock(
+    ctx: &Ctx,
+    task: &Task,
+    row: &mut ResultRow,
+    attempts: &mut u32,
+) -> Result<(), Failure> {
     let want = task.action == Action::Lock;
     if ctx.cfg.check_state {
         if ctx.stop.writes_stopped() {
             return Err(not_started());
         }
-        let st = counted(attempts, ctx.request(Endpoint::AnonymousRead, || ctx.client.file_info(&task.file)).await)?;
+        let st = counted(
+            attempts,
+            ctx.request(Endpoint::AnonymousRead, || ctx.client.file_info(&task.file))
+                .await,
+        )?;
         record_state(row, &st);
         row.was_locked = Some(st.locked);
         row.http_status = Some(200);
@@ -310,7 +371,11 @@ async fn lock(ctx: &Ctx, task: &Task, row: &mut ResultRow, attempts: &mut u32) -
             _ => {}
         }
     }
-    let st = counted(attempts, ctx.request(Endpoint::Write, || ctx.client.set_lock(&task.file, want)).await)?;
+    let st = counted(
+        attempts,
+        ctx.request(Endpoint::Write, || ctx.client.set_lock(&task.file, want))
+            .await,
+    )?;
     record_state(row, &st);
     row.http_status = Some(200);
     match (want, st.locked, st.locked_by.is_some()) {

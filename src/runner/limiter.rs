@@ -51,6 +51,8 @@ struct State {
 /// A shared limiter. All methods take `&self`.
 #[derive(Debug)]
 pub struct Limiter {
+    /// FIFO queue of waiters: only the head computes and sleeps until its slot.
+    turn: tokio::sync::Mutex<()>,
     configured: Option<Duration>,
     burst: u32,
     state: Mutex<State>,
@@ -62,6 +64,7 @@ impl Limiter {
         let now = Instant::now();
         let configured = rate.interval();
         Limiter {
+            turn: tokio::sync::Mutex::new(()),
             configured,
             burst: burst.max(1),
             state: Mutex::new(State {
@@ -73,53 +76,47 @@ impl Limiter {
                 last_429: None,
                 last_change: now,
                 ceiling: None,
-                meter: Meter { bucket_start: now, count: 0, last_rate: 0.0 },
+                meter: Meter {
+                    bucket_start: now,
+                    count: 0,
+                    last_rate: 0.0,
+                },
             }),
         }
     }
 
     /// Waits for the next slot and returns its time (the moment the request may be sent).
-    /// Cancel-safe: dropping the future gives the slot up (it is not reused, which only errs
-    /// on the polite side).
+    ///
+    /// Waiters queue in FIFO order and the head of the queue sleeps until its slot; the slot
+    /// after it is computed from the moment it actually woke. So a waiter that wakes late (a
+    /// busy machine) pushes the schedule back instead of letting the next request follow it
+    /// closer than the interval: the rate holds as the portal sees it, not just on paper.
+    /// Cancel-safe: dropping the future leaves the queue and takes no slot.
     pub async fn acquire(&self) -> Instant {
+        let _turn = self.turn.lock().await;
         loop {
-            let slot = {
+            let target = {
                 let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
                 let now = Instant::now();
                 self.recover(&mut s, now);
-                if s.pause_until > now {
-                    Err(s.pause_until)
-                } else {
-                    let slot = match s.interval {
-                        None => now,
-                        Some(i) => {
-                            let lag = i * (self.burst - 1);
-                            let earliest = now.checked_sub(lag).unwrap_or(now);
-                            let base = s.tat.max(earliest);
-                            s.tat = base + i;
-                            base.max(now)
-                        }
-                    };
-                    count(&mut s.meter, slot);
-                    Ok(slot)
+                let slot = match s.interval {
+                    None => now,
+                    Some(i) => s
+                        .tat
+                        .max(now.checked_sub(i * (self.burst - 1)).unwrap_or(now)),
+                };
+                let target = slot.max(s.pause_until);
+                if target <= now {
+                    if let Some(i) = s.interval {
+                        s.tat = slot + i;
+                    }
+                    count(&mut s.meter, now);
+                    return now;
                 }
+                target
             };
-            match slot {
-                Err(pause_end) => tokio::time::sleep_until(pause_end).await,
-                Ok(slot) => {
-                    if slot > Instant::now() {
-                        tokio::time::sleep_until(slot).await;
-                    }
-                    // A cooldown may have started while we slept: honour it.
-                    let paused = {
-                        let s = self.state.lock().unwrap_or_else(|p| p.into_inner());
-                        s.pause_until > Instant::now()
-                    };
-                    if !paused {
-                        return slot;
-                    }
-                }
-            }
+            // A cooldown or a lowered rate may arrive while we sleep: look again on waking.
+            tokio::time::sleep_until(target).await;
         }
     }
 
@@ -144,8 +141,14 @@ impl Limiter {
         if s.pause_set_at.is_some_and(|at| sent_at <= at) {
             return s.pause_until.saturating_duration_since(now);
         }
-        let recent = s.last_429.is_some_and(|t| now.duration_since(t) < s.backoff * 4 + Duration::from_secs(10));
-        s.backoff = if recent { (s.backoff * 2).min(MAX_BACKOFF) } else { FIRST_BACKOFF };
+        let recent = s
+            .last_429
+            .is_some_and(|t| now.duration_since(t) < s.backoff * 4 + Duration::from_secs(10));
+        s.backoff = if recent {
+            (s.backoff * 2).min(MAX_BACKOFF)
+        } else {
+            FIRST_BACKOFF
+        };
         let jitter = rand::rng().random_range(0.9..1.1);
         let pause = s.backoff.mul_f64(jitter);
         s.pause_until = s.pause_until.max(now + pause);
@@ -178,7 +181,9 @@ impl Limiter {
         if s.interval == self.configured {
             return;
         }
-        let quiet = s.last_429.is_none_or(|t| now.duration_since(t) >= RECOVER_EVERY);
+        let quiet = s
+            .last_429
+            .is_none_or(|t| now.duration_since(t) >= RECOVER_EVERY);
         if !quiet || now.duration_since(s.last_change) < RECOVER_EVERY {
             return;
         }
@@ -268,7 +273,10 @@ mod tests {
         let l = Limiter::new(Rate::PerSecond(20.0), 1);
         let sent = l.acquire().await;
         let p = l.on_429(sent, None);
-        assert!(p >= Duration::from_millis(900) && p <= Duration::from_millis(1100), "{p:?}");
+        assert!(
+            p >= Duration::from_millis(900) && p <= Duration::from_millis(1100),
+            "{p:?}"
+        );
         assert_eq!(l.effective_rate(), Some(10.0));
         // A second 429 from a request sent before the cooldown does not escalate.
         let p2 = l.on_429(sent, None);

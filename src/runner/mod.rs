@@ -28,7 +28,11 @@ use stop::StopReason;
 
 /// `validate`: load and check job files; no network.
 pub fn validate(a: ValidateArgs) -> Exit {
-    let ui = Ui::new(config::Output { bar: false, quiet: a.quiet, json: false });
+    let ui = Ui::new(config::Output {
+        bar: false,
+        quiet: a.quiet,
+        json: false,
+    });
     let files = match load_jobs(&a.jobfiles, a.action.as_deref(), &ui) {
         Ok(f) => f,
         Err(e) => return report_error(&ui, &e),
@@ -39,7 +43,11 @@ pub fn validate(a: ValidateArgs) -> Exit {
     if !a.quiet {
         let mut out = String::new();
         for f in &files {
-            let folders = f.entries.iter().filter(|e| matches!(e.target, Target::Folder(_))).count();
+            let folders = f
+                .entries
+                .iter()
+                .filter(|e| matches!(e.target, Target::Folder(_)))
+                .count();
             let mut per_action: BTreeMap<&str, u64> = BTreeMap::new();
             for e in &f.entries {
                 if let Target::File(_) = e.target {
@@ -53,8 +61,16 @@ pub fn validate(a: ValidateArgs) -> Exit {
                 "{}: OK — {} entries ({}){}\n",
                 f.path.display(),
                 f.entries.len(),
-                if actions.is_empty() { "no listed files".to_string() } else { actions.join(", ") },
-                if folders > 0 { format!(", {folders} folder targets to expand at run time") } else { String::new() }
+                if actions.is_empty() {
+                    "no listed files".to_string()
+                } else {
+                    actions.join(", ")
+                },
+                if folders > 0 {
+                    format!(", {folders} folder targets to expand at run time")
+                } else {
+                    String::new()
+                }
             ));
         }
         print_stdout(&out);
@@ -70,7 +86,9 @@ fn report_error(ui: &Ui, e: &Error) -> Exit {
 }
 
 fn load_jobs(paths: &[PathBuf], action: Option<&str>, ui: &Ui) -> Result<Vec<JobFile>, Error> {
-    let opts = job::LoadOptions { default_action: config::default_action(action)? };
+    let opts = job::LoadOptions {
+        default_action: config::default_action(action)?,
+    };
     match job::load_all(paths, &opts) {
         Ok(files) => {
             for f in &files {
@@ -95,14 +113,20 @@ struct Portal {
     _sandbox: Option<crate::sandbox::Sandbox>,
 }
 
-async fn portal(exec: &ExecArgs, cfg: &ExecConfig, settings_portal: Option<&str>, ui: &Ui) -> Result<Portal, Error> {
+async fn portal(
+    exec: &ExecArgs,
+    cfg: &ExecConfig,
+    settings_portal: Option<&str>,
+    ui: &Ui,
+) -> Result<Portal, Error> {
     if exec.sandbox {
         let mut opts = crate::sandbox::SandboxOptions::default();
         if let Some(n) = exec.sandbox_files {
             opts.files = n;
         }
         if let Some(l) = &exec.sandbox_latency {
-            opts.latency = crate::units::parse_duration(l).map_err(|e| Error::Usage(format!("--sandbox-latency: {e}")))?;
+            opts.latency = crate::units::parse_duration(l)
+                .map_err(|e| Error::Usage(format!("--sandbox-latency: {e}")))?;
         }
         let sb = crate::sandbox::Sandbox::start(opts)
             .await
@@ -110,7 +134,11 @@ async fn portal(exec: &ExecArgs, cfg: &ExecConfig, settings_portal: Option<&str>
         let url = url::Url::parse(&sb.url()).map_err(|e| Error::Io(e.to_string()))?;
         ui.info(&format!("using the in-process sandbox portal at {url}"));
         let key = SecretString::from(sb.api_key().to_string());
-        return Ok(Portal { url, key, _sandbox: Some(sb) });
+        return Ok(Portal {
+            url,
+            key,
+            _sandbox: Some(sb),
+        });
     }
     let raw = exec.portal.as_deref().or(settings_portal).ok_or_else(|| {
         Error::Usage("no portal: pass --portal https://yourportal.onlyoffice.com or set DOCSPACE_URL (or use --sandbox)".into())
@@ -120,26 +148,47 @@ async fn portal(exec: &ExecArgs, cfg: &ExecConfig, settings_portal: Option<&str>
     for w in warnings {
         ui.warn(&w);
     }
-    Ok(Portal { url, key, _sandbox: None })
+    Ok(Portal {
+        url,
+        key,
+        _sandbox: None,
+    })
 }
 
 fn client(p: &Portal, cfg: &ExecConfig) -> Result<Client, Error> {
     let ca_cert = match &cfg.ca_cert {
-        Some(path) => Some(std::fs::read(path).map_err(|e| Error::Usage(format!("--ca-cert {}: {e}", path.display())))?),
+        Some(path) => Some(
+            std::fs::read(path)
+                .map_err(|e| Error::Usage(format!("--ca-cert {}: {e}", path.display())))?,
+        ),
         None => None,
     };
-    Client::new(&ClientOptions { base: p.url.clone(), key: p.key.clone(), timeout: cfg.timeout, ca_cert, pool: cfg.concurrency })
-        .map_err(Error::Usage)
+    Client::new(&ClientOptions {
+        base: p.url.clone(),
+        key: p.key.clone(),
+        timeout: cfg.timeout,
+        ca_cert,
+        pool: cfg.concurrency,
+    })
+    .map_err(Error::Usage)
 }
 
 /// GET /api/2.0/authentication before anything else (SPEC §4).
 async fn check_key(ctx: &Ctx) -> Result<(), Error> {
     ctx.limiter.acquire().await;
-    ctx.stats.requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    ctx.stats
+        .requests
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     match ctx.client.check_auth().await {
         Ok(true) => Ok(()),
-        Ok(false) => Err(Error::Aborted("the portal rejected the API key (GET /api/2.0/authentication); nothing was written".into())),
-        Err(e) => Err(Error::Aborted(format!("cannot check the API key at {}: {e}; nothing was written", ctx.client.base()))),
+        Ok(false) => Err(Error::Aborted(
+            "the portal rejected the API key (GET /api/2.0/authentication); nothing was written"
+                .into(),
+        )),
+        Err(e) => Err(Error::Aborted(format!(
+            "cannot check the API key at {}: {e}; nothing was written",
+            ctx.client.base()
+        ))),
     }
 }
 
@@ -149,7 +198,10 @@ fn install_signals(ctx: Arc<Ctx>) {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{signal, SignalKind};
-            let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+            let (Ok(mut int), Ok(mut term)) = (
+                signal(SignalKind::interrupt()),
+                signal(SignalKind::terminate()),
+            ) else {
                 return;
             };
             let mut first = true;
@@ -163,7 +215,8 @@ fn install_signals(ctx: Arc<Ctx>) {
                     ctx.ui.warn("stopping: no new tasks; finishing requests in flight (signal again to exit at once)");
                     ctx.stop.stop(StopReason::Signal);
                 } else {
-                    ctx.ui.error("second signal: exiting now; rows already written stay valid");
+                    ctx.ui
+                        .error("second signal: exiting now; rows already written stay valid");
                     std::process::exit(Exit::Interrupted.code() as i32);
                 }
             }
@@ -181,7 +234,9 @@ fn install_signals(ctx: Arc<Ctx>) {
 /// Default report directory: `reports/<name>-<UTC yyyymmddThhmmssZ>`.
 fn default_report_dir(name: &str) -> PathBuf {
     let ts = time::OffsetDateTime::now_utc()
-        .format(time::macros::format_description!("[year][month][day]T[hour][minute][second]Z"))
+        .format(time::macros::format_description!(
+            "[year][month][day]T[hour][minute][second]Z"
+        ))
         .unwrap_or_else(|_| "run".into());
     PathBuf::from("reports").join(format!("{name}-{ts}"))
 }
@@ -194,12 +249,20 @@ fn fresh_report_dir(dir: &Path) -> Result<(), Error> {
             dir.display()
         )));
     }
-    std::fs::create_dir_all(dir).map_err(|e| Error::Io(format!("cannot create report directory {}: {e}", dir.display())))
+    std::fs::create_dir_all(dir).map_err(|e| {
+        Error::Io(format!(
+            "cannot create report directory {}: {e}",
+            dir.display()
+        ))
+    })
 }
 
 /// Shell-quotes one argument for the printed resume command.
 fn shell_quote(s: &str) -> String {
-    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c)) {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c))
+    {
         s.to_string()
     } else {
         format!("'{}'", s.replace('\'', r"'\''"))
@@ -230,7 +293,11 @@ fn resume_command(argv: &[String], dir: &Path) -> String {
 
 /// `run`.
 pub async fn run(a: RunArgs, argv: Vec<String>) -> Exit {
-    let bootstrap = Ui::new(config::Output { bar: false, quiet: a.exec.quiet, json: a.exec.log_format == Some(crate::cli::LogFormat::Json) });
+    let bootstrap = Ui::new(config::Output {
+        bar: false,
+        quiet: a.exec.quiet,
+        json: a.exec.log_format == Some(crate::cli::LogFormat::Json),
+    });
     match run_inner(a, argv, &bootstrap).await {
         Ok(code) => code,
         Err(e) => report_error(&bootstrap, &e),
@@ -245,16 +312,25 @@ async fn run_inner(a: RunArgs, argv: Vec<String>, bootstrap: &Ui) -> Result<Exit
     };
     if let Some((st, _)) = &resumed {
         if st.dry_run {
-            return Err(Error::Usage("that directory holds a dry run; start a real run instead of resuming it".into()));
+            return Err(Error::Usage(
+                "that directory holds a dry run; start a real run instead of resuming it".into(),
+            ));
         }
         if st.kind != "run" {
-            return Err(Error::Usage("that directory holds a restore report; run `docspace-batch restore` again instead".into()));
+            return Err(Error::Usage(
+                "that directory holds a restore report; run `docspace-batch restore` again instead"
+                    .into(),
+            ));
         }
     }
     let paths: Vec<PathBuf> = match (&resumed, a.jobfiles.is_empty()) {
         (Some((st, _)), true) => st.job_files.iter().map(|j| j.path.clone()).collect(),
         (_, false) => a.jobfiles.clone(),
-        (None, true) => return Err(Error::Usage("no job file given: docspace-batch run JOBFILE... (see --help)".into())),
+        (None, true) => {
+            return Err(Error::Usage(
+                "no job file given: docspace-batch run JOBFILE... (see --help)".into(),
+            ))
+        }
     };
     let files = load_jobs(&paths, a.action.as_deref(), bootstrap)?;
     if let Some((st, _)) = &resumed {
@@ -269,11 +345,24 @@ async fn run_inner(a: RunArgs, argv: Vec<String>, bootstrap: &Ui) -> Result<Exit
         }
     }
     let settings = config::merge_settings(&files)?;
-    let cfg = config::exec_config(&a.exec, &settings, a.shard.as_deref(), a.skip_missing_folders)?;
+    let cfg = config::exec_config(
+        &a.exec,
+        &settings,
+        a.shard.as_deref(),
+        a.skip_missing_folders,
+    )?;
     let mut ui = Ui::new(cfg.output);
-    let entries: Vec<job::Entry> = files.iter().flat_map(|f| f.entries.iter().cloned()).collect();
-    let has_folders = entries.iter().any(|e| matches!(e.target, Target::Folder(_)));
-    let name = files.first().map(|f| f.name.clone()).unwrap_or_else(|| "run".into());
+    let entries: Vec<job::Entry> = files
+        .iter()
+        .flat_map(|f| f.entries.iter().cloned())
+        .collect();
+    let has_folders = entries
+        .iter()
+        .any(|e| matches!(e.target, Target::Folder(_)));
+    let name = files
+        .first()
+        .map(|f| f.name.clone())
+        .unwrap_or_else(|| "run".into());
 
     // 2. Portal and key (not needed for a dry run over listed files only).
     let needs_portal = !a.dry_run || has_folders;
@@ -292,11 +381,15 @@ async fn run_inner(a: RunArgs, argv: Vec<String>, bootstrap: &Ui) -> Result<Exit
     if resumed.is_none() {
         fresh_report_dir(&dir)?;
     }
-    let mut writer = ReportWriter::open(&dir).map_err(|e| Error::Io(format!("cannot write reports in {}: {e}", dir.display())))?;
+    let mut writer = ReportWriter::open(&dir)
+        .map_err(|e| Error::Io(format!("cannot write reports in {}: {e}", dir.display())))?;
 
     let started_at = crate::now_rfc3339();
     let t0 = Instant::now();
-    let portal_str = portal.as_ref().map(|p| p.url.to_string()).unwrap_or_default();
+    let portal_str = portal
+        .as_ref()
+        .map(|p| p.url.to_string())
+        .unwrap_or_default();
     let (ctx, plan) = match &portal {
         Some(p) => {
             let ctx = Arc::new(Ctx::new(client(p, &cfg)?, cfg.clone(), ui.clone()));
@@ -313,14 +406,23 @@ async fn run_inner(a: RunArgs, argv: Vec<String>, bootstrap: &Ui) -> Result<Exit
         None => (None, plan::build(&entries, &HashMap::new())),
     };
     let plan = match (cfg.shard, a.resume.is_some()) {
-        (Some(s), false) => Plan { tasks: plan::shard(plan.tasks, s), groups: plan.groups },
+        (Some(s), false) => Plan {
+            tasks: plan::shard(plan.tasks, s),
+            groups: plan.groups,
+        },
         _ => plan,
     };
     if a.resume.is_none() {
         let st = RunState {
             version: 1,
             name: name.clone(),
-            job_files: files.iter().map(|f| JobFileRef { path: f.path.clone(), sha256: f.sha256.clone() }).collect(),
+            job_files: files
+                .iter()
+                .map(|f| JobFileRef {
+                    path: f.path.clone(),
+                    sha256: f.sha256.clone(),
+                })
+                .collect(),
             argv: argv.clone(),
             portal: portal_str.clone(),
             dry_run: a.dry_run,
@@ -329,13 +431,25 @@ async fn run_inner(a: RunArgs, argv: Vec<String>, bootstrap: &Ui) -> Result<Exit
             tasks: plan.tasks.len() as u64,
             kind: "run".into(),
         };
-        plan::save(&dir, &st, &plan).map_err(|e| Error::Io(format!("cannot write run state in {}: {e}", dir.display())))?;
+        plan::save(&dir, &st, &plan)
+            .map_err(|e| Error::Io(format!("cannot write run state in {}: {e}", dir.display())))?;
     }
 
     if a.dry_run {
-        return dry_run(&plan, &cfg, &name, &dir, writer, &portal_str, &started_at, &ui);
+        return dry_run(
+            &plan,
+            &cfg,
+            &name,
+            &dir,
+            writer,
+            &portal_str,
+            &started_at,
+            &ui,
+        );
     }
-    let Some(ctx) = ctx else { return Err(Error::Usage("no portal".into())) };
+    let Some(ctx) = ctx else {
+        return Err(Error::Usage("no portal".into()));
+    };
 
     // 4. Execute what is left.
     let previous = crate::report::read_results(&dir).map_err(|e| Error::Io(e.to_string()))?;
@@ -344,9 +458,19 @@ async fn run_inner(a: RunArgs, argv: Vec<String>, bootstrap: &Ui) -> Result<Exit
         .filter(|r| Outcome::parse(&r.outcome).is_some_and(Outcome::is_final))
         .map(|r| r.seq)
         .collect();
-    let pending: Vec<Task> = plan.tasks.iter().filter(|t| !finished.contains(&t.seq)).cloned().collect();
+    let pending: Vec<Task> = plan
+        .tasks
+        .iter()
+        .filter(|t| !finished.contains(&t.seq))
+        .cloned()
+        .collect();
     if a.resume.is_some() {
-        ui.info(&format!("resuming {}: {} of {} tasks left", dir.display(), pending.len(), plan.tasks.len()));
+        ui.info(&format!(
+            "resuming {}: {} of {} tasks left",
+            dir.display(),
+            pending.len(),
+            plan.tasks.len()
+        ));
     }
     if let Some(max) = cfg.max_duration {
         let c = ctx.clone();
@@ -358,9 +482,22 @@ async fn run_inner(a: RunArgs, argv: Vec<String>, bootstrap: &Ui) -> Result<Exit
     engine::execute(ctx.clone(), Arc::new(pending), &mut writer, &mut ui, &name)
         .await
         .map_err(|e| Error::Io(format!("writing reports in {}: {e}", dir.display())))?;
-    let rows = writer.finish().map_err(|e| Error::Io(format!("writing reports in {}: {e}", dir.display())))?;
+    let rows = writer
+        .finish()
+        .map_err(|e| Error::Io(format!("writing reports in {}: {e}", dir.display())))?;
     let elapsed = t0.elapsed().as_secs_f64();
-    finish(&ctx, &name, &portal_str, &dir, &rows, &plan, &|| resume_command(&argv, &dir), &started_at, elapsed, &ui)
+    finish(
+        &ctx,
+        &name,
+        &portal_str,
+        &dir,
+        &rows,
+        &plan,
+        &|| resume_command(&argv, &dir),
+        &started_at,
+        elapsed,
+        &ui,
+    )
 }
 
 /// Expands folders (under the run's limiter) and builds the task list.
@@ -376,18 +513,25 @@ async fn make_plan(ctx: &Ctx, entries: &[job::Entry], cfg: &ExecConfig) -> Resul
                 Ok(l) => {
                     ctx.ui.info(&format!(
                         "folder {f}{}: {} files",
-                        l.title.as_deref().map(|t| format!(" \"{}\"", crate::progress::sanitize(t))).unwrap_or_default(),
+                        l.title
+                            .as_deref()
+                            .map(|t| format!(" \"{}\"", crate::progress::sanitize(t)))
+                            .unwrap_or_default(),
                         l.files.len()
                     ));
                     listings.insert(f.clone(), l);
                 }
                 Err(plan::ExpandError::Missing(m)) => {
-                    return Err(Error::Usage(format!("{m}; nothing was written. Fix the job file or pass --skip-missing-folders")))
+                    return Err(Error::Usage(format!(
+                        "{m}; nothing was written. Fix the job file or pass --skip-missing-folders"
+                    )))
                 }
                 Err(plan::ExpandError::Failed(m)) => {
                     if let Some(r) = ctx.stop.reason() {
                         return Err(match r {
-                            StopReason::Signal => Error::Aborted(format!("interrupted while expanding folders; nothing was written ({m})")),
+                            StopReason::Signal => Error::Aborted(format!(
+                                "interrupted while expanding folders; nothing was written ({m})"
+                            )),
                             _ => Error::Aborted(format!("{}; nothing was written", r.describe())),
                         });
                     }
@@ -400,7 +544,16 @@ async fn make_plan(ctx: &Ctx, entries: &[job::Entry], cfg: &ExecConfig) -> Resul
 }
 
 #[allow(clippy::too_many_arguments)]
-fn dry_run(plan: &Plan, cfg: &ExecConfig, name: &str, dir: &Path, mut writer: ReportWriter, portal: &str, started_at: &str, ui: &Ui) -> Result<Exit, Error> {
+fn dry_run(
+    plan: &Plan,
+    cfg: &ExecConfig,
+    name: &str,
+    dir: &Path,
+    mut writer: ReportWriter,
+    portal: &str,
+    started_at: &str,
+    ui: &Ui,
+) -> Result<Exit, Error> {
     let io = |e: std::io::Error| Error::Io(format!("writing reports in {}: {e}", dir.display()));
     let mut per_action: BTreeMap<Action, u64> = BTreeMap::new();
     let mut per_job: BTreeMap<String, u64> = BTreeMap::new();
@@ -412,19 +565,38 @@ fn dry_run(plan: &Plan, cfg: &ExecConfig, name: &str, dir: &Path, mut writer: Re
         writer.result(&row).map_err(io)?;
     }
     let rows = writer.finish().map_err(io)?;
-    let writes: u64 = per_action.iter().filter(|(a, _)| a.is_write()).map(|(_, n)| n).sum();
+    let writes: u64 = per_action
+        .iter()
+        .filter(|(a, _)| a.is_write())
+        .map(|(_, n)| n)
+        .sum();
     let requests = plan.tasks.len() as u64 + if cfg.check_state { writes } else { 0 };
     let mut out = format!("Plan for {name} (dry run, nothing sent):\n");
     for (j, n) in &per_job {
-        out.push_str(&format!("  job {}: {n} tasks\n", crate::progress::sanitize(j)));
+        out.push_str(&format!(
+            "  job {}: {n} tasks\n",
+            crate::progress::sanitize(j)
+        ));
     }
     for (a, n) in &per_action {
         out.push_str(&format!("  {a}: {n}\n"));
     }
-    out.push_str(&format!("  total: {} tasks on {} files\n", plan.tasks.len(), plan.tasks.iter().map(|t| &t.file).collect::<std::collections::HashSet<_>>().len()));
+    out.push_str(&format!(
+        "  total: {} tasks on {} files\n",
+        plan.tasks.len(),
+        plan.tasks
+            .iter()
+            .map(|t| &t.file)
+            .collect::<std::collections::HashSet<_>>()
+            .len()
+    ));
     out.push_str(&format!(
         "  writes (PUT): up to {writes}{}\n",
-        if cfg.check_state { " (fewer where the state check finds the file already as wanted)" } else { "" }
+        if cfg.check_state {
+            " (fewer where the state check finds the file already as wanted)"
+        } else {
+            ""
+        }
     ));
     match cfg.rate.interval() {
         Some(i) => out.push_str(&format!(
@@ -432,7 +604,9 @@ fn dry_run(plan: &Plan, cfg: &ExecConfig, name: &str, dir: &Path, mut writer: Re
             cfg.rate,
             crate::units::human_duration(i * requests.min(u32::MAX as u64) as u32)
         )),
-        None => out.push_str(&format!("  requests: about {requests}; rate unlimited: duration depends on the portal\n")),
+        None => out.push_str(&format!(
+            "  requests: about {requests}; rate unlimited: duration depends on the portal\n"
+        )),
     }
     if writes > 10_000 {
         out.push_str(&format!(
@@ -467,7 +641,18 @@ fn dry_run(plan: &Plan, cfg: &ExecConfig, name: &str, dir: &Path, mut writer: Re
 
 /// Picks the exit code, writes summary.json/summary.md, prints the summary.
 #[allow(clippy::too_many_arguments)]
-fn finish(ctx: &Ctx, name: &str, portal: &str, dir: &Path, rows: &[ResultRow], plan: &Plan, resume_cmd: &dyn Fn() -> String, started_at: &str, elapsed: f64, ui: &Ui) -> Result<Exit, Error> {
+fn finish(
+    ctx: &Ctx,
+    name: &str,
+    portal: &str,
+    dir: &Path,
+    rows: &[ResultRow],
+    plan: &Plan,
+    resume_cmd: &dyn Fn() -> String,
+    started_at: &str,
+    elapsed: f64,
+    ui: &Ui,
+) -> Result<Exit, Error> {
     let io = |e: std::io::Error| Error::Io(format!("writing reports in {}: {e}", dir.display()));
     let (tasks, outcomes, actions) = Summary::count(rows);
     let n = |o: Outcome| outcomes.get(o.as_str()).copied().unwrap_or(0);
@@ -478,7 +663,13 @@ fn finish(ctx: &Ctx, name: &str, portal: &str, dir: &Path, rows: &[ResultRow], p
         Some(r) => Some(r.exit()),
         None => None,
     }
-    .unwrap_or(if n(Outcome::Failed) + n(Outcome::Skipped) + n(Outcome::Cancelled) > 0 { Exit::TaskFailures } else { Exit::Success });
+    .unwrap_or(
+        if n(Outcome::Failed) + n(Outcome::Skipped) + n(Outcome::Cancelled) > 0 {
+            Exit::TaskFailures
+        } else {
+            Exit::Success
+        },
+    );
     let resume = (left > 0).then(resume_cmd);
     let prev = Summary::read(dir);
     let mut stats = prev.as_ref().map(|p| p.stats.clone()).unwrap_or_default();
@@ -487,7 +678,10 @@ fn finish(ctx: &Ctx, name: &str, portal: &str, dir: &Path, rows: &[ResultRow], p
     stats.retries += ctx.stats.retries.load(ord);
     stats.rate_limited_429 += ctx.stats.throttled.load(ord);
     stats.busy_seconds += elapsed;
-    let first_start = prev.as_ref().map(|p| p.started_at.clone()).unwrap_or_else(|| started_at.to_string());
+    let first_start = prev
+        .as_ref()
+        .map(|p| p.started_at.clone())
+        .unwrap_or_else(|| started_at.to_string());
     let finished_at = crate::now_rfc3339();
     let s = Summary {
         name: name.to_string(),
@@ -495,7 +689,11 @@ fn finish(ctx: &Ctx, name: &str, portal: &str, dir: &Path, rows: &[ResultRow], p
         tasks,
         outcomes,
         actions,
-        achieved_rate: if stats.busy_seconds > 0.0 { stats.requests as f64 / stats.busy_seconds } else { 0.0 },
+        achieved_rate: if stats.busy_seconds > 0.0 {
+            stats.requests as f64 / stats.busy_seconds
+        } else {
+            0.0
+        },
         duration_seconds: crate::seconds_between(&first_start, &finished_at).unwrap_or(elapsed),
         started_at: first_start,
         finished_at,
@@ -511,12 +709,20 @@ fn finish(ctx: &Ctx, name: &str, portal: &str, dir: &Path, rows: &[ResultRow], p
 
     let parts: Vec<String> = Outcome::ALL
         .iter()
-        .filter_map(|o| s.outcomes.get(o.as_str()).map(|c| format!("{c} {}", o.as_str())))
+        .filter_map(|o| {
+            s.outcomes
+                .get(o.as_str())
+                .map(|c| format!("{c} {}", o.as_str()))
+        })
         .collect();
     let line = format!(
         "{name}: {} tasks: {} ({:.1} s, {} requests, {} retries, {} 429s) — exit {}\n",
         s.tasks,
-        if parts.is_empty() { "nothing to do".into() } else { parts.join(", ") },
+        if parts.is_empty() {
+            "nothing to do".into()
+        } else {
+            parts.join(", ")
+        },
         elapsed,
         ctx.stats.requests.load(ord),
         ctx.stats.retries.load(ord),
@@ -533,19 +739,33 @@ fn finish(ctx: &Ctx, name: &str, portal: &str, dir: &Path, rows: &[ResultRow], p
         print_stdout(&line);
     }
     if let Some(r) = &reason {
-        ui.log(if exit == Exit::Interrupted { crate::progress::Level::Warn } else { crate::progress::Level::Error }, &r.describe());
+        ui.log(
+            if exit == Exit::Interrupted {
+                crate::progress::Level::Warn
+            } else {
+                crate::progress::Level::Error
+            },
+            &r.describe(),
+        );
     }
     ui.info(&format!("reports: {}", dir.display()));
     if let Some(c) = &resume {
         // Shown even with --quiet: it is what the operator (or cron mail) needs next.
-        ui.log(crate::progress::Level::Error, &format!("work is left; resume with: {c}"));
+        ui.log(
+            crate::progress::Level::Error,
+            &format!("work is left; resume with: {c}"),
+        );
     }
     Ok(exit)
 }
 
 /// `restore DIR`: unlock exactly the files DIR's run locked (lock rows `ok` with `was_locked=false`).
 pub async fn restore(a: RestoreArgs, argv: Vec<String>) -> Exit {
-    let bootstrap = Ui::new(config::Output { bar: false, quiet: a.exec.quiet, json: a.exec.log_format == Some(crate::cli::LogFormat::Json) });
+    let bootstrap = Ui::new(config::Output {
+        bar: false,
+        quiet: a.exec.quiet,
+        json: a.exec.log_format == Some(crate::cli::LogFormat::Json),
+    });
     match restore_inner(a, argv).await {
         Ok(code) => code,
         Err(e) => report_error(&bootstrap, &e),
@@ -555,10 +775,16 @@ pub async fn restore(a: RestoreArgs, argv: Vec<String>) -> Exit {
 async fn restore_inner(a: RestoreArgs, argv: Vec<String>) -> Result<Exit, Error> {
     let (st, _) = plan::load(&a.dir).map_err(Error::Usage)?;
     if st.dry_run {
-        return Err(Error::Usage(format!("{} holds a dry run: it locked nothing", a.dir.display())));
+        return Err(Error::Usage(format!(
+            "{} holds a dry run: it locked nothing",
+            a.dir.display()
+        )));
     }
     let rows = crate::report::read_results(&a.dir).map_err(|e| Error::Io(e.to_string()))?;
-    let locked_ok: Vec<&ResultRow> = rows.iter().filter(|r| r.action == "lock" && r.outcome == "ok").collect();
+    let locked_ok: Vec<&ResultRow> = rows
+        .iter()
+        .filter(|r| r.action == "lock" && r.outcome == "ok")
+        .collect();
     if !locked_ok.is_empty() && locked_ok.iter().all(|r| r.was_locked.is_none()) {
         return Err(Error::Usage(format!(
             "{} does not record whether the files were locked before the run (it ran with --no-check-state), so restore cannot tell which locks it made. Unlock them with a job file instead",
@@ -572,33 +798,61 @@ async fn restore_inner(a: RestoreArgs, argv: Vec<String>) -> Result<Exit, Error>
         if r.was_locked != Some(false) {
             continue;
         }
-        let Ok(file) = FileId::parse(&r.file_id) else { continue };
+        let Ok(file) = FileId::parse(&r.file_id) else {
+            continue;
+        };
         if seen.insert(file.clone()) {
-            tasks.push(Task { seq: tasks.len() as u64 + 1, job: job.clone(), file, action: Action::Unlock, on_failure: OnFailure::Continue });
+            tasks.push(Task {
+                seq: tasks.len() as u64 + 1,
+                job: job.clone(),
+                file,
+                action: Action::Unlock,
+                on_failure: OnFailure::Continue,
+            });
         }
     }
     let settings = job::Settings::default();
     let mut cfg = config::exec_config(&a.exec, &settings, None, false)?;
     cfg.report_dir = None;
     let mut ui = Ui::new(cfg.output);
-    ui.info(&format!("{}: {} files to unlock", a.dir.display(), tasks.len()));
+    ui.info(&format!(
+        "{}: {} files to unlock",
+        a.dir.display(),
+        tasks.len()
+    ));
     let name = format!("{}-restore", st.name);
-    let plan = Plan { tasks, groups: HashMap::new() };
-    let dir = a.exec.report_dir.clone().unwrap_or_else(|| default_report_dir(&name));
+    let plan = Plan {
+        tasks,
+        groups: HashMap::new(),
+    };
+    let dir = a
+        .exec
+        .report_dir
+        .clone()
+        .unwrap_or_else(|| default_report_dir(&name));
     if a.dry_run {
-        let mut out = format!("Restore plan for {} (dry run, nothing sent): unlock {} files\n", a.dir.display(), plan.tasks.len());
+        let mut out = format!(
+            "Restore plan for {} (dry run, nothing sent): unlock {} files\n",
+            a.dir.display(),
+            plan.tasks.len()
+        );
         for t in &plan.tasks {
             out.push_str(&format!("  {}\n", t.file));
         }
         print_stdout(&out);
         return Ok(Exit::Success);
     }
-    let portal_flag = a.exec.portal.clone().or_else(|| (!st.portal.is_empty() && !a.exec.sandbox).then(|| st.portal.clone()));
+    let portal_flag = a
+        .exec
+        .portal
+        .clone()
+        .or_else(|| (!st.portal.is_empty() && !a.exec.sandbox).then(|| st.portal.clone()));
     let mut exec = a.exec.clone();
     exec.portal = portal_flag;
     let portal = portal(&exec, &cfg, None, &ui).await?;
     fresh_report_dir(&dir)?;
-    let mut writer = ReportWriter::open(&dir).map_err(|e| Error::Io(format!("cannot write reports in {}: {e}", dir.display())))?;
+    let mut writer = ReportWriter::open(&dir)
+        .map_err(|e| Error::Io(format!("cannot write reports in {}: {e}", dir.display())))?;
     let started_at = crate::now_rfc3339();
     let t0 = Instant::now();
     let ctx = Arc::new(Ctx::new(client(&portal, &cfg)?, cfg.clone(), ui.clone()));
@@ -617,12 +871,34 @@ async fn restore_inner(a: RestoreArgs, argv: Vec<String>) -> Result<Exit, Error>
         kind: "restore".into(),
     };
     plan::save(&dir, &rs, &plan).map_err(|e| Error::Io(e.to_string()))?;
-    engine::execute(ctx.clone(), Arc::new(plan.tasks.clone()), &mut writer, &mut ui, &name)
-        .await
-        .map_err(|e| Error::Io(e.to_string()))?;
+    engine::execute(
+        ctx.clone(),
+        Arc::new(plan.tasks.clone()),
+        &mut writer,
+        &mut ui,
+        &name,
+    )
+    .await
+    .map_err(|e| Error::Io(e.to_string()))?;
     let rows = writer.finish().map_err(|e| Error::Io(e.to_string()))?;
     // A restore is re-run as a whole: its plan comes from the source directory, and files it
     // already unlocked show as `unchanged` the second time.
-    let again = || argv.iter().map(|a| shell_quote(a)).collect::<Vec<_>>().join(" ");
-    finish(&ctx, &name, &portal.url.to_string(), &dir, &rows, &plan, &again, &started_at, t0.elapsed().as_secs_f64(), &ui)
+    let again = || {
+        argv.iter()
+            .map(|a| shell_quote(a))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    finish(
+        &ctx,
+        &name,
+        &portal.url.to_string(),
+        &dir,
+        &rows,
+        &plan,
+        &again,
+        &started_at,
+        t0.elapsed().as_secs_f64(),
+        &ui,
+    )
 }

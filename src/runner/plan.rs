@@ -37,7 +37,11 @@ pub enum ExpandError {
 }
 
 /// Lists every file below `root`, recursively, each file once, each folder once.
-pub async fn expand_folder(ctx: &Ctx, root: &FileId, skip_missing: bool) -> Result<Listing, ExpandError> {
+pub async fn expand_folder(
+    ctx: &Ctx,
+    root: &FileId,
+    skip_missing: bool,
+) -> Result<Listing, ExpandError> {
     let mut out = Listing::default();
     let mut seen_files: HashSet<FileId> = HashSet::new();
     let mut seen_folders: HashSet<FileId> = HashSet::new();
@@ -52,27 +56,48 @@ pub async fn expand_folder(ctx: &Ctx, root: &FileId, skip_missing: bool) -> Resu
         loop {
             pages += 1;
             if pages > MAX_PAGES {
-                return Err(ExpandError::Failed(format!("folder {root}: more than {MAX_PAGES} pages; refusing to go on")));
+                return Err(ExpandError::Failed(format!(
+                    "folder {root}: more than {MAX_PAGES} pages; refusing to go on"
+                )));
             }
             let page = match ctx
-                .request(Endpoint::AnonymousRead, || ctx.client.folder_page(&folder, start, PAGE))
+                .request(Endpoint::AnonymousRead, || {
+                    ctx.client.folder_page(&folder, start, PAGE)
+                })
                 .await
             {
                 Ok((p, _)) => p,
-                Err(f) if !f.cancelled && matches!(f.err.kind, ErrorKind::NotFound | ErrorKind::Forbidden) => {
+                Err(f)
+                    if !f.cancelled
+                        && matches!(f.err.kind, ErrorKind::NotFound | ErrorKind::Forbidden) =>
+                {
                     let msg = format!(
                         "folder {folder}{}: {} ({})",
-                        if &folder != root { format!(" (below {root})") } else { String::new() },
-                        if f.err.kind == ErrorKind::NotFound { "does not exist" } else { "cannot be read with this key" },
+                        if &folder != root {
+                            format!(" (below {root})")
+                        } else {
+                            String::new()
+                        },
+                        if f.err.kind == ErrorKind::NotFound {
+                            "does not exist"
+                        } else {
+                            "cannot be read with this key"
+                        },
                         f.err
                     );
                     if skip_missing {
-                        ctx.ui.warn(&format!("{msg}; skipped (--skip-missing-folders)"));
+                        ctx.ui
+                            .warn(&format!("{msg}; skipped (--skip-missing-folders)"));
                         break;
                     }
                     return Err(ExpandError::Missing(msg));
                 }
-                Err(f) => return Err(ExpandError::Failed(format!("listing folder {folder}: {}", f.err))),
+                Err(f) => {
+                    return Err(ExpandError::Failed(format!(
+                        "listing folder {folder}: {}",
+                        f.err
+                    )))
+                }
             };
             if &folder == root && out.title.is_none() {
                 out.title = page.title.clone();
@@ -111,14 +136,22 @@ pub fn build(entries: &[Entry], listings: &HashMap<FileId, Listing>) -> Plan {
     // (job, file, action) already targeted in a job: a file reached twice through folders (or
     // listed and also found in a folder) becomes a target once.
     let mut seen: HashSet<(Arc<str>, FileId, Action)> = HashSet::new();
-    let has_folders = entries.iter().any(|e| matches!(e.target, Target::Folder(_)));
+    let has_folders = entries
+        .iter()
+        .any(|e| matches!(e.target, Target::Folder(_)));
     let push = |tasks: &mut Vec<Task>, e: &Entry, file: &FileId, a: Action| {
         if let Some(last) = tasks.last() {
             if last.file == *file && last.action == a && last.job == e.job {
                 return; // consecutive duplicates collapse (SPEC §3)
             }
         }
-        tasks.push(Task { seq: tasks.len() as u64 + 1, job: e.job.clone(), file: file.clone(), action: a, on_failure: e.on_failure });
+        tasks.push(Task {
+            seq: tasks.len() as u64 + 1,
+            job: e.job.clone(),
+            file: file.clone(),
+            action: a,
+            on_failure: e.on_failure,
+        });
     };
     for e in entries {
         match &e.target {
@@ -131,8 +164,13 @@ pub fn build(entries: &[Entry], listings: &HashMap<FileId, Listing>) -> Plan {
                 }
             }
             Target::Folder(folder) => {
-                let Some(l) = listings.get(folder) else { continue };
-                let title = l.title.clone().unwrap_or_else(|| format!("folder {folder}"));
+                let Some(l) = listings.get(folder) else {
+                    continue;
+                };
+                let title = l
+                    .title
+                    .clone()
+                    .unwrap_or_else(|| format!("folder {folder}"));
                 for f in &l.files {
                     groups.entry(f.to_string()).or_insert_with(|| title.clone());
                     for &a in e.actions.iter() {
@@ -159,7 +197,10 @@ pub fn stable_hash(id: &FileId) -> u64 {
 
 /// Keeps the tasks of shard K of N (by file, so per-file order stays intact).
 pub fn shard(tasks: Vec<Task>, s: Shard) -> Vec<Task> {
-    tasks.into_iter().filter(|t| stable_hash(&t.file) % s.n as u64 == (s.k - 1) as u64).collect()
+    tasks
+        .into_iter()
+        .filter(|t| stable_hash(&t.file) % s.n as u64 == (s.k - 1) as u64)
+        .collect()
 }
 
 /// `run.json`: what a report directory was made from.
@@ -208,8 +249,11 @@ pub const TASKS_CSV: &str = "tasks.csv";
 
 /// Saves `run.json` and `tasks.csv` (the expanded plan, so a resume runs exactly these tasks).
 pub fn save(dir: &Path, st: &RunState, plan: &Plan) -> io::Result<()> {
-    let mut w = csv::Writer::from_writer(io::BufWriter::new(std::fs::File::create(dir.join(".tasks.csv.tmp"))?));
-    w.write_record(["seq", "job", "file_id", "action", "on_failure", "group"]).map_err(io::Error::other)?;
+    let mut w = csv::Writer::from_writer(io::BufWriter::new(std::fs::File::create(
+        dir.join(".tasks.csv.tmp"),
+    )?));
+    w.write_record(["seq", "job", "file_id", "action", "on_failure", "group"])
+        .map_err(io::Error::other)?;
     for t in &plan.tasks {
         let fid = t.file.to_string();
         let group = plan.groups.get(&fid).map(String::as_str).unwrap_or("");
@@ -217,7 +261,15 @@ pub fn save(dir: &Path, st: &RunState, plan: &Plan) -> io::Result<()> {
             OnFailure::SkipRest => "skip_rest",
             OnFailure::Continue => "continue",
         };
-        w.write_record([t.seq.to_string().as_str(), &t.job, &fid, t.action.as_str(), of, group]).map_err(io::Error::other)?;
+        w.write_record([
+            t.seq.to_string().as_str(),
+            &t.job,
+            &fid,
+            t.action.as_str(),
+            of,
+            group,
+        ])
+        .map_err(io::Error::other)?;
     }
     w.flush()?;
     drop(w);
@@ -234,8 +286,10 @@ pub fn load(dir: &Path) -> Result<(RunState, Plan), String> {
             dir.display()
         )
     })?;
-    let st: RunState = serde_json::from_slice(&text).map_err(|e| format!("{}: {RUN_JSON} is damaged: {e}", dir.display()))?;
-    let mut rd = csv::Reader::from_path(dir.join(TASKS_CSV)).map_err(|e| format!("{}: {TASKS_CSV}: {e}", dir.display()))?;
+    let st: RunState = serde_json::from_slice(&text)
+        .map_err(|e| format!("{}: {RUN_JSON} is damaged: {e}", dir.display()))?;
+    let mut rd = csv::Reader::from_path(dir.join(TASKS_CSV))
+        .map_err(|e| format!("{}: {TASKS_CSV}: {e}", dir.display()))?;
     let mut plan = Plan::default();
     let mut jobs: HashMap<String, Arc<str>> = HashMap::new();
     for (i, rec) in rd.records().enumerate() {
@@ -245,14 +299,27 @@ pub fn load(dir: &Path) -> Result<(RunState, Plan), String> {
             return Err(bad("too few fields"));
         }
         let seq: u64 = r[0].parse().map_err(|_| bad("bad seq"))?;
-        let job = jobs.entry(r[1].to_string()).or_insert_with(|| Arc::from(&r[1])).clone();
+        let job = jobs
+            .entry(r[1].to_string())
+            .or_insert_with(|| Arc::from(&r[1]))
+            .clone();
         let file = FileId::parse(&r[2]).map_err(|e| bad(&e.to_string()))?;
         let action = Action::parse(&r[3]).map_err(|e| bad(&e))?;
-        let on_failure = if &r[4] == "continue" { OnFailure::Continue } else { OnFailure::SkipRest };
+        let on_failure = if &r[4] == "continue" {
+            OnFailure::Continue
+        } else {
+            OnFailure::SkipRest
+        };
         if r.len() > 5 && !r[5].is_empty() {
             plan.groups.insert(file.to_string(), r[5].to_string());
         }
-        plan.tasks.push(Task { seq, job, file, action, on_failure });
+        plan.tasks.push(Task {
+            seq,
+            job,
+            file,
+            action,
+            on_failure,
+        });
     }
     Ok((st, plan))
 }
@@ -262,14 +329,26 @@ mod tests {
     use super::*;
 
     fn entry(job: &str, t: Target, actions: &[Action]) -> Entry {
-        Entry { job: job.into(), on_failure: OnFailure::SkipRest, target: t, actions: actions.into(), line: 1 }
+        Entry {
+            job: job.into(),
+            on_failure: OnFailure::SkipRest,
+            target: t,
+            actions: actions.into(),
+            line: 1,
+        }
     }
 
     #[test]
     fn build_collapses_consecutive_duplicates_and_dedupes_folder_files() {
         let f = |n| FileId::Int(n);
         let mut listings = HashMap::new();
-        listings.insert(f(9), Listing { files: vec![f(1), f(2), f(3)], title: Some("Room".into()) });
+        listings.insert(
+            f(9),
+            Listing {
+                files: vec![f(1), f(2), f(3)],
+                title: Some("Room".into()),
+            },
+        );
         let entries = vec![
             entry("a", Target::File(f(1)), &[Action::Lock]),
             entry("a", Target::File(f(1)), &[Action::Lock]),
@@ -277,7 +356,11 @@ mod tests {
             entry("b", Target::File(f(1)), &[Action::Lock]),
         ];
         let p = build(&entries, &listings);
-        let got: Vec<_> = p.tasks.iter().map(|t| (t.seq, t.job.to_string(), t.file.to_string())).collect();
+        let got: Vec<_> = p
+            .tasks
+            .iter()
+            .map(|t| (t.seq, t.job.to_string(), t.file.to_string()))
+            .collect();
         assert_eq!(
             got,
             [
@@ -293,9 +376,18 @@ mod tests {
     #[test]
     fn shards_partition_tasks() {
         let tasks: Vec<Task> = (1..=500)
-            .map(|n| Task { seq: n, job: "j".into(), file: FileId::Int(n as u32), action: Action::Info, on_failure: OnFailure::SkipRest })
+            .map(|n| Task {
+                seq: n,
+                job: "j".into(),
+                file: FileId::Int(n as u32),
+                action: Action::Info,
+                on_failure: OnFailure::SkipRest,
+            })
             .collect();
-        let mut all: Vec<u64> = (1..=4).flat_map(|k| shard(tasks.clone(), Shard { k, n: 4 })).map(|t| t.seq).collect();
+        let mut all: Vec<u64> = (1..=4)
+            .flat_map(|k| shard(tasks.clone(), Shard { k, n: 4 }))
+            .map(|t| t.seq)
+            .collect();
         all.sort();
         assert_eq!(all, (1..=500).collect::<Vec<_>>());
         assert!(shard(tasks, Shard { k: 1, n: 4 }).len() > 80);

@@ -32,7 +32,9 @@ impl StopReason {
     pub fn exit(&self) -> Exit {
         match self {
             StopReason::Signal => Exit::Interrupted,
-            StopReason::Unauthorized | StopReason::DailyCap { .. } | StopReason::MaxFailures(_) => Exit::Aborted,
+            StopReason::Unauthorized | StopReason::DailyCap { .. } | StopReason::MaxFailures(_) => {
+                Exit::Aborted
+            }
             StopReason::MaxDuration => Exit::MaxDuration,
         }
     }
@@ -98,6 +100,9 @@ impl Stop {
 
     /// The reason, if the run stopped.
     pub fn reason(&self) -> Option<StopReason> {
-        self.reason.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.reason
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 }

@@ -13,7 +13,9 @@ pub fn bin() -> PathBuf {
 
 /// A sandbox with default options.
 pub async fn sandbox() -> Sandbox {
-    Sandbox::start(SandboxOptions::default()).await.expect("sandbox starts")
+    Sandbox::start(SandboxOptions::default())
+        .await
+        .expect("sandbox starts")
 }
 
 /// A sandbox with options.
@@ -29,7 +31,9 @@ pub struct Work {
 
 impl Work {
     pub fn new() -> Work {
-        Work { dir: tempfile::tempdir().unwrap() }
+        Work {
+            dir: tempfile::tempdir().unwrap(),
+        }
     }
     pub fn path(&self) -> &Path {
         self.dir.path()
@@ -100,7 +104,10 @@ pub fn rows_in(dir: &Path) -> Vec<Row> {
 /// Runs the binary with a clean environment (PATH only) plus `env`, in `cwd`.
 pub fn run_in(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut c = std::process::Command::new(bin());
-    c.env_clear().env("PATH", std::env::var("PATH").unwrap_or_default()).current_dir(cwd).args(args);
+    c.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .current_dir(cwd)
+        .args(args);
     for (k, v) in env {
         c.env(k, v);
     }
@@ -115,7 +122,14 @@ pub fn run(sb: &Sandbox, w: &Work, args: &[&str]) -> Output {
     all.extend_from_slice(args);
     let rd = report.to_str().unwrap().to_string();
     all.extend_from_slice(&["--report-dir", &rd, "--progress", "never"]);
-    run_in(w.path(), &all, &[("DOCSPACE_URL", &sb.url()), ("DOCSPACE_API_KEY", sb.api_key())])
+    run_in(
+        w.path(),
+        &all,
+        &[
+            ("DOCSPACE_URL", &sb.url()),
+            ("DOCSPACE_API_KEY", sb.api_key()),
+        ],
+    )
 }
 
 pub fn code(o: &Output) -> i32 {
@@ -132,5 +146,8 @@ pub fn stdout(o: &Output) -> String {
 
 /// Requests the sandbox received, without the key check.
 pub fn api_requests(sb: &Sandbox) -> Vec<docspace_batch::sandbox::RecordedRequest> {
-    sb.requests().into_iter().filter(|r| r.path != "/api/2.0/authentication").collect()
+    sb.requests()
+        .into_iter()
+        .filter(|r| r.path != "/api/2.0/authentication")
+        .collect()
 }

@@ -7,8 +7,13 @@ use docspace_batch::sandbox::{Injected, InterceptRequest, SandboxOptions};
 
 use crate::common::*;
 
-fn opts_with(f: impl Fn(&InterceptRequest) -> Option<Injected> + Send + Sync + 'static) -> SandboxOptions {
-    SandboxOptions { interceptor: Some(Arc::new(f)), ..SandboxOptions::default() }
+fn opts_with(
+    f: impl Fn(&InterceptRequest) -> Option<Injected> + Send + Sync + 'static,
+) -> SandboxOptions {
+    SandboxOptions {
+        interceptor: Some(Arc::new(f)),
+        ..SandboxOptions::default()
+    }
 }
 
 const HEADER: &str = "seq,job,file_id,action,outcome,http_status,attempts,error_kind,error,was_locked,locked,locked_by,title,users,duration_ms,finished_at";
@@ -24,24 +29,53 @@ async fn each_action_sends_the_documented_request() {
     let o = run(&sb, &w, &[job.to_str().unwrap(), "--no-check-state"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let reqs = sb.requests();
-    assert_eq!(reqs[0].path, "/api/2.0/authentication", "the key is checked first");
+    assert_eq!(
+        reqs[0].path, "/api/2.0/authentication",
+        "the key is checked first"
+    );
     let key = format!("Bearer {}", sb.api_key());
     for r in &reqs {
-        assert_eq!(r.authorization.as_deref(), Some(key.as_str()), "{} {}", r.method, r.path);
+        assert_eq!(
+            r.authorization.as_deref(),
+            Some(key.as_str()),
+            "{} {}",
+            r.method,
+            r.path
+        );
     }
     let seen: Vec<(String, String, String)> = api_requests(&sb)
         .into_iter()
         .map(|r| (r.method, r.path, r.body))
         .collect();
     for id in ["101", "box-12-%7C123"] {
-        let mine: Vec<_> = seen.iter().filter(|(_, p, _)| p.contains(&format!("/file/{id}"))).cloned().collect();
+        let mine: Vec<_> = seen
+            .iter()
+            .filter(|(_, p, _)| p.contains(&format!("/file/{id}")))
+            .cloned()
+            .collect();
         assert_eq!(
             mine,
             [
-                ("GET".into(), format!("/api/2.0/files/file/{id}"), String::new()),
-                ("PUT".into(), format!("/api/2.0/files/file/{id}/lock"), r#"{"lockFile":true}"#.into()),
-                ("GET".into(), format!("/api/2.0/files/file/{id}/protectusers"), String::new()),
-                ("PUT".into(), format!("/api/2.0/files/file/{id}/lock"), r#"{"lockFile":false}"#.into()),
+                (
+                    "GET".into(),
+                    format!("/api/2.0/files/file/{id}"),
+                    String::new()
+                ),
+                (
+                    "PUT".into(),
+                    format!("/api/2.0/files/file/{id}/lock"),
+                    r#"{"lockFile":true}"#.into()
+                ),
+                (
+                    "GET".into(),
+                    format!("/api/2.0/files/file/{id}/protectusers"),
+                    String::new()
+                ),
+                (
+                    "PUT".into(),
+                    format!("/api/2.0/files/file/{id}/lock"),
+                    r#"{"lockFile":false}"#.into()
+                ),
             ],
             "requests for {id} in written order"
         );
@@ -50,17 +84,42 @@ async fn each_action_sends_the_documented_request() {
     assert!(text.starts_with(HEADER), "{text}");
     let rows = w.rows();
     assert_eq!(rows.len(), 8);
-    assert!(rows.iter().all(|r| r.outcome == "ok" && r.status == "200" && r.attempts == 1), "{rows:#?}");
-    assert_eq!(rows.iter().map(|r| r.seq).collect::<Vec<_>>(), (1..=8).collect::<Vec<_>>());
+    assert!(
+        rows.iter()
+            .all(|r| r.outcome == "ok" && r.status == "200" && r.attempts == 1),
+        "{rows:#?}"
+    );
+    assert_eq!(
+        rows.iter().map(|r| r.seq).collect::<Vec<_>>(),
+        (1..=8).collect::<Vec<_>>()
+    );
     let lock = &rows[1];
-    assert_eq!((lock.action.as_str(), lock.locked.as_str(), lock.locked_by.as_str()), ("lock", "true", ""));
+    assert_eq!(
+        (
+            lock.action.as_str(),
+            lock.locked.as_str(),
+            lock.locked_by.as_str()
+        ),
+        ("lock", "true", "")
+    );
     assert_eq!(rows[3].locked, "false", "unlock leaves it unlocked");
     assert!(!rows[0].title.is_empty(), "info records the title");
     let access = std::fs::read_to_string(w.report().join("access.csv")).unwrap();
-    assert!(access.starts_with("file_id,title,user_id,name,email\n"), "{access}");
-    assert!(access.lines().skip(1).any(|l| l.starts_with("101,")), "{access}");
-    assert!(!access.contains("Sandbox Admin"), "the caller is not listed: {access}");
-    let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(w.report().join("summary.json")).unwrap()).unwrap();
+    assert!(
+        access.starts_with("file_id,title,user_id,name,email\n"),
+        "{access}"
+    );
+    assert!(
+        access.lines().skip(1).any(|l| l.starts_with("101,")),
+        "{access}"
+    );
+    assert!(
+        !access.contains("Sandbox Admin"),
+        "the caller is not listed: {access}"
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(w.report().join("summary.json")).unwrap())
+            .unwrap();
     assert_eq!(summary["outcomes"]["ok"], 8);
     assert_eq!(summary["exit_code"], 0);
     assert!(summary["requests"].as_u64().unwrap() >= 9);
@@ -77,13 +136,30 @@ async fn quirks_become_the_right_outcomes() {
     let rows = w.rows();
     let by = |seq: u64| rows.iter().find(|r| r.seq == seq).unwrap().clone();
     // 103 is locked by Jane Auditor: the lock keeps its first owner.
-    assert_eq!((by(1).outcome.as_str(), by(1).locked_by.as_str()), ("locked_by_other", "Jane Auditor"));
+    assert_eq!(
+        (by(1).outcome.as_str(), by(1).locked_by.as_str()),
+        ("locked_by_other", "Jane Auditor")
+    );
     assert_eq!(sb.lock_owner("103").as_deref(), Some("Jane Auditor"));
     // 104 is read-only for the caller.
-    assert_eq!((by(2).outcome.as_str(), by(2).kind.as_str(), by(2).status.as_str()), ("failed", "forbidden", "403"));
+    assert_eq!(
+        (
+            by(2).outcome.as_str(),
+            by(2).kind.as_str(),
+            by(2).status.as_str()
+        ),
+        ("failed", "forbidden", "403")
+    );
     assert_eq!(by(2).attempts, 1, "403 is not retried");
     // A missing file: 404 on lock, 403 "not found" on protectusers; both not_found.
-    assert_eq!((by(3).outcome.as_str(), by(3).kind.as_str(), by(3).status.as_str()), ("failed", "not_found", "404"));
+    assert_eq!(
+        (
+            by(3).outcome.as_str(),
+            by(3).kind.as_str(),
+            by(3).status.as_str()
+        ),
+        ("failed", "not_found", "404")
+    );
     // skip_rest: the later task on the same file in the job is skipped.
     assert_eq!(by(4).outcome, "skipped");
     // Consecutive duplicates collapse: 105 lock once.
@@ -96,24 +172,47 @@ async fn check_state_skips_writes_and_records_was_locked() {
     let sb = sandbox().await;
     sb.set_lock_owner("102", Some("Sandbox Admin"));
     let w = Work::new();
-    let csv = w.file("job.csv", "file_id,action\n101,lock\n102,lock\n103,lock\n106,unlock\n");
+    let csv = w.file(
+        "job.csv",
+        "file_id,action\n101,lock\n102,lock\n103,lock\n106,unlock\n",
+    );
     let o = run(&sb, &w, &[csv.to_str().unwrap()]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let rows = w.rows();
-    let got: Vec<(&str, &str, &str)> = rows.iter().map(|r| (r.file.as_str(), r.outcome.as_str(), r.was_locked.as_str())).collect();
+    let got: Vec<(&str, &str, &str)> = rows
+        .iter()
+        .map(|r| (r.file.as_str(), r.outcome.as_str(), r.was_locked.as_str()))
+        .collect();
     assert_eq!(
         got,
-        [("101", "ok", "false"), ("102", "unchanged", "true"), ("103", "locked_by_other", "true"), ("106", "unchanged", "false")]
+        [
+            ("101", "ok", "false"),
+            ("102", "unchanged", "true"),
+            ("103", "locked_by_other", "true"),
+            ("106", "unchanged", "false")
+        ]
     );
-    let puts: Vec<String> = api_requests(&sb).into_iter().filter(|r| r.method == "PUT").map(|r| r.path).collect();
-    assert_eq!(puts, ["/api/2.0/files/file/101/lock"], "only the file that needed it was written");
+    let puts: Vec<String> = api_requests(&sb)
+        .into_iter()
+        .filter(|r| r.method == "PUT")
+        .map(|r| r.path)
+        .collect();
+    assert_eq!(
+        puts,
+        ["/api/2.0/files/file/101/lock"],
+        "only the file that needed it was written"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retries_then_success_and_retries_exhausted() {
     let sb = sandbox_with(opts_with(|r| {
         if r.path == "/api/2.0/files/file/101" && r.n < 3 {
-            return Some(Injected::Respond { status: 503, headers: vec![], body: vec![] });
+            return Some(Injected::Respond {
+                status: 503,
+                headers: vec![],
+                body: vec![],
+            });
         }
         if r.path == "/api/2.0/files/file/102" {
             return Some(Injected::Respond {
@@ -123,43 +222,102 @@ async fn retries_then_success_and_retries_exhausted() {
             });
         }
         if r.path == "/api/2.0/files/file/107" {
-            return Some(Injected::Respond { status: 400, headers: vec![], body: vec![] });
+            return Some(Injected::Respond {
+                status: 400,
+                headers: vec![],
+                body: vec![],
+            });
         }
         None
     }))
     .await;
     let w = Work::new();
     let csv = w.file("job.csv", "file_id,action\n101,info\n102,info\n107,info\n");
-    let o = run(&sb, &w, &[csv.to_str().unwrap(), "--retries", "2", "--concurrency", "1"]);
+    let o = run(
+        &sb,
+        &w,
+        &[
+            csv.to_str().unwrap(),
+            "--retries",
+            "2",
+            "--concurrency",
+            "1",
+        ],
+    );
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     let rows = w.rows();
-    assert_eq!((rows[0].outcome.as_str(), rows[0].attempts), ("ok", 3), "{rows:#?}");
-    assert_eq!((rows[1].outcome.as_str(), rows[1].kind.as_str(), rows[1].attempts), ("failed", "server_error", 3));
+    assert_eq!(
+        (rows[0].outcome.as_str(), rows[0].attempts),
+        ("ok", 3),
+        "{rows:#?}"
+    );
+    assert_eq!(
+        (
+            rows[1].outcome.as_str(),
+            rows[1].kind.as_str(),
+            rows[1].attempts
+        ),
+        ("failed", "server_error", 3)
+    );
     assert_eq!(rows[1].status, "502");
-    assert_eq!((rows[2].outcome.as_str(), rows[2].attempts), ("failed", 1), "a 400 is not retried");
-    let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(w.report().join("summary.json")).unwrap()).unwrap();
+    assert_eq!(
+        (rows[2].outcome.as_str(), rows[2].attempts),
+        ("failed", 1),
+        "a 400 is not retried"
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(w.report().join("summary.json")).unwrap())
+            .unwrap();
     assert_eq!(summary["retries"], 4);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrency_cap_and_per_file_order_hold() {
-    let sb = sandbox_with(SandboxOptions { latency: Duration::from_millis(40), ..SandboxOptions::default() }).await;
+    let sb = sandbox_with(SandboxOptions {
+        latency: Duration::from_millis(40),
+        ..SandboxOptions::default()
+    })
+    .await;
     let w = Work::new();
     let mut csv = String::from("file_id,action\n");
     for id in 201..=220 {
         csv.push_str(&format!("{id},info\n{id},protectusers\n"));
     }
     let job = w.file("job.csv", &csv);
-    let o = run(&sb, &w, &[job.to_str().unwrap(), "--concurrency", "4", "--rate", "unlimited"]);
+    let o = run(
+        &sb,
+        &w,
+        &[
+            job.to_str().unwrap(),
+            "--concurrency",
+            "4",
+            "--rate",
+            "unlimited",
+        ],
+    );
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    assert!(sb.max_in_flight() <= 4, "max in flight {}", sb.max_in_flight());
-    assert!(sb.max_in_flight() >= 3, "concurrency is used: {}", sb.max_in_flight());
+    assert!(
+        sb.max_in_flight() <= 4,
+        "max in flight {}",
+        sb.max_in_flight()
+    );
+    assert!(
+        sb.max_in_flight() >= 3,
+        "concurrency is used: {}",
+        sb.max_in_flight()
+    );
     let reqs = api_requests(&sb);
     for id in 201..=220 {
-        let mine: Vec<_> = reqs.iter().filter(|r| r.path.contains(&format!("/file/{id}"))).collect();
+        let mine: Vec<_> = reqs
+            .iter()
+            .filter(|r| r.path.contains(&format!("/file/{id}")))
+            .collect();
         assert_eq!(mine.len(), 2);
         assert!(mine[0].path.ends_with(&id.to_string()) && mine[1].path.ends_with("protectusers"));
-        assert!(mine[0].end <= mine[1].start, "tasks on one file never overlap");
+        assert!(
+            mine[0].end <= mine[1].start,
+            "tasks on one file never overlap"
+        );
     }
 }
 
@@ -172,16 +330,35 @@ async fn rate_cap_holds_in_every_window() {
         csv.push_str(&format!("{id},info\n"));
     }
     let job = w.file("job.csv", &csv);
-    let o = run(&sb, &w, &[job.to_str().unwrap(), "--rate", "20/s", "--concurrency", "8"]);
+    let o = run(
+        &sb,
+        &w,
+        &[
+            job.to_str().unwrap(),
+            "--rate",
+            "20/s",
+            "--concurrency",
+            "8",
+        ],
+    );
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let starts: Vec<Duration> = sb.requests().iter().map(|r| r.start).collect();
     assert_eq!(starts.len(), 41);
     for (i, s) in starts.iter().enumerate() {
-        let in_window = starts[i..].iter().take_while(|t| **t < *s + Duration::from_secs(1)).count();
-        assert!(in_window <= 21, "{in_window} requests within 1 s of request {i}");
+        let in_window = starts[i..]
+            .iter()
+            .take_while(|t| **t < *s + Duration::from_secs(1))
+            .count();
+        assert!(
+            in_window <= 21,
+            "{in_window} requests within 1 s of request {i}: {starts:?}"
+        );
     }
     let span = *starts.last().unwrap() - starts[0];
-    assert!(span >= Duration::from_millis(1900), "41 requests at 20/s take about 2 s, took {span:?}");
+    assert!(
+        span >= Duration::from_millis(1900),
+        "41 requests at 20/s take about 2 s, took {span:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -191,7 +368,10 @@ async fn a_429_pauses_every_worker() {
         let sb = sandbox_with(opts_with(move |r| {
             (r.n == 6).then(|| Injected::Respond {
                 status: 429,
-                headers: ra.iter().map(|v| ("Retry-After".to_string(), v.clone())).collect(),
+                headers: ra
+                    .iter()
+                    .map(|v| ("Retry-After".to_string(), v.clone()))
+                    .collect(),
                 body: vec![],
             })
         }))
@@ -202,41 +382,96 @@ async fn a_429_pauses_every_worker() {
             csv.push_str(&format!("{id},info\n"));
         }
         let job = w.file("job.csv", &csv);
-        let o = run(&sb, &w, &[job.to_str().unwrap(), "--rate", "unlimited", "--concurrency", "4"]);
+        let o = run(
+            &sb,
+            &w,
+            &[
+                job.to_str().unwrap(),
+                "--rate",
+                "unlimited",
+                "--concurrency",
+                "4",
+            ],
+        );
         assert_eq!(code(&o), 0, "{}", stderr(&o));
         let reqs = sb.requests();
-        let hit = reqs.iter().find(|r| r.status == 429).expect("a 429 was sent");
+        let hit = reqs
+            .iter()
+            .find(|r| r.status == 429)
+            .expect("a 429 was sent");
         // Requests already on the wire may finish; nothing new starts during the cooldown.
-        let min_pause = if retry_after.is_some() { Duration::from_millis(1990) } else { Duration::from_millis(850) };
-        let started_during: Vec<_> = reqs.iter().filter(|r| r.start > hit.end && r.start < hit.end + min_pause).collect();
-        assert!(started_during.is_empty(), "requests started during the cooldown: {:?}", started_during.iter().map(|r| r.start).collect::<Vec<_>>());
+        let min_pause = if retry_after.is_some() {
+            Duration::from_millis(1990)
+        } else {
+            Duration::from_millis(850)
+        };
+        // (a request may start while the 429 is still on its way back: allow 50 ms for that)
+        let started_during: Vec<_> = reqs
+            .iter()
+            .filter(|r| {
+                r.start > hit.end + Duration::from_millis(50) && r.start < hit.end + min_pause
+            })
+            .collect();
+        assert!(
+            started_during.is_empty(),
+            "requests started during the cooldown: {:?}",
+            started_during.iter().map(|r| r.start).collect::<Vec<_>>()
+        );
         let rows = w.rows();
         assert_eq!(rows.len(), 30);
         assert!(rows.iter().all(|r| r.outcome == "ok"));
-        let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(w.report().join("summary.json")).unwrap()).unwrap();
+        let summary: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(w.report().join("summary.json")).unwrap(),
+        )
+        .unwrap();
         assert_eq!(summary["rate_limited_429"], 1);
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_401_mid_run_aborts_with_every_task_accounted_for() {
-    let sb = sandbox_with(opts_with(|r| (r.n >= 8).then(|| Injected::Respond { status: 401, headers: vec![], body: vec![] }))).await;
+    let sb = sandbox_with(opts_with(|r| {
+        (r.n >= 8).then(|| Injected::Respond {
+            status: 401,
+            headers: vec![],
+            body: vec![],
+        })
+    }))
+    .await;
     let w = Work::new();
     let mut csv = String::from("file_id,action\n");
     for id in 101..=150 {
         csv.push_str(&format!("{id},protectusers\n"));
     }
     let job = w.file("job.csv", &csv);
-    let o = run(&sb, &w, &[job.to_str().unwrap(), "--concurrency", "2", "--rate", "unlimited"]);
+    let o = run(
+        &sb,
+        &w,
+        &[
+            job.to_str().unwrap(),
+            "--concurrency",
+            "2",
+            "--rate",
+            "unlimited",
+        ],
+    );
     assert_eq!(code(&o), 3, "{}", stderr(&o));
     let reqs = sb.requests();
     let first_401 = reqs.iter().position(|r| r.status == 401).unwrap();
-    assert!(reqs.len() <= first_401 + 2, "at most the request in flight follows the 401: {} after", reqs.len() - first_401 - 1);
+    assert!(
+        reqs.len() <= first_401 + 2,
+        "at most the request in flight follows the 401: {} after",
+        reqs.len() - first_401 - 1
+    );
     let rows = w.rows();
     assert_eq!(rows.len(), 50, "every task appears exactly once");
     assert!(rows.iter().any(|r| r.kind == "unauthorized"));
     assert!(rows.iter().filter(|r| r.outcome == "cancelled").count() >= 40);
-    assert!(stderr(&o).contains("--resume"), "the resume command is printed: {}", stderr(&o));
+    assert!(
+        stderr(&o).contains("--resume"),
+        "the resume command is printed: {}",
+        stderr(&o)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -247,8 +482,16 @@ async fn a_rejected_key_stops_before_any_write() {
     let rd = w.report();
     let o = run_in(
         w.path(),
-        &["run", job.to_str().unwrap(), "--report-dir", rd.to_str().unwrap()],
-        &[("DOCSPACE_URL", &sb.url()), ("DOCSPACE_API_KEY", "sk-wrong")],
+        &[
+            "run",
+            job.to_str().unwrap(),
+            "--report-dir",
+            rd.to_str().unwrap(),
+        ],
+        &[
+            ("DOCSPACE_URL", &sb.url()),
+            ("DOCSPACE_API_KEY", "sk-wrong"),
+        ],
     );
     assert_eq!(code(&o), 3, "{}", stderr(&o));
     let reqs = sb.requests();
@@ -262,12 +505,21 @@ async fn a_rejected_key_stops_before_any_write() {
 async fn dry_run_sends_no_write() {
     let sb = sandbox().await;
     let w = Work::new();
-    let job = w.file("job.yaml", "name: audit\njobs:\n  - folders: [5001]\n    actions: [lock, protectusers]\n");
+    let job = w.file(
+        "job.yaml",
+        "name: audit\njobs:\n  - folders: [5001]\n    actions: [lock, protectusers]\n",
+    );
     let o = run(&sb, &w, &[job.to_str().unwrap(), "--dry-run"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    assert!(sb.requests().iter().all(|r| r.method == "GET"), "only reads (key check, listing)");
+    assert!(
+        sb.requests().iter().all(|r| r.method == "GET"),
+        "only reads (key check, listing)"
+    );
     let out = stdout(&o);
-    assert!(out.contains("lock: 60") && out.contains("protectusers: 60"), "{out}");
+    assert!(
+        out.contains("lock: 60") && out.contains("protectusers: 60"),
+        "{out}"
+    );
     let rows = w.rows();
     assert_eq!(rows.len(), 120);
     assert!(rows.iter().all(|r| r.outcome == "planned"));
@@ -281,7 +533,10 @@ async fn invalid_job_files_exit_2_and_send_nothing() {
     let o = run(&sb, &w, &[bad.to_str().unwrap()]);
     assert_eq!(code(&o), 2);
     let e = stderr(&o);
-    assert!(e.contains("bad.yaml") && e.contains(":3"), "names file and line: {e}");
+    assert!(
+        e.contains("bad.yaml") && e.contains(":3"),
+        "names file and line: {e}"
+    );
     let bad_id = w.file("bad.csv", "file_id,action\n101,lock\n12/../people,lock\n");
     let o = run(&sb, &w, &[bad_id.to_str().unwrap()]);
     assert_eq!(code(&o), 2);
@@ -294,7 +549,10 @@ async fn invalid_job_files_exit_2_and_send_nothing() {
 async fn csv_dialects_are_read_alike() {
     let w = Work::new();
     let files = [
-        ("bom.csv", "\u{feff}file_id,action\r\n101,lock\r\n# comment\r\n\r\n102,info\r\n"),
+        (
+            "bom.csv",
+            "\u{feff}file_id,action\r\n101,lock\r\n# comment\r\n\r\n102,info\r\n",
+        ),
         ("semi.csv", "File ID;Action\n101;lock\n102;info\n"),
         ("tab.tsv", "id\taction\n101\tlock\n102\tinfo\n"),
     ];
@@ -307,7 +565,11 @@ async fn csv_dialects_are_read_alike() {
     let plain = w.file("ids.txt", "file_id\n101\n102\n");
     let o = run_in(w.path(), &["validate", plain.to_str().unwrap()], &[]);
     assert_eq!(code(&o), 2, "no action column and no --action");
-    let o = run_in(w.path(), &["validate", plain.to_str().unwrap(), "--action", "info"], &[]);
+    let o = run_in(
+        w.path(),
+        &["validate", plain.to_str().unwrap(), "--action", "info"],
+        &[],
+    );
     assert_eq!(code(&o), 0, "{}", stderr(&o));
 }
 
@@ -315,7 +577,10 @@ async fn csv_dialects_are_read_alike() {
 async fn report_snapshot() {
     let sb = sandbox().await;
     let w = Work::new();
-    let job = w.file("job.csv", "file_id,action\n101,lock\n103,lock\n104,unlock\n201,protectusers\n999999,info\n");
+    let job = w.file(
+        "job.csv",
+        "file_id,action\n101,lock\n103,lock\n104,unlock\n201,protectusers\n999999,info\n",
+    );
     let o = run(&sb, &w, &[job.to_str().unwrap(), "--concurrency", "1"]);
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     // duration_ms and finished_at vary: redact them.

@@ -127,7 +127,7 @@ pub fn retry_after(h: &HeaderMap) -> Option<Duration> {
         return Some(Duration::from_secs(secs));
     }
     if let Ok(f) = v.parse::<f64>() {
-        if f.is_finite() && f >= 0.0 && f < 1e9 {
+        if f.is_finite() && (0.0..1e9).contains(&f) {
             return Some(Duration::from_secs_f64(f));
         }
     }

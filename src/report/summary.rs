@@ -22,6 +22,13 @@ pub struct RunStats {
     pub busy_seconds: f64,
 }
 
+/// Task count, counts per outcome, and counts per action then outcome.
+pub type Counted = (
+    u64,
+    BTreeMap<String, u64>,
+    BTreeMap<String, BTreeMap<String, u64>>,
+);
+
 /// The `summary.json` document.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Summary {
@@ -60,13 +67,7 @@ pub struct Summary {
 
 impl Summary {
     /// Counts rows into a summary; the caller fills in the rest.
-    pub fn count(
-        rows: &[ResultRow],
-    ) -> (
-        u64,
-        BTreeMap<String, u64>,
-        BTreeMap<String, BTreeMap<String, u64>>,
-    ) {
+    pub fn count(rows: &[ResultRow]) -> Counted {
         let mut outcomes: BTreeMap<String, u64> = BTreeMap::new();
         let mut actions: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
         for r in rows {

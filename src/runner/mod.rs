@@ -892,7 +892,7 @@ async fn restore_inner(a: RestoreArgs, argv: Vec<String>) -> Result<Exit, Error>
     finish(
         &ctx,
         &name,
-        &portal.url.to_string(),
+        portal.url.as_ref(),
         &dir,
         &rows,
         &plan,

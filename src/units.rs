@@ -78,7 +78,7 @@ pub fn parse_duration(raw: &str) -> Result<Duration, String> {
         return Err(err());
     }
     if let Ok(n) = s.parse::<f64>() {
-        if n.is_finite() && n >= 0.0 && n < 1e9 {
+        if n.is_finite() && (0.0..1e9).contains(&n) {
             return Ok(Duration::from_secs_f64(n));
         }
         return Err(err());

@@ -195,7 +195,6 @@ fn ignored_warning(ignored: &[String]) -> String {
 /// A checked, comment-masked file with its header understood.
 struct Table<'a> {
     path: &'a Path,
-    text: &'a [u8],
     delim: u8,
     layout: Layout,
     /// The header record, replayed as the first row when the file is headerless.
@@ -211,7 +210,6 @@ impl<'a> Table<'a> {
         let text = &mut bytes[start..];
         let delim = detect_delimiter(path, text);
         mask_comments(text, delim);
-        let text: &'a [u8] = text;
         let mut rows = Rows::new(text, delim);
         let Some(line) = rows.next_nonblank(path)? else {
             return Err(JobError::new(
@@ -224,7 +222,6 @@ impl<'a> Table<'a> {
         let header = rows.record.clone();
         let mut table = Table {
             path,
-            text,
             delim,
             layout: Layout::default(),
             first: None,
@@ -330,12 +327,13 @@ impl<'a> Table<'a> {
             )
         } else {
             format!(
-                "line {line} has {got} fields but the header (line {}) has {}; check for a \
+                "line {line} has {} but the header (line {}) has {}; check for a \
                  missing or extra {d} (quote values that contain one)",
-                self.layout.header_line, self.layout.width
+                fields(got),
+                self.layout.header_line,
+                self.layout.width
             )
         };
-        let _ = self.text;
         JobError::new(self.path, Some(line), None, msg)
     }
 }
@@ -594,6 +592,14 @@ impl<'a> RowBuilder<'a> {
 
     fn err(&self, line: usize, msg: impl Into<String>) -> JobError {
         JobError::new(self.path, Some(line), None, msg)
+    }
+}
+
+fn fields(n: usize) -> String {
+    if n == 1 {
+        "1 field".to_string()
+    } else {
+        format!("{n} fields")
     }
 }
 

@@ -15,7 +15,10 @@
 //! - Hostile input: files over [`MAX_YAML_FILE_BYTES`] are refused before reading; flow
 //!   nesting (`[[[[`, `{a: {a: ...`) deeper than [`MAX_FLOW_DEPTH`] is refused before parsing,
 //!   because libyaml's time grows quadratically with it; serde_norway limits recursion (128)
-//!   and alias expansion (repetition limit), which stops alias bombs.
+//!   and alias jumps (repetition limit), which stops the classic nested "billion laughs";
+//!   on top, the number of list items and jobs deserialized is capped at what a file of this
+//!   size could hold written out (`ItemBudget`), which stops flat amplification such as
+//!   thousands of jobs each saying `files: *big_list`.
 
 use std::collections::HashSet;
 use std::fmt;
@@ -80,6 +83,7 @@ pub fn load(path: &Path, _opts: &LoadOptions) -> Result<JobFile, JobError> {
         ));
     }
     check_flow_depth(path, text)?;
+    let _budget = ItemBudget::set(text.len() / 2 + 1024);
     let raw: RawFile = serde_yaml::from_str(text).map_err(|e| yaml_error(path, text, &e))?;
     let mut lines = JobLines::scan(text);
     let jobs = match raw.jobs {
@@ -180,7 +184,10 @@ fn expand_jobs(
                 ),
             ));
         }
-        let label = format!("job {} (`{name}`)", i + 1);
+        let label = match &job.name {
+            Some(n) => format!("job {} (`{n}`)", i + 1),
+            None => format!("job {}", i + 1),
+        };
         let from = match &job.files_from {
             Some(rel) => {
                 let list = load_files_from(path, &base.join(rel), &label, line, hasher)?;
@@ -347,6 +354,7 @@ impl<'de> Deserialize<'de> for RawJob {
                 )
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawJob, A::Error> {
+                ItemBudget::spend()?;
                 let fields = JobFields::deserialize(de::value::MapAccessDeserializer::new(map))?;
                 // Checked here, inside the mapping, so serde_norway marks the job's position.
                 RawJob::check(fields).map_err(de::Error::custom)
@@ -620,6 +628,46 @@ fn shown(s: &str) -> String {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Alias amplification guard.
+
+thread_local! {
+    /// List items and jobs that may still be deserialized on this thread (see [`ItemBudget`]).
+    static ITEMS_LEFT: std::cell::Cell<usize> = const { std::cell::Cell::new(usize::MAX) };
+}
+
+/// Caps the list items and jobs one parse may produce. A written-out item takes at least two
+/// bytes (`1,`), so a budget of half the file size never bites a file without aliases, while
+/// `*alias` references that multiply a long list run out of it quickly. Deserialization is
+/// synchronous, so a thread-local is enough; the guard lifts the cap when dropped.
+struct ItemBudget;
+
+impl ItemBudget {
+    fn set(items: usize) -> ItemBudget {
+        ITEMS_LEFT.with(|c| c.set(items));
+        ItemBudget
+    }
+
+    fn spend<E: de::Error>() -> Result<(), E> {
+        ITEMS_LEFT.with(|c| match c.get() {
+            0 => Err(E::custom(
+                "more list items than this file could hold written out: `*alias` references \
+                 multiply lists (a YAML alias bomb?); write the values out or use `files_from:`",
+            )),
+            n => {
+                c.set(n - 1);
+                Ok(())
+            }
+        })
+    }
+}
+
+impl Drop for ItemBudget {
+    fn drop(&mut self) {
+        ITEMS_LEFT.with(|c| c.set(usize::MAX));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Lists of IDs and actions.
 
 /// A file or folder ID as a YAML scalar: an integer or a string.
@@ -735,8 +783,12 @@ impl<'de, T: Deserialize<'de>> Visitor<'de> for ListOf<T> {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         // Do not trust a size hint for the capacity: the input may be hostile.
         let mut out = Vec::new();
-        while let Some(item) = seq.next_element()? {
-            out.push(item);
+        loop {
+            ItemBudget::spend()?;
+            match seq.next_element()? {
+                Some(item) => out.push(item),
+                None => break,
+            }
         }
         Ok(Some(out))
     }
@@ -804,6 +856,22 @@ fn yaml_error(path: &Path, text: &str, e: &serde_yaml::Error) -> JobError {
     let line = line
         .or_else(|| second_document_line(text).filter(|_| body.contains("more than one document")));
     JobError::new(path, line, column, explain(context, body))
+}
+
+/// Drops libyaml's " at line N column M" parts (the location is reported separately).
+fn strip_positions(body: &str) -> String {
+    let mut out = String::new();
+    let mut rest = body;
+    while let Some(p) = rest.find(" at line ") {
+        out.push_str(&rest[..p]);
+        let after = &rest[p + " at line ".len()..];
+        let skip = after
+            .find(|c: char| !(c.is_ascii_digit() || c == ' ' || "column".contains(c)))
+            .unwrap_or(after.len());
+        rest = &after[skip..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The line of the `---` that starts a second YAML document (serde_norway gives none).
@@ -874,6 +942,10 @@ fn explain(context: &str, body: &str) -> String {
         "alias (`*name`) without a matching anchor (`&name`)".to_string()
     } else if body.contains("more than one document") {
         "more than one YAML document (`---`); put every job into one `jobs:` list".to_string()
+    } else if body.contains("while scanning") || body.contains("while parsing") {
+        // libyaml's syntax errors; its positions are already in the JobError.
+        let body = strip_positions(body);
+        format!("YAML syntax error: {body} (check the indentation, which must use spaces, and brackets/quotes)")
     } else {
         body.to_string()
     };
@@ -903,7 +975,11 @@ fn unknown_key(context: &str, key: &str) -> String {
     } else if std::ptr::eq(keys, FILE_KEYS) && JOB_KEYS.contains(&norm.as_str()) {
         msg.push_str("; this belongs inside a job under `jobs:`");
     } else if let Some(best) = suggest(&norm, keys) {
-        msg.push_str(&format!("; did you mean `{best}`?"));
+        msg.push_str(&format!(
+            "; did you mean `{best}`? expected one of: {}",
+            keys.join(", ")
+        ));
+        return msg;
     }
     msg.push_str(&format!("; expected one of: {}", keys.join(", ")));
     msg

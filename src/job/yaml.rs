@@ -15,7 +15,10 @@
 //! - Hostile input: files over [`MAX_YAML_FILE_BYTES`] are refused before reading; flow
 //!   nesting (`[[[[`, `{a: {a: ...`) deeper than [`MAX_FLOW_DEPTH`] is refused before parsing,
 //!   because libyaml's time grows quadratically with it; serde_norway limits recursion (128)
-//!   and alias expansion (repetition limit), which stops alias bombs.
+//!   and alias jumps (repetition limit), which stops the classic nested "billion laughs";
+//!   on top, the number of list items and jobs deserialized is capped at what a file of this
+//!   size could hold written out (`ItemBudget`), which stops flat amplification such as
+//!   thousands of jobs each saying `files: *big_list`.
 
 use std::collections::HashSet;
 use std::fmt;
@@ -80,7 +83,8 @@ pub fn load(path: &Path, _opts: &LoadOptions) -> Result<JobFile, JobError> {
         ));
     }
     check_flow_depth(path, text)?;
-    let raw: RawFile = serde_yaml::from_str(text).map_err(|e| yaml_error(path, &e))?;
+    let _budget = ItemBudget::set(text.len() / 2 + 1024);
+    let raw: RawFile = serde_yaml::from_str(text).map_err(|e| yaml_error(path, text, &e))?;
     let mut lines = JobLines::scan(text);
     let jobs = match raw.jobs {
         None => {
@@ -180,7 +184,10 @@ fn expand_jobs(
                 ),
             ));
         }
-        let label = format!("job {} (`{name}`)", i + 1);
+        let label = match &job.name {
+            Some(n) => format!("job {} (`{n}`)", i + 1),
+            None => format!("job {}", i + 1),
+        };
         let from = match &job.files_from {
             Some(rel) => {
                 let list = load_files_from(path, &base.join(rel), &label, line, hasher)?;
@@ -266,9 +273,10 @@ struct RawJob {
 impl RawJob {
     /// Checks what a single job needs (SPEC §3): a target and an action.
     fn check(f: JobFields) -> Result<RawJob, String> {
+        // serde_norway prefixes the position ("job 2: ..."); add the name when there is one.
         let label = match &f.name {
-            Some(n) => format!("job `{n}`"),
-            None => "this job".to_string(),
+            Some(n) => format!("`{n}`"),
+            None => "the job".to_string(),
         };
         let unwrap = |v: Option<Vec<YamlId>>| v.unwrap_or_default().into_iter().map(|i| i.0);
         let files: Vec<FileId> = unwrap(f.files).collect();
@@ -346,6 +354,7 @@ impl<'de> Deserialize<'de> for RawJob {
                 )
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawJob, A::Error> {
+                ItemBudget::spend()?;
                 let fields = JobFields::deserialize(de::value::MapAccessDeserializer::new(map))?;
                 // Checked here, inside the mapping, so serde_norway marks the job's position.
                 RawJob::check(fields).map_err(de::Error::custom)
@@ -619,6 +628,46 @@ fn shown(s: &str) -> String {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Alias amplification guard.
+
+thread_local! {
+    /// List items and jobs that may still be deserialized on this thread (see [`ItemBudget`]).
+    static ITEMS_LEFT: std::cell::Cell<usize> = const { std::cell::Cell::new(usize::MAX) };
+}
+
+/// Caps the list items and jobs one parse may produce. A written-out item takes at least two
+/// bytes (`1,`), so a budget of half the file size never bites a file without aliases, while
+/// `*alias` references that multiply a long list run out of it quickly. Deserialization is
+/// synchronous, so a thread-local is enough; the guard lifts the cap when dropped.
+struct ItemBudget;
+
+impl ItemBudget {
+    fn set(items: usize) -> ItemBudget {
+        ITEMS_LEFT.with(|c| c.set(items));
+        ItemBudget
+    }
+
+    fn spend<E: de::Error>() -> Result<(), E> {
+        ITEMS_LEFT.with(|c| match c.get() {
+            0 => Err(E::custom(
+                "more list items than this file could hold written out: `*alias` references \
+                 multiply lists (a YAML alias bomb?); write the values out or use `files_from:`",
+            )),
+            n => {
+                c.set(n - 1);
+                Ok(())
+            }
+        })
+    }
+}
+
+impl Drop for ItemBudget {
+    fn drop(&mut self) {
+        ITEMS_LEFT.with(|c| c.set(usize::MAX));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Lists of IDs and actions.
 
 /// A file or folder ID as a YAML scalar: an integer or a string.
@@ -734,8 +783,12 @@ impl<'de, T: Deserialize<'de>> Visitor<'de> for ListOf<T> {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         // Do not trust a size hint for the capacity: the input may be hostile.
         let mut out = Vec::new();
-        while let Some(item) = seq.next_element()? {
-            out.push(item);
+        loop {
+            ItemBudget::spend()?;
+            match seq.next_element()? {
+                Some(item) => out.push(item),
+                None => break,
+            }
         }
         Ok(Some(out))
     }
@@ -788,7 +841,7 @@ fn de_actions<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<YamlAction>>
 // Error messages.
 
 /// Turns a serde_norway error into a [`JobError`] with a message for people.
-fn yaml_error(path: &Path, e: &serde_yaml::Error) -> JobError {
+fn yaml_error(path: &Path, text: &str, e: &serde_yaml::Error) -> JobError {
     let loc = e.location();
     let mut msg = e.to_string();
     if let Some(l) = &loc {
@@ -798,13 +851,42 @@ fn yaml_error(path: &Path, e: &serde_yaml::Error) -> JobError {
         }
     }
     let (context, body) = split_path(&msg);
-    let text = explain(context, body);
-    JobError::new(
-        path,
-        loc.as_ref().map(|l| l.line()),
-        loc.as_ref().map(|l| l.column()),
-        text,
-    )
+    let line = loc.as_ref().map(|l| l.line());
+    let column = loc.as_ref().map(|l| l.column());
+    let line = line
+        .or_else(|| second_document_line(text).filter(|_| body.contains("more than one document")));
+    JobError::new(path, line, column, explain(context, body))
+}
+
+/// Drops libyaml's " at line N column M" parts (the location is reported separately).
+fn strip_positions(body: &str) -> String {
+    let mut out = String::new();
+    let mut rest = body;
+    while let Some(p) = rest.find(" at line ") {
+        out.push_str(&rest[..p]);
+        let after = &rest[p + " at line ".len()..];
+        let skip = after
+            .find(|c: char| !(c.is_ascii_digit() || c == ' ' || "column".contains(c)))
+            .unwrap_or(after.len());
+        rest = &after[skip..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The line of the `---` that starts a second YAML document (serde_norway gives none).
+fn second_document_line(text: &str) -> Option<usize> {
+    let mut content = false;
+    for (i, l) in text.lines().enumerate() {
+        let t = l.trim_end();
+        if (t == "---" || t.starts_with("--- ")) && content {
+            return Some(i + 1);
+        }
+        if !t.is_empty() && !t.starts_with('#') && !t.starts_with("---") && !t.starts_with('%') {
+            content = true;
+        }
+    }
+    None
 }
 
 /// Splits serde_norway's `jobs[0].files[2]: message` into the path and the message.
@@ -860,6 +942,10 @@ fn explain(context: &str, body: &str) -> String {
         "alias (`*name`) without a matching anchor (`&name`)".to_string()
     } else if body.contains("more than one document") {
         "more than one YAML document (`---`); put every job into one `jobs:` list".to_string()
+    } else if body.contains("while scanning") || body.contains("while parsing") {
+        // libyaml's syntax errors; its positions are already in the JobError.
+        let body = strip_positions(body);
+        format!("YAML syntax error: {body} (check the indentation, which must use spaces, and brackets/quotes)")
     } else {
         body.to_string()
     };
@@ -882,12 +968,18 @@ fn unknown_key(context: &str, key: &str) -> String {
     };
     let key = shown(key);
     let mut msg = format!("unknown key `{key}` {place}");
-    if let Some(best) = suggest(&key, keys) {
-        msg.push_str(&format!("; did you mean `{best}`?"));
-    } else if !std::ptr::eq(keys, SETTINGS_KEYS) && suggest(&key, SETTINGS_KEYS).is_some() {
+    let norm = key.to_ascii_lowercase().replace('-', "_");
+    // A valid key in the wrong place is more likely than a typo.
+    if !std::ptr::eq(keys, SETTINGS_KEYS) && SETTINGS_KEYS.contains(&norm.as_str()) {
         msg.push_str("; settings such as this belong under `settings:`");
-    } else if std::ptr::eq(keys, FILE_KEYS) && suggest(&key, JOB_KEYS).is_some() {
+    } else if std::ptr::eq(keys, FILE_KEYS) && JOB_KEYS.contains(&norm.as_str()) {
         msg.push_str("; this belongs inside a job under `jobs:`");
+    } else if let Some(best) = suggest(&norm, keys) {
+        msg.push_str(&format!(
+            "; did you mean `{best}`? expected one of: {}",
+            keys.join(", ")
+        ));
+        return msg;
     }
     msg.push_str(&format!("; expected one of: {}", keys.join(", ")));
     msg
@@ -962,4 +1054,374 @@ fn is_jobs_key(body: &str) -> bool {
         .or_else(|| body.strip_prefix("\"jobs\""))
         .or_else(|| body.strip_prefix("'jobs'"));
     rest.is_some_and(|r| r.trim_start().starts_with(':'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &tempfile::TempDir, name: &str, body: &str) -> PathBuf {
+        let p = dir.path().join(name);
+        std::fs::write(&p, body).unwrap();
+        p
+    }
+
+    fn try_load(body: &str) -> Result<JobFile, JobError> {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(&dir, "q4.yaml", body);
+        load(&p, &LoadOptions::default())
+    }
+
+    fn err(body: &str) -> JobError {
+        try_load(body).expect_err("should fail")
+    }
+
+    /// Asserts the error is located and its text holds every fragment.
+    fn assert_err(body: &str, line: usize, fragments: &[&str]) {
+        let e = err(body);
+        let text = e.to_string();
+        assert!(text.contains("q4.yaml"), "{text}");
+        assert_eq!(e.line, Some(line), "{text}");
+        for f in fragments {
+            assert!(text.contains(f), "missing {f:?} in: {text}");
+        }
+    }
+
+    fn targets(jf: &JobFile) -> Vec<String> {
+        jf.entries
+            .iter()
+            .map(|e| match &e.target {
+                Target::File(id) => format!("{}:{id}", e.job),
+                Target::Folder(id) => format!("{}:folder:{id}", e.job),
+            })
+            .collect()
+    }
+
+    const EXAMPLE: &str = "\
+name: q4-audit
+settings:
+  concurrency: 8
+  rate: 20/s
+  timeout: 45
+  max-duration: 1h
+  check_state: false
+  shard: 2/4
+  action: LOCK
+  progress: Never
+  log-format: json
+jobs:
+  - name: finance
+    files: [101, 102, \"dropbox-337-L9Cd0L7QstGL0Lkg\", '0101']
+    folders: [5001]
+    actions: [info, lock, lock, protectusers, lock]
+    on_failure: continue
+  - files:
+      - 201
+    actions: [Unlock]
+";
+
+    #[test]
+    fn happy_path() {
+        let jf = try_load(EXAMPLE).unwrap();
+        assert_eq!(jf.name, "q4-audit");
+        assert_eq!(
+            targets(&jf),
+            [
+                "finance:101",
+                "finance:102",
+                "finance:dropbox-337-L9Cd0L7QstGL0Lkg",
+                "finance:folder:5001",
+                "job-2:201"
+            ]
+        );
+        let e = &jf.entries[0];
+        assert_eq!(
+            &*e.actions,
+            [
+                Action::Info,
+                Action::Lock,
+                Action::ProtectUsers,
+                Action::Lock
+            ]
+        );
+        assert_eq!(e.on_failure, OnFailure::Continue);
+        assert_eq!(e.line, 13);
+        assert!(Arc::ptr_eq(&jf.entries[0].actions, &jf.entries[3].actions));
+        assert_eq!(jf.entries[4].line, 18);
+        assert_eq!(jf.entries[4].on_failure, OnFailure::SkipRest);
+        assert_eq!(&*jf.entries[4].actions, [Action::Unlock]);
+        let s = &jf.settings;
+        assert_eq!(s.concurrency, Some(8));
+        assert_eq!(s.rate, Some(Rate::PerSecond(20.0)));
+        assert_eq!(s.timeout, Some(Duration::from_secs(45)));
+        assert_eq!(s.max_duration, Some(Duration::from_secs(3600)));
+        assert_eq!(s.check_state, Some(false));
+        assert_eq!(s.shard, Some(Shard { k: 2, n: 4 }));
+        assert_eq!(s.action, Some(Action::Lock));
+        assert_eq!(s.progress.as_deref(), Some("never"));
+        assert_eq!(s.log_format.as_deref(), Some("json"));
+        assert_eq!(s.portal, None);
+        assert_eq!(jf.sha256.len(), 64);
+    }
+
+    #[test]
+    fn default_name_is_the_sanitised_stem() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(
+            &dir,
+            "my audit (v2).yml",
+            "jobs: [{files: [1], actions: [info]}]",
+        );
+        let jf = load(&p, &LoadOptions::default()).unwrap();
+        assert_eq!(jf.name, "my_audit__v2_");
+        assert_eq!(jf.entries[0].line, 1, "flow style: the `jobs:` line");
+        assert_err(
+            "name: ../etc\njobs: [{files: [1], actions: [info]}]\n",
+            1,
+            &["directory name"],
+        );
+    }
+
+    #[test]
+    fn files_from_is_relative_to_the_yaml_and_deduplicated() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("lists")).unwrap();
+        write(&dir, "lists/fin.csv", "file_id\n102\n103\n101\n");
+        let yaml = "jobs:\n  - files: [101, 102, 101]\n    files_from: lists/fin.csv\n    folders: [7, 7]\n    actions: [lock]\n";
+        let p = write(&dir, "job.yaml", yaml);
+        let jf = load(&p, &LoadOptions::default()).unwrap();
+        assert_eq!(
+            targets(&jf),
+            ["job-1:101", "job-1:102", "job-1:103", "job-1:folder:7"]
+        );
+        // The hash covers the list too.
+        let before = jf.sha256;
+        write(&dir, "lists/fin.csv", "file_id\n102\n103\n104\n");
+        let after = load(&p, &LoadOptions::default()).unwrap().sha256;
+        assert_ne!(before, after);
+        // Errors in the list name the list's file and line, and where it was named.
+        write(&dir, "lists/fin.csv", "file_id\n102\nabc\n");
+        let e = load(&p, &LoadOptions::default()).unwrap_err();
+        assert!(e.file.ends_with("lists/fin.csv"), "{e}");
+        assert_eq!(e.line, Some(3));
+        assert!(e.message.contains("job.yaml:2"), "{e}");
+        std::fs::remove_file(dir.path().join("lists/fin.csv")).unwrap();
+        let e = load(&p, &LoadOptions::default()).unwrap_err();
+        assert!(e.message.contains("cannot read"), "{e}");
+    }
+
+    #[test]
+    fn unknown_keys_suggest() {
+        assert_err(
+            "jobs:\n  - files: [1]\n    acton: [lock]\n",
+            3,
+            &[
+                "unknown key `acton` in job 1",
+                "did you mean `actions`?",
+                "expected one of: name, files, folders, files_from, actions, on_failure",
+            ],
+        );
+        assert_err(
+            "settings:\n  concurency: 3\njobs: [{files: [1], actions: [info]}]\n",
+            2,
+            &[
+                "unknown key `concurency` in `settings`",
+                "did you mean `concurrency`?",
+            ],
+        );
+        assert_err(
+            "job:\n  - files: [1]\n",
+            1,
+            &["unknown key `job` at the top level", "did you mean `jobs`?"],
+        );
+        assert_err(
+            "jobs:\n  - files: [1]\n    actions: [info]\n    rate: 5/s\n",
+            4,
+            &["belong under `settings:`"],
+        );
+    }
+
+    #[test]
+    fn wrong_types_are_explained() {
+        assert_err(
+            "jobs:\n  - files: 5\n    actions: [info]\n",
+            2,
+            &["job 1, `files`", "must be a list: write `files: [5]`"],
+        );
+        assert_err(
+            "jobs:\n  - files: [1]\n    actions: lock\n",
+            3,
+            &["write `actions: [lock]`"],
+        );
+        assert_err(
+            "jobs:\n  - files:\n    actions: [info]\n",
+            2,
+            &["`files` has no value"],
+        );
+        assert_err(
+            "jobs:\n  - files: [1, 1.5]\n    actions: [info]\n",
+            2,
+            &["`files` item 2", "`1.5`", "not a whole number"],
+        );
+        assert_err(
+            "jobs:\n  - files: [true]\n    actions: [info]\n",
+            2,
+            &["`true`"],
+        );
+        assert_err(
+            "jobs:\n  - files: [-5]\n    actions: [info]\n",
+            2,
+            &["`-5`", "negative"],
+        );
+        assert_err("jobs:\n  - files: [~]\n    actions: [info]\n", 2, &["null"]);
+        assert_err(
+            "jobs:\n  - files: [99999999999999999999]\n    actions: [info]\n",
+            2,
+            &["larger than the largest"],
+        );
+        assert_err(
+            "jobs:\n  - files: [\"12/../people\"]\n    actions: [info]\n",
+            2,
+            &["invalid file ID"],
+        );
+        assert_err(
+            "jobs:\n  - files: [1]\n    actions: [lcok]\n",
+            3,
+            &["did you mean `lock`"],
+        );
+        assert_err("jobs:\n  - 101\n", 2, &["expected a job"]);
+        assert_err(
+            "settings:\n  concurrency: 0\njobs: [{files: [1], actions: [info]}]\n",
+            2,
+            &["from 1 to 1000"],
+        );
+        assert_err(
+            "settings:\n  rate: 20\njobs: [{files: [1], actions: [info]}]\n",
+            2,
+            &["invalid rate `20`"],
+        );
+        assert_err(
+            "settings:\n  progress: sometimes\njobs: [{files: [1], actions: [info]}]\n",
+            2,
+            &["auto, always, never"],
+        );
+        assert_err(
+            "jobs:\n  - files: [1]\n    actions: [info]\n    on_failure: stop\n",
+            4,
+            &["`skip_rest`"],
+        );
+        assert_err(
+            "jobs:\n  - files: [1]\n    files: [2]\n",
+            2,
+            &["given twice"],
+        );
+    }
+
+    #[test]
+    fn structure_errors() {
+        for body in ["", "\n\n# nothing\n", "---\n"] {
+            let e = err(body);
+            assert!(e.message.contains("empty job file"), "{e}");
+        }
+        assert_err("jobs: []\n", 1, &["`jobs` is empty"]);
+        assert!(err("name: x\n").message.contains("no `jobs:` list"));
+        assert_err(
+            "jobs:\n  - name: a\n    files: [1]\n    actions: [info]\n  - name: b\n    actions: [info]\n",
+            5,
+            &["job 2: `b` has no targets"],
+        );
+        assert_err(
+            "jobs:\n  - files: [1]\n    actions: []\n",
+            2,
+            &["job 1: the job has no actions"],
+        );
+        assert_err(
+            "jobs:\n  - name: a\n    files: [1]\n    actions: [info]\n  - name: a\n    files: [2]\n    actions: [info]\n",
+            5,
+            &["unique"],
+        );
+        assert_err("jobs: [\n", 2, &["did not find expected node content"]);
+        assert_err(
+            "jobs: [{files: [1], actions: [info]}]\n---\njobs: []\n",
+            2,
+            &["more than one YAML document"],
+        );
+    }
+
+    #[test]
+    fn hostile_inputs_fail_fast() {
+        let t = std::time::Instant::now();
+        let mut bomb = String::from(
+            "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n",
+        );
+        for (prev, name) in ["a", "b", "c", "d", "e", "f", "g", "h"]
+            .iter()
+            .zip(["b", "c", "d", "e", "f", "g", "h", "i"])
+        {
+            let refs = vec![format!("*{prev}"); 9].join(",");
+            bomb.push_str(&format!("{name}: &{name} [{refs}]\n"));
+        }
+        bomb.push_str("jobs:\n  - files: *i\n    actions: [info]\n");
+        let e = err(&bomb);
+        assert!(
+            e.message.contains("unknown key `a`") || e.message.contains("alias"),
+            "{e}"
+        );
+        let bomb2 = bomb.replace("a: &a", "x: &a");
+        let bomb2 = format!(
+            "jobs:\n  - files: [1]\n    actions: [info]\nname: n\n{}",
+            &bomb2
+        );
+        let _ = try_load(&bomb2).expect_err("must fail");
+        let e = err(&"[".repeat(100_000));
+        assert!(e.message.contains("nested more than 64"), "{e}");
+        let e = err(&"{a: ".repeat(100_000));
+        assert!(e.message.contains("nested more than 64"), "{e}");
+        // Deep block nesting: serde rejects the type at the first level, libyaml is linear.
+        let e = err(&format!("jobs:\n{}", "- ".repeat(100_000)));
+        assert!(e.message.contains("expected a job"), "{e}");
+        let e = err("jobs:\n  - files: [1]\n\0");
+        assert!(e.message.contains("NUL byte at line 3"), "{e}");
+        let e = try_load("jobs:\n  - files: [\u{1}]\n").unwrap_err();
+        assert!(e.line.is_some(), "{e}");
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.yaml");
+        std::fs::write(&p, b"jobs:\n  - name: \xff\n").unwrap();
+        let e = load(&p, &LoadOptions::default()).unwrap_err();
+        assert!(e.message.contains("invalid UTF-8 at line 2"), "{e}");
+        assert!(t.elapsed() < std::time::Duration::from_secs(10));
+    }
+
+    #[test]
+    fn alias_bomb_in_a_job_hits_the_repetition_limit() {
+        let mut y = String::from(
+            "jobs:\n  - name: n\n    actions: [info]\n    files: &a [1,1,1,1,1,1,1,1,1,1]\n",
+        );
+        let mut prev = "a".to_string();
+        for i in 0..9 {
+            let name = format!("b{i}");
+            let refs = vec![format!("*{prev}"); 10].join(",");
+            y.push_str(&format!(
+                "  - name: {name}\n    actions: [info]\n    folders: &{name} [{refs}]\n"
+            ));
+            prev = name;
+        }
+        let t = std::time::Instant::now();
+        let e = err(&y);
+        assert!(t.elapsed() < std::time::Duration::from_secs(5));
+        assert!(
+            e.message.contains("alias") || e.message.contains("invalid type"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn refuses_huge_files_before_reading() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("big.yaml");
+        let f = std::fs::File::create(&p).unwrap();
+        f.set_len(100 * 1024 * 1024).unwrap();
+        let e = load(&p, &LoadOptions::default()).unwrap_err();
+        assert!(e.message.contains("use CSV"), "{e}");
+    }
 }

@@ -1,0 +1,301 @@
+//! Audit workflows (issue 7): folder and room expansion, state-aware writes, restore, sharding,
+//! summary.md.
+
+use std::collections::BTreeMap;
+
+use docspace_batch::sandbox::SandboxOptions;
+
+use crate::common::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn folders_expand_across_pages_and_each_file_is_a_target_once() {
+    let sb = sandbox_with(SandboxOptions {
+        files: 250,
+        ..SandboxOptions::default()
+    })
+    .await;
+    let w = Work::new();
+    // 5002 is listed directly and reached again through 5001; 6000 spans three pages.
+    let job = w.file(
+        "audit.yaml",
+        "jobs:\n  - name: rooms\n    folders: [5001, 5002, 6000]\n    files: [151]\n    actions: [info]\n",
+    );
+    let o = run(&sb, &w, &[job.to_str().unwrap(), "--rate", "unlimited"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let rows = w.rows();
+    let mut per_file: BTreeMap<String, usize> = BTreeMap::new();
+    for r in &rows {
+        *per_file.entry(r.file.clone()).or_default() += 1;
+    }
+    assert_eq!(
+        rows.len(),
+        60 + 250,
+        "Finance (50 + Q4 10) and Bulk 250, each once"
+    );
+    assert!(per_file.values().all(|n| *n == 1), "no file twice");
+    assert!(per_file.contains_key("160") && per_file.contains_key("100249"));
+    // The listing went page by page with count=100.
+    let listing: Vec<String> = sb
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "/api/2.0/files/6000")
+        .map(|r| r.query.unwrap_or_default())
+        .collect();
+    assert_eq!(listing.len(), 3, "{listing:?}");
+    for (i, q) in listing.iter().enumerate() {
+        assert!(
+            q.contains(&format!("startIndex={}", i * 100)) && q.contains("count=100"),
+            "{q}"
+        );
+    }
+    // The expansion happened before any file request.
+    let reqs = api_requests(&sb);
+    let last_listing = reqs
+        .iter()
+        .rposition(|r| !r.path.contains("/file/"))
+        .unwrap();
+    let first_file = reqs.iter().position(|r| r.path.contains("/file/")).unwrap();
+    assert!(last_listing < first_file);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connected_storage_and_csv_folder_ids_expand() {
+    let sb = sandbox().await;
+    let w = Work::new();
+    let csv = w.file(
+        "rooms.csv",
+        "folder_id,action\ndropbox-337,info\n5002,info\n",
+    );
+    let o = run(&sb, &w, &[csv.to_str().unwrap()]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let rows = w.rows();
+    assert!(
+        rows.iter()
+            .any(|r| r.file == "dropbox-337-L9Cd0L7QstGL0Lkg"),
+        "{rows:#?}"
+    );
+    assert_eq!(
+        rows.iter()
+            .filter(|r| r.file.parse::<u32>().is_ok())
+            .count(),
+        10,
+        "Q4 holds 151-160"
+    );
+    assert!(rows.iter().all(|r| r.outcome == "ok"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_folder_stops_before_any_write_unless_skipped() {
+    let sb = sandbox().await;
+    let w = Work::new();
+    let job = w.file(
+        "job.yaml",
+        "jobs:\n  - folders: [5001, 777777]\n    actions: [lock]\n",
+    );
+    let o = run(&sb, &w, &[job.to_str().unwrap()]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("777777") && stderr(&o).contains("--skip-missing-folders"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        sb.requests().iter().all(|r| r.method == "GET"),
+        "nothing written"
+    );
+    let w2 = Work::new();
+    let o = run(
+        &sb,
+        &w2,
+        &[
+            job.to_str().unwrap(),
+            "--skip-missing-folders",
+            "--rate",
+            "unlimited",
+        ],
+    );
+    assert_eq!(
+        code(&o),
+        1,
+        "104 is read-only, so one lock fails: {}",
+        stderr(&o)
+    );
+    assert_eq!(w2.rows().len(), 60);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lock_then_restore_releases_exactly_what_the_run_locked() {
+    let sb = sandbox().await;
+    // Before the audit: 102 already locked by the caller, 103 by Jane Auditor.
+    sb.set_lock_owner("102", Some("Sandbox Admin"));
+    let w = Work::new();
+    let job = w.file("lock.yaml", "name: audit\njobs:\n  - folders: [5002]\n    files: [101, 102, 103]\n    actions: [lock]\n");
+    let o = run(&sb, &w, &[job.to_str().unwrap(), "--rate", "unlimited"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    for id in ["101", "151", "160"] {
+        assert_eq!(
+            sb.lock_owner(id).as_deref(),
+            Some("Sandbox Admin"),
+            "{id} locked by the run"
+        );
+    }
+    let puts_before = api_requests(&sb)
+        .iter()
+        .filter(|r| r.method == "PUT")
+        .count();
+    assert_eq!(
+        puts_before, 11,
+        "101 and 151-160: 102 and 103 need no write"
+    );
+
+    let restore_dir = w.path().join("restore-report");
+    let o = run_in(
+        w.path(),
+        &[
+            "restore",
+            w.report().to_str().unwrap(),
+            "--report-dir",
+            restore_dir.to_str().unwrap(),
+            "--progress",
+            "never",
+        ],
+        &[
+            ("DOCSPACE_URL", &sb.url()),
+            ("DOCSPACE_API_KEY", sb.api_key()),
+        ],
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    for id in ["101", "151", "160"] {
+        assert_eq!(sb.lock_owner(id), None, "{id} released");
+    }
+    assert_eq!(
+        sb.lock_owner("102").as_deref(),
+        Some("Sandbox Admin"),
+        "locked before the run: stays locked"
+    );
+    assert_eq!(
+        sb.lock_owner("103").as_deref(),
+        Some("Jane Auditor"),
+        "someone else's lock: untouched"
+    );
+    let rows = rows_in(&restore_dir);
+    assert_eq!(rows.len(), 11);
+    assert!(
+        rows.iter()
+            .all(|r| r.action == "unlock" && r.outcome == "ok"),
+        "{rows:#?}"
+    );
+    let unlocks: Vec<String> = api_requests(&sb)
+        .into_iter()
+        .filter(|r| r.method == "PUT" && r.body.contains("false"))
+        .map(|r| r.path)
+        .collect();
+    assert_eq!(unlocks.len(), 11);
+    assert!(!unlocks
+        .iter()
+        .any(|p| p.contains("/102/") || p.contains("/103/")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restore_refuses_a_run_without_state_information() {
+    let sb = sandbox().await;
+    let w = Work::new();
+    let job = w.file("lock.csv", "file_id,action\n101,lock\n");
+    let o = run(&sb, &w, &[job.to_str().unwrap(), "--no-check-state"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let before = sb.requests().len();
+    let o = run_in(
+        w.path(),
+        &["restore", w.report().to_str().unwrap()],
+        &[
+            ("DOCSPACE_URL", &sb.url()),
+            ("DOCSPACE_API_KEY", sb.api_key()),
+        ],
+    );
+    assert_eq!(code(&o), 2);
+    assert!(stderr(&o).contains("--no-check-state"), "{}", stderr(&o));
+    assert_eq!(sb.requests().len(), before, "nothing sent");
+    let o = run_in(w.path(), &["restore", w.path().to_str().unwrap()], &[]);
+    assert_eq!(code(&o), 2, "not a report directory");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shards_cover_every_task_exactly_once() {
+    let sb = sandbox().await;
+    let w = Work::new();
+    let job = w.file(
+        "job.yaml",
+        "jobs:\n  - folders: [5001, 5003]\n    actions: [info, protectusers]\n",
+    );
+    let mut seqs: Vec<u64> = Vec::new();
+    let mut files_per_shard: Vec<std::collections::BTreeSet<String>> = Vec::new();
+    for k in 1..=3 {
+        let dir = w.path().join(format!("shard{k}"));
+        let o = run_in(
+            w.path(),
+            &[
+                "run",
+                job.to_str().unwrap(),
+                "--shard",
+                &format!("{k}/3"),
+                "--report-dir",
+                dir.to_str().unwrap(),
+                "--rate",
+                "unlimited",
+                "--progress",
+                "never",
+            ],
+            &[
+                ("DOCSPACE_URL", &sb.url()),
+                ("DOCSPACE_API_KEY", sb.api_key()),
+            ],
+        );
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        let rows = rows_in(&dir);
+        assert!(!rows.is_empty());
+        // Per-file order intact: each file's info comes before its protectusers.
+        for pair in rows.chunks(2) {
+            assert_eq!(pair[0].file, pair[1].file);
+            assert_eq!(
+                (pair[0].action.as_str(), pair[1].action.as_str()),
+                ("info", "protectusers")
+            );
+        }
+        files_per_shard.push(rows.iter().map(|r| r.file.clone()).collect());
+        seqs.extend(rows.iter().map(|r| r.seq));
+    }
+    seqs.sort();
+    assert_eq!(
+        seqs,
+        (1..=160).collect::<Vec<u64>>(),
+        "80 files x 2 actions, each task in exactly one shard"
+    );
+    for a in 0..3 {
+        for b in (a + 1)..3 {
+            assert!(files_per_shard[a].is_disjoint(&files_per_shard[b]));
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn summary_md_is_written_for_people() {
+    let sb = sandbox().await;
+    let w = Work::new();
+    let job = w.file("job.yaml", "name: legal-audit\njobs:\n  - folders: [5003]\n    files: [103, 104]\n    actions: [info, protectusers, lock]\n");
+    let o = run(&sb, &w, &[job.to_str().unwrap(), "--rate", "unlimited"]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let md = std::fs::read_to_string(w.report().join("summary.md")).unwrap();
+    assert!(md.contains("# legal-audit"), "{md}");
+    assert!(
+        md.contains("## Failures (1)") && md.contains("| 104 | lock | forbidden | 403 |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("## Files locked by others") && md.contains("Jane Auditor"),
+        "{md}"
+    );
+    assert!(
+        md.contains("## Users with access") && md.contains("### Legal"),
+        "{md}"
+    );
+}

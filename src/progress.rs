@@ -22,6 +22,8 @@ pub enum Level {
     Warn,
     /// Always shown.
     Error,
+    /// Always shown, without a prefix (e.g. the resume command).
+    Notice,
 }
 
 /// Log output. Cheap to clone; shared by the whole run.
@@ -44,15 +46,11 @@ impl Ui {
 
     /// Writes one log line to stderr (or through the bar, so it is not torn).
     pub fn log(&self, level: Level, msg: &str) {
-        if self.out.quiet && level != Level::Error {
+        if self.out.quiet && matches!(level, Level::Info | Level::Warn) {
             return;
         }
         let line = if self.out.json {
-            let lvl = match level {
-                Level::Info => "info",
-                Level::Warn => "warn",
-                Level::Error => "error",
-            };
+            let lvl = level_name(level);
             serde_json::json!({"ts": crate::now_rfc3339(), "level": lvl, "msg": sanitize(msg)})
                 .to_string()
         } else {
@@ -60,6 +58,7 @@ impl Ui {
                 Level::Info => sanitize(msg),
                 Level::Warn => format!("warning: {}", sanitize(msg)),
                 Level::Error => format!("error: {}", sanitize(msg)),
+                Level::Notice => sanitize(msg),
             }
         };
         match &self.bar {
@@ -71,10 +70,10 @@ impl Ui {
     /// A JSON event with fields (only in `--log-format json`; text mode prints `text`).
     pub fn event(&self, level: Level, text: &str, fields: serde_json::Value) {
         if self.out.json {
-            if self.out.quiet && level != Level::Error {
+            if self.out.quiet && matches!(level, Level::Info | Level::Warn) {
                 return;
             }
-            let mut obj = serde_json::json!({"ts": crate::now_rfc3339(), "level": match level { Level::Info => "info", Level::Warn => "warn", Level::Error => "error" }, "msg": sanitize(text)});
+            let mut obj = serde_json::json!({"ts": crate::now_rfc3339(), "level": level_name(level), "msg": sanitize(text)});
             if let (Some(o), serde_json::Value::Object(f)) = (obj.as_object_mut(), fields) {
                 o.extend(f);
             }
@@ -97,6 +96,15 @@ impl Ui {
     /// Error line.
     pub fn error(&self, msg: &str) {
         self.log(Level::Error, msg)
+    }
+}
+
+fn level_name(l: Level) -> &'static str {
+    match l {
+        Level::Info => "info",
+        Level::Warn => "warn",
+        Level::Error => "error",
+        Level::Notice => "notice",
     }
 }
 

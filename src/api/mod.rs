@@ -6,6 +6,7 @@
 
 mod classify;
 
+use classify::clean;
 pub use classify::{clean as clean_text, ApiError, ErrorKind};
 
 use std::time::Duration;
@@ -89,6 +90,8 @@ pub struct AccessUser {
 pub struct FolderPage {
     /// File IDs on this page.
     pub files: Vec<FileId>,
+    /// Titles of the files on this page, in the same order (empty when absent).
+    pub file_titles: Vec<String>,
     /// Subfolder IDs on this page.
     pub folders: Vec<FileId>,
     /// Items on this page (`response.count`).
@@ -282,6 +285,15 @@ impl Client {
                 .collect()
         };
         let files = ids("files")?;
+        let file_titles = v
+            .get("files")
+            .and_then(Value::as_array)
+            .map(|l| {
+                l.iter()
+                    .map(|f| str_field(f, "title").map(|t| clean(&t)).unwrap_or_default())
+                    .collect()
+            })
+            .unwrap_or_default();
         let folders = ids("folders")?;
         let num = |k: &str| v.get(k).and_then(Value::as_u64);
         Ok(FolderPage {
@@ -290,6 +302,7 @@ impl Client {
                 .ok_or_else(|| ApiError::bad_response("folder listing has no `total`"))?,
             title: v.get("current").and_then(|c| str_field(c, "title")),
             files,
+            file_titles,
             folders,
         })
     }

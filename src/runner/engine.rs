@@ -28,6 +28,7 @@ pub struct Executed {
 pub async fn execute(
     ctx: Arc<Ctx>,
     tasks: Arc<Vec<Task>>,
+    titles: Arc<HashMap<FileId, String>>,
     writer: &mut ReportWriter,
     ui: &mut Ui,
     label: &str,
@@ -38,12 +39,13 @@ pub async fn execute(
     let workers = ctx.cfg.concurrency.min(queues.len()).max(1);
     let mut handles = Vec::with_capacity(workers);
     for _ in 0..workers {
-        let (ctx, tasks, queues, next, tx) = (
+        let (ctx, tasks, queues, next, tx, titles) = (
             ctx.clone(),
             tasks.clone(),
             queues.clone(),
             next.clone(),
             tx.clone(),
+            titles.clone(),
         );
         handles.push(tokio::spawn(async move {
             loop {
@@ -52,7 +54,7 @@ pub async fn execute(
                 }
                 let q = next.fetch_add(1, Ordering::Relaxed);
                 let Some(queue) = queues.get(q) else { return };
-                if !run_queue(&ctx, &tasks, queue, &tx).await {
+                if !run_queue(&ctx, &tasks, queue, &titles, &tx).await {
                     return;
                 }
             }
@@ -132,9 +134,15 @@ async fn run_queue(
     ctx: &Ctx,
     tasks: &[Task],
     queue: &[usize],
+    titles: &HashMap<FileId, String>,
     tx: &mpsc::Sender<(usize, TaskOutput)>,
 ) -> bool {
-    let mut memo = FileMemo::default();
+    // A title from the folder listing, so access.csv has it without an extra request.
+    let mut memo = FileMemo {
+        title: queue
+            .first()
+            .and_then(|&i| titles.get(&tasks[i].file).cloned()),
+    };
     // Jobs in which an earlier task on this file failed (skip_rest).
     let mut failed_in: Vec<(std::sync::Arc<str>, u64)> = Vec::new();
     for &i in queue {

@@ -408,7 +408,7 @@ async fn run_inner(a: RunArgs, argv: Vec<String>, bootstrap: &Ui) -> Result<Exit
     let plan = match (cfg.shard, a.resume.is_some()) {
         (Some(s), false) => Plan {
             tasks: plan::shard(plan.tasks, s),
-            groups: plan.groups,
+            ..plan
         },
         _ => plan,
     };
@@ -479,9 +479,16 @@ async fn run_inner(a: RunArgs, argv: Vec<String>, bootstrap: &Ui) -> Result<Exit
             c.stop.stop(StopReason::MaxDuration);
         });
     }
-    engine::execute(ctx.clone(), Arc::new(pending), &mut writer, &mut ui, &name)
-        .await
-        .map_err(|e| Error::Io(format!("writing reports in {}: {e}", dir.display())))?;
+    engine::execute(
+        ctx.clone(),
+        Arc::new(pending),
+        Arc::new(plan.titles.clone()),
+        &mut writer,
+        &mut ui,
+        &name,
+    )
+    .await
+    .map_err(|e| Error::Io(format!("writing reports in {}: {e}", dir.display())))?;
     let rows = writer
         .finish()
         .map_err(|e| Error::Io(format!("writing reports in {}: {e}", dir.display())))?;
@@ -752,7 +759,7 @@ fn finish(
     if let Some(c) = &resume {
         // Shown even with --quiet: it is what the operator (or cron mail) needs next.
         ui.log(
-            crate::progress::Level::Error,
+            crate::progress::Level::Notice,
             &format!("work is left; resume with: {c}"),
         );
     }
@@ -823,7 +830,7 @@ async fn restore_inner(a: RestoreArgs, argv: Vec<String>) -> Result<Exit, Error>
     let name = format!("{}-restore", st.name);
     let plan = Plan {
         tasks,
-        groups: HashMap::new(),
+        ..Plan::default()
     };
     let dir = a
         .exec
@@ -874,6 +881,7 @@ async fn restore_inner(a: RestoreArgs, argv: Vec<String>) -> Result<Exit, Error>
     engine::execute(
         ctx.clone(),
         Arc::new(plan.tasks.clone()),
+        Arc::new(HashMap::new()),
         &mut writer,
         &mut ui,
         &name,

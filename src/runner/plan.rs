@@ -23,6 +23,8 @@ const MAX_PAGES: u64 = 1_000_000;
 pub struct Listing {
     /// Files, each once.
     pub files: Vec<FileId>,
+    /// Titles seen in the listing (so access.csv has titles without an extra request).
+    pub titles: HashMap<FileId, String>,
     /// Title of the folder/room.
     pub title: Option<String>,
 }
@@ -103,7 +105,10 @@ pub async fn expand_folder(
                 out.title = page.title.clone();
             }
             let n = page.files.len() + page.folders.len();
-            for f in page.files {
+            for (i, f) in page.files.into_iter().enumerate() {
+                if let Some(t) = page.file_titles.get(i).filter(|t| !t.is_empty()) {
+                    out.titles.insert(f.clone(), t.clone());
+                }
                 if seen_files.insert(f.clone()) {
                     out.files.push(f);
                 }
@@ -127,12 +132,15 @@ pub struct Plan {
     pub tasks: Vec<Task>,
     /// file ID → title of the folder/room it was expanded from.
     pub groups: HashMap<String, String>,
+    /// file ID → file title, where a folder listing told us.
+    pub titles: HashMap<FileId, String>,
 }
 
 /// Turns entries into tasks. `listings` holds the expansion of every folder target.
 pub fn build(entries: &[Entry], listings: &HashMap<FileId, Listing>) -> Plan {
     let mut tasks: Vec<Task> = Vec::with_capacity(entries.len());
     let mut groups = HashMap::new();
+    let mut titles = HashMap::new();
     // (job, file, action) already targeted in a job: a file reached twice through folders (or
     // listed and also found in a folder) becomes a target once.
     let mut seen: HashSet<(Arc<str>, FileId, Action)> = HashSet::new();
@@ -171,6 +179,7 @@ pub fn build(entries: &[Entry], listings: &HashMap<FileId, Listing>) -> Plan {
                     .title
                     .clone()
                     .unwrap_or_else(|| format!("folder {folder}"));
+                titles.extend(l.titles.iter().map(|(k, v)| (k.clone(), v.clone())));
                 for f in &l.files {
                     groups.entry(f.to_string()).or_insert_with(|| title.clone());
                     for &a in e.actions.iter() {
@@ -182,7 +191,11 @@ pub fn build(entries: &[Entry], listings: &HashMap<FileId, Listing>) -> Plan {
             }
         }
     }
-    Plan { tasks, groups }
+    Plan {
+        tasks,
+        groups,
+        titles,
+    }
 }
 
 /// Stable 64-bit FNV-1a of the file ID's text: the same on every machine and version.
@@ -252,8 +265,16 @@ pub fn save(dir: &Path, st: &RunState, plan: &Plan) -> io::Result<()> {
     let mut w = csv::Writer::from_writer(io::BufWriter::new(std::fs::File::create(
         dir.join(".tasks.csv.tmp"),
     )?));
-    w.write_record(["seq", "job", "file_id", "action", "on_failure", "group"])
-        .map_err(io::Error::other)?;
+    w.write_record([
+        "seq",
+        "job",
+        "file_id",
+        "action",
+        "on_failure",
+        "group",
+        "title",
+    ])
+    .map_err(io::Error::other)?;
     for t in &plan.tasks {
         let fid = t.file.to_string();
         let group = plan.groups.get(&fid).map(String::as_str).unwrap_or("");
@@ -268,6 +289,7 @@ pub fn save(dir: &Path, st: &RunState, plan: &Plan) -> io::Result<()> {
             t.action.as_str(),
             of,
             group,
+            plan.titles.get(&t.file).map(String::as_str).unwrap_or(""),
         ])
         .map_err(io::Error::other)?;
     }
@@ -313,6 +335,9 @@ pub fn load(dir: &Path) -> Result<(RunState, Plan), String> {
         if r.len() > 5 && !r[5].is_empty() {
             plan.groups.insert(file.to_string(), r[5].to_string());
         }
+        if r.len() > 6 && !r[6].is_empty() {
+            plan.titles.insert(file.clone(), r[6].to_string());
+        }
         plan.tasks.push(Task {
             seq,
             job,
@@ -347,6 +372,7 @@ mod tests {
             Listing {
                 files: vec![f(1), f(2), f(3)],
                 title: Some("Room".into()),
+                ..Listing::default()
             },
         );
         let entries = vec![

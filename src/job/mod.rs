@@ -159,6 +159,18 @@ pub const MAX_JOB_FILE_BYTES: u64 = 256 * 1024 * 1024;
 /// (~100 bytes) per scalar in memory; long ID lists belong in a `files_from` CSV.
 pub const MAX_YAML_FILE_BYTES: u64 = 16 * 1024 * 1024;
 
+/// Most entries one job file may produce (an [`Entry`] is ~72 bytes, so this bounds memory
+/// at a few hundred MiB; a tiny-row CSV at the byte limit would otherwise need gigabytes).
+pub const MAX_ENTRIES_PER_FILE: usize = 5_000_000;
+
+/// The message for a file over [`MAX_ENTRIES_PER_FILE`].
+pub(crate) fn too_many_entries() -> String {
+    format!(
+        "more than {MAX_ENTRIES_PER_FILE} targets/rows in one job file; split it into several \
+         job files (they can run one after another, or in parallel with --shard)"
+    )
+}
+
 /// Longest job name (YAML `name:` of a job, CSV `job` cell), in characters.
 pub const MAX_JOB_NAME_CHARS: usize = 100;
 

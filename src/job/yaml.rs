@@ -202,6 +202,9 @@ fn expand_jobs(
             None => Vec::new(),
         };
         job.push_entries(Arc::from(name), line, from, &mut entries);
+        if entries.len() > MAX_ENTRIES_PER_FILE {
+            return Err(JobError::new(path, Some(line), None, too_many_entries()));
+        }
     }
     Ok(entries)
 }
@@ -1423,5 +1426,41 @@ jobs:
         f.set_len(100 * 1024 * 1024).unwrap();
         let e = load(&p, &LoadOptions::default()).unwrap_err();
         assert!(e.message.contains("use CSV"), "{e}");
+    }
+
+    /// Every single-byte corruption of a valid file loads or fails cleanly: no panic, no hang.
+    #[test]
+    fn corrupted_files_never_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("fuzz.yaml");
+        let base = EXAMPLE.as_bytes();
+        for i in 0..base.len() {
+            // Two of the four corruptions per position keep the debug-mode test quick.
+            for b in [b':', b'[', b'*', b'\t'].into_iter().skip(i % 2).step_by(2) {
+                let mut body = base.to_vec();
+                body[i] = b;
+                std::fs::write(&p, &body).unwrap();
+                let _ = load(&p, &LoadOptions::default());
+            }
+        }
+        for odd in [
+            "jobs:\n  - 1: x\n",
+            "jobs:\n  - ? [a]\n    : b\n",
+            "jobs:\n  - files: !!binary aGVsbG8=\n    actions: [info]\n",
+            "jobs:\n  - files: !custom [1]\n    actions: [info]\n",
+            "jobs:\n  - files: [1]\n    actions: [info]\n    <<: {name: x}\n",
+            "jobs: !!str x\n",
+            "&a jobs: *a\n",
+            "jobs: &a [*a]\n",
+            "%YAML 1.2\n---\njobs: [{files: [1], actions: [info]}]\n",
+            "jobs:\n  - {files: [1], actions: [info], name: 'a\\u0000b'}\n",
+            "jobs:\n  - {files: [\"box-1-\\u0007\"], actions: [info]}\n",
+            "jobs:\n  - {files: [1e400], actions: [info]}\n",
+            "jobs:\n  - {files: [.nan, .inf], actions: [info]}\n",
+            "jobs:\n  - {files: [0x10, 0o7, 0b1], actions: [info]}\n",
+        ] {
+            std::fs::write(&p, odd).unwrap();
+            let _ = load(&p, &LoadOptions::default());
+        }
     }
 }

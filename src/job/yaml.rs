@@ -526,7 +526,20 @@ fn de_files_from<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::E
     scalar(
         d,
         "a CSV/TXT file of IDs, like `files_from: finance.csv`",
-        |s| non_empty(s, "files_from"),
+        |s| {
+            let path = non_empty(s, "files_from")?;
+            let ext = Path::new(&path)
+                .extension()
+                .and_then(|e| e.to_str())
+                .map(str::to_ascii_lowercase);
+            match ext.as_deref() {
+                Some("csv" | "tsv" | "txt") => Ok(path),
+                _ => Err(format!(
+                    "`files_from: {}` must name a .csv, .tsv or .txt list of file IDs",
+                    shown(&path)
+                )),
+            }
+        },
     )
 }
 fn de_on_failure<'de, D: Deserializer<'de>>(d: D) -> Result<Option<OnFailure>, D::Error> {
@@ -572,7 +585,19 @@ fn de_rate<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Rate>, D::Error> {
     )
 }
 fn de_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-    scalar(d, "a duration like `30s`, `500ms` or `2m`", parse_duration)
+    scalar(d, "a duration like `30s`, `500ms` or `2m`", |s| {
+        // A zero timeout or time budget would fail every request or start nothing.
+        parse_duration(s).and_then(|d| {
+            if d.is_zero() {
+                Err(format!(
+                    "the duration `{}` must be greater than zero",
+                    shown(s)
+                ))
+            } else {
+                Ok(d)
+            }
+        })
+    })
 }
 fn de_shard<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Shard>, D::Error> {
     scalar(d, "a shard like `2/4`", parse_shard)
@@ -1317,6 +1342,21 @@ jobs:
             "jobs:\n  - files: [1]\n    files: [2]\n",
             2,
             &["given twice"],
+        );
+        assert_err(
+            "settings:\n  timeout: 0s\njobs: [{files: [1], actions: [info]}]\n",
+            2,
+            &["greater than zero"],
+        );
+        assert_err(
+            "jobs:\n  - files_from: other.yaml\n    actions: [info]\n",
+            2,
+            &["must name a .csv, .tsv or .txt"],
+        );
+        assert_err(
+            "settings:\n  max-duratoin: 1h\njobs: [{files: [1], actions: [info]}]\n",
+            2,
+            &["did you mean `max_duration`?"],
         );
     }
 

@@ -81,7 +81,8 @@ pub struct Entry {
     pub target: Target,
     /// Actions in the order written (shared between entries of one YAML job).
     pub actions: Arc<[Action]>,
-    /// 1-based line where the target was written (for messages).
+    /// 1-based line where the target was written (for messages): the row of a CSV file; for
+    /// YAML, the line of the job's `- ` item (the `jobs:` line for flow-style lists).
     pub line: usize,
 }
 
@@ -470,6 +471,22 @@ mod tests {
 
     fn hostile_dir() -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/hostile")
+    }
+
+    #[test]
+    fn load_all_reports_every_bad_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let good = dir.path().join("good.csv");
+        std::fs::write(&good, "file_id,action\n101,lock\n").expect("write");
+        let paths = vec![
+            good.clone(),
+            hostile_dir().join("ragged.csv"),
+            hostile_dir().join("unknown-key.yaml"),
+        ];
+        let errs = load_all(&paths, &LoadOptions::default()).expect_err("two bad files");
+        assert_eq!(errs.len(), 2);
+        let ok = load_all(&[good], &LoadOptions::default()).expect("good file");
+        assert_eq!(ok[0].entries.len(), 1);
     }
 
     #[test]

@@ -1193,6 +1193,15 @@ jobs:
     }
 
     #[test]
+    fn crlf_and_bom_load_the_same() {
+        let plain = try_load(EXAMPLE).unwrap();
+        let crlf = try_load(&format!("\u{feff}{}", EXAMPLE.replace('\n', "\r\n"))).unwrap();
+        assert_eq!(plain.entries, crlf.entries);
+        assert_eq!(plain.settings, crlf.settings);
+        assert_ne!(plain.sha256, crlf.sha256, "the hash is over the bytes");
+    }
+
+    #[test]
     fn default_name_is_the_sanitised_stem() {
         let dir = tempfile::tempdir().unwrap();
         let p = write(

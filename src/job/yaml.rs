@@ -1512,4 +1512,20 @@ jobs:
             let _ = load(&p, &LoadOptions::default());
         }
     }
+
+    /// Memory/time at the size limit: run with
+    /// `cargo test --release --lib -- --ignored yaml_at_the_size_limit`.
+    #[test]
+    #[ignore = "a release-mode benchmark"]
+    fn yaml_at_the_size_limit() {
+        let mut body = String::from("jobs:\n  - actions: [info]\n    files: [");
+        while body.len() < MAX_YAML_FILE_BYTES as usize - 100 {
+            body.push_str("1,");
+        }
+        body.push_str("1]\n");
+        let t = std::time::Instant::now();
+        let jf = try_load(&body).unwrap();
+        eprintln!("{} MiB YAML in {:?}", body.len() >> 20, t.elapsed());
+        assert_eq!(jf.entries.len(), 1);
+    }
 }

@@ -81,7 +81,8 @@ pub struct Entry {
     pub target: Target,
     /// Actions in the order written (shared between entries of one YAML job).
     pub actions: Arc<[Action]>,
-    /// 1-based line where the target was written (for messages).
+    /// 1-based line where the target was written (for messages): the row of a CSV file; for
+    /// YAML, the line of the job's `- ` item (the `jobs:` line for flow-style lists).
     pub line: usize,
 }
 
@@ -155,9 +156,23 @@ pub struct LoadOptions {
 /// 256 MiB holds several million rows.
 pub const MAX_JOB_FILE_BYTES: u64 = 256 * 1024 * 1024;
 
-/// Largest YAML job file we read. Lower than for CSV because the YAML parser keeps an event
-/// (~100 bytes) per scalar in memory; long ID lists belong in a `files_from` CSV.
-pub const MAX_YAML_FILE_BYTES: u64 = 16 * 1024 * 1024;
+/// Largest YAML job file we read. Far lower than for CSV: the YAML parser turns the whole
+/// document into events before anything is checked, and its cost grows faster than linearly
+/// (measured in release mode on a list of one-digit IDs: 4 MiB took 1.3 s and 320 MB, 16 MiB took
+/// 16 s and 1.2 GB). 4 MiB still holds ~400 000 IDs; longer lists belong in a `files_from` CSV.
+pub const MAX_YAML_FILE_BYTES: u64 = 4 * 1024 * 1024;
+
+/// Most entries one job file may produce (an [`Entry`] is ~72 bytes, so this bounds memory
+/// at a few hundred MiB; a tiny-row CSV at the byte limit would otherwise need gigabytes).
+pub const MAX_ENTRIES_PER_FILE: usize = 5_000_000;
+
+/// The message for a file over [`MAX_ENTRIES_PER_FILE`].
+pub(crate) fn too_many_entries() -> String {
+    format!(
+        "more than {MAX_ENTRIES_PER_FILE} targets/rows in one job file; split it into several \
+         job files (they can run one after another, or in parallel with --shard)"
+    )
+}
 
 /// Longest job name (YAML `name:` of a job, CSV `job` cell), in characters.
 pub const MAX_JOB_NAME_CHARS: usize = 100;
@@ -458,6 +473,22 @@ mod tests {
 
     fn hostile_dir() -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/hostile")
+    }
+
+    #[test]
+    fn load_all_reports_every_bad_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let good = dir.path().join("good.csv");
+        std::fs::write(&good, "file_id,action\n101,lock\n").expect("write");
+        let paths = vec![
+            good.clone(),
+            hostile_dir().join("ragged.csv"),
+            hostile_dir().join("unknown-key.yaml"),
+        ];
+        let errs = load_all(&paths, &LoadOptions::default()).expect_err("two bad files");
+        assert_eq!(errs.len(), 2);
+        let ok = load_all(&[good], &LoadOptions::default()).expect("good file");
+        assert_eq!(ok[0].entries.len(), 1);
     }
 
     #[test]

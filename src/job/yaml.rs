@@ -202,6 +202,9 @@ fn expand_jobs(
             None => Vec::new(),
         };
         job.push_entries(Arc::from(name), line, from, &mut entries);
+        if entries.len() > MAX_ENTRIES_PER_FILE {
+            return Err(JobError::new(path, Some(line), None, too_many_entries()));
+        }
     }
     Ok(entries)
 }
@@ -523,7 +526,20 @@ fn de_files_from<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::E
     scalar(
         d,
         "a CSV/TXT file of IDs, like `files_from: finance.csv`",
-        |s| non_empty(s, "files_from"),
+        |s| {
+            let path = non_empty(s, "files_from")?;
+            let ext = Path::new(&path)
+                .extension()
+                .and_then(|e| e.to_str())
+                .map(str::to_ascii_lowercase);
+            match ext.as_deref() {
+                Some("csv" | "tsv" | "txt") => Ok(path),
+                _ => Err(format!(
+                    "`files_from: {}` must name a .csv, .tsv or .txt list of file IDs",
+                    shown(&path)
+                )),
+            }
+        },
     )
 }
 fn de_on_failure<'de, D: Deserializer<'de>>(d: D) -> Result<Option<OnFailure>, D::Error> {
@@ -569,7 +585,19 @@ fn de_rate<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Rate>, D::Error> {
     )
 }
 fn de_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-    scalar(d, "a duration like `30s`, `500ms` or `2m`", parse_duration)
+    scalar(d, "a duration like `30s`, `500ms` or `2m`", |s| {
+        // A zero timeout or time budget would fail every request or start nothing.
+        parse_duration(s).and_then(|d| {
+            if d.is_zero() {
+                Err(format!(
+                    "the duration `{}` must be greater than zero",
+                    shown(s)
+                ))
+            } else {
+                Ok(d)
+            }
+        })
+    })
 }
 fn de_shard<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Shard>, D::Error> {
     scalar(d, "a shard like `2/4`", parse_shard)
@@ -1165,6 +1193,15 @@ jobs:
     }
 
     #[test]
+    fn crlf_and_bom_load_the_same() {
+        let plain = try_load(EXAMPLE).unwrap();
+        let crlf = try_load(&format!("\u{feff}{}", EXAMPLE.replace('\n', "\r\n"))).unwrap();
+        assert_eq!(plain.entries, crlf.entries);
+        assert_eq!(plain.settings, crlf.settings);
+        assert_ne!(plain.sha256, crlf.sha256, "the hash is over the bytes");
+    }
+
+    #[test]
     fn default_name_is_the_sanitised_stem() {
         let dir = tempfile::tempdir().unwrap();
         let p = write(
@@ -1315,6 +1352,21 @@ jobs:
             2,
             &["given twice"],
         );
+        assert_err(
+            "settings:\n  timeout: 0s\njobs: [{files: [1], actions: [info]}]\n",
+            2,
+            &["greater than zero"],
+        );
+        assert_err(
+            "jobs:\n  - files_from: other.yaml\n    actions: [info]\n",
+            2,
+            &["must name a .csv, .tsv or .txt"],
+        );
+        assert_err(
+            "settings:\n  max-duratoin: 1h\njobs: [{files: [1], actions: [info]}]\n",
+            2,
+            &["did you mean `max_duration`?"],
+        );
     }
 
     #[test]
@@ -1423,5 +1475,57 @@ jobs:
         f.set_len(100 * 1024 * 1024).unwrap();
         let e = load(&p, &LoadOptions::default()).unwrap_err();
         assert!(e.message.contains("use CSV"), "{e}");
+    }
+
+    /// Every single-byte corruption of a valid file loads or fails cleanly: no panic, no hang.
+    #[test]
+    fn corrupted_files_never_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("fuzz.yaml");
+        let base = EXAMPLE.as_bytes();
+        for i in 0..base.len() {
+            // Two of the four corruptions per position keep the debug-mode test quick.
+            for b in [b':', b'[', b'*', b'\t'].into_iter().skip(i % 2).step_by(2) {
+                let mut body = base.to_vec();
+                body[i] = b;
+                std::fs::write(&p, &body).unwrap();
+                let _ = load(&p, &LoadOptions::default());
+            }
+        }
+        for odd in [
+            "jobs:\n  - 1: x\n",
+            "jobs:\n  - ? [a]\n    : b\n",
+            "jobs:\n  - files: !!binary aGVsbG8=\n    actions: [info]\n",
+            "jobs:\n  - files: !custom [1]\n    actions: [info]\n",
+            "jobs:\n  - files: [1]\n    actions: [info]\n    <<: {name: x}\n",
+            "jobs: !!str x\n",
+            "&a jobs: *a\n",
+            "jobs: &a [*a]\n",
+            "%YAML 1.2\n---\njobs: [{files: [1], actions: [info]}]\n",
+            "jobs:\n  - {files: [1], actions: [info], name: 'a\\u0000b'}\n",
+            "jobs:\n  - {files: [\"box-1-\\u0007\"], actions: [info]}\n",
+            "jobs:\n  - {files: [1e400], actions: [info]}\n",
+            "jobs:\n  - {files: [.nan, .inf], actions: [info]}\n",
+            "jobs:\n  - {files: [0x10, 0o7, 0b1], actions: [info]}\n",
+        ] {
+            std::fs::write(&p, odd).unwrap();
+            let _ = load(&p, &LoadOptions::default());
+        }
+    }
+
+    /// Memory/time at the size limit: run with
+    /// `cargo test --release --lib -- --ignored yaml_at_the_size_limit`.
+    #[test]
+    #[ignore = "a release-mode benchmark"]
+    fn yaml_at_the_size_limit() {
+        let mut body = String::from("jobs:\n  - actions: [info]\n    files: [");
+        while body.len() < MAX_YAML_FILE_BYTES as usize - 100 {
+            body.push_str("1,");
+        }
+        body.push_str("1]\n");
+        let t = std::time::Instant::now();
+        let jf = try_load(&body).unwrap();
+        eprintln!("{} MiB YAML in {:?}", body.len() >> 20, t.elapsed());
+        assert_eq!(jf.entries.len(), 1);
     }
 }

@@ -637,9 +637,15 @@ async fn sigkill_mid_run_then_resume_completes_and_repeats_only_in_flight() {
     for (f, _) in &twice {
         assert!(puts_at_kill.contains_key(*f));
     }
+    // No summary.json survived the kill; the resumed run's summary still covers the union and
+    // counts itself as a resume of the run that started at run.json's created_at.
     let s = summary(&report);
     assert_eq!(s["tasks"], 150);
     assert_eq!(s["outcomes"]["ok"], 150);
+    assert_eq!(s["resumes"], 1, "{s}");
+    let run: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(report.join("run.json")).unwrap()).unwrap();
+    assert_eq!(s["started_at"], run["created_at"], "{s}");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -848,5 +854,79 @@ async fn max_duration_with_nothing_left_exits_by_the_normal_rules() {
     assert_each_task_once(&rows, 3);
     assert!(rows.iter().all(|r| r.outcome == "ok"), "{rows:#?}");
     assert!(!stderr(&o).contains("resume with"), "{}", stderr(&o));
+    assert!(
+        !stderr(&o).contains("error:"),
+        "a deadline that cut nothing short is not an error: {}",
+        stderr(&o)
+    );
     assert_eq!(summary(&w.report())["exit_code"], 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signal_while_expanding_folders_exits_130_and_writes_nothing() {
+    // 3000 files in room 6000: 30 listing pages at 200 ms each.
+    let sb = sandbox_with(SandboxOptions {
+        files: 3000,
+        latency: Duration::from_millis(200),
+        ..SandboxOptions::default()
+    })
+    .await;
+    let w = Work::new();
+    w.file(
+        "job.yaml",
+        "jobs:\n  - folders: [6000]\n    actions: [lock]\n",
+    );
+    let args = [
+        "run",
+        "job.yaml",
+        "--report-dir",
+        "report",
+        "--rate",
+        "unlimited",
+        "--progress",
+        "never",
+    ];
+    let child = spawn_raw(&sb, &w, &args);
+    let pid = child.id();
+    assert!(
+        wait_until(Duration::from_secs(10), || api_requests(&sb).len() >= 2).await,
+        "listing started"
+    );
+    signal(pid, "INT");
+    let o = wait_child(child, Duration::from_secs(10)).await;
+    assert_eq!(code(&o), 130, "a signal is exit 130: {}", stderr(&o));
+    assert!(stderr(&o).contains("nothing was written"), "{}", stderr(&o));
+    assert!(sb.requests().iter().all(|r| r.method == "GET"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_start_that_sent_nothing_leaves_the_report_dir_reusable() {
+    let sb = sandbox().await;
+    let w = Work::new();
+    w.file("job.csv", "file_id,action\n101,info\n");
+    let args = [
+        "run",
+        "job.csv",
+        "--report-dir",
+        "report",
+        "--progress",
+        "never",
+    ];
+    let o = run_in(
+        w.path(),
+        &args,
+        &[
+            ("DOCSPACE_URL", &sb.url()),
+            ("DOCSPACE_API_KEY", "sk-wrong"),
+        ],
+    );
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    // The same command with the right key, as a cron job would retry it.
+    let o = run_raw(&sb, &w, &args);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_each_task_once(&w.rows(), 1);
+    // A directory with real work in it is still refused.
+    let o = run_raw(&sb, &w, &args);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(stderr(&o).contains("--resume report"), "{}", stderr(&o));
 }

@@ -175,19 +175,26 @@ fn client(p: &Portal, cfg: &ExecConfig) -> Result<Client, Error> {
 
 /// GET /api/2.0/authentication before anything else (SPEC §4).
 async fn check_key(ctx: &Ctx) -> Result<(), Error> {
-    ctx.limiter.acquire().await;
-    ctx.stats
-        .requests
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    match ctx.client.check_auth().await {
-        Ok(true) => Ok(()),
-        Ok(false) => Err(Error::Aborted(
+    // Through the retry loop: a 502 or a dropped connection at the very first request must not
+    // abort a cron run that the next attempt would have started (issue #4, fault matrix).
+    match ctx
+        .request(exec::Endpoint::Read, || ctx.client.check_auth())
+        .await
+    {
+        Ok((true, _)) => Ok(()),
+        Ok((false, _)) => Err(Error::Aborted(
             "the portal rejected the API key (GET /api/2.0/authentication); nothing was written"
                 .into(),
         )),
-        Err(e) => Err(Error::Aborted(format!(
-            "cannot check the API key at {}: {e}; nothing was written",
-            ctx.client.base()
+        Err(f) if f.cancelled && ctx.stop.reason() == Some(StopReason::Signal) => {
+            Err(Error::Interrupted(
+                "interrupted while checking the API key; nothing was written".into(),
+            ))
+        }
+        Err(f) => Err(Error::Aborted(format!(
+            "cannot check the API key at {}: {}; nothing was written",
+            ctx.client.base(),
+            f.err
         ))),
     }
 }

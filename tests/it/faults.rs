@@ -930,3 +930,29 @@ async fn a_start_that_sent_nothing_leaves_the_report_dir_reusable() {
     assert_eq!(code(&o), 2, "{}", stderr(&o));
     assert!(stderr(&o).contains("--resume report"), "{}", stderr(&o));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transient_fault_at_the_key_check_is_retried() {
+    let sb = sandbox_with(opts_with(|r| match r.n {
+        0 => Some(respond(
+            502,
+            &[("content-type", "text/html")],
+            b"<html><body><h1>502 Bad Gateway</h1></body></html>",
+        )),
+        1 => Some(Injected::Drop),
+        _ => None,
+    }))
+    .await;
+    let w = Work::new();
+    let job = w.file("job.csv", "file_id,action\n101,info\n");
+    let o = run(&sb, &w, &[job.to_str().unwrap()]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let auth: Vec<u16> = sb
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/api/2.0/authentication")
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(auth, [502, 0, 200]);
+    assert_each_task_once(&w.rows(), 1);
+}

@@ -36,6 +36,10 @@ pub enum Error {
     /// Local I/O problem (report directory, files): exit 2 when nothing was sent.
     #[error("{0}")]
     Io(String),
+    /// Stopped by SIGINT/SIGTERM before any task ran, e.g. while expanding folders (exit 130,
+    /// like every other interruption: a cron wrapper must be able to tell it from an abort).
+    #[error("{0}")]
+    Interrupted(String),
 }
 
 impl Error {
@@ -44,6 +48,7 @@ impl Error {
         match self {
             Error::Usage(_) | Error::Io(_) => Exit::Usage,
             Error::Aborted(_) => Exit::Aborted,
+            Error::Interrupted(_) => Exit::Interrupted,
         }
     }
 }

@@ -175,19 +175,26 @@ fn client(p: &Portal, cfg: &ExecConfig) -> Result<Client, Error> {
 
 /// GET /api/2.0/authentication before anything else (SPEC §4).
 async fn check_key(ctx: &Ctx) -> Result<(), Error> {
-    ctx.limiter.acquire().await;
-    ctx.stats
-        .requests
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    match ctx.client.check_auth().await {
-        Ok(true) => Ok(()),
-        Ok(false) => Err(Error::Aborted(
+    // Through the retry loop: a 502 or a dropped connection at the very first request must not
+    // abort a cron run that the next attempt would have started (issue #4, fault matrix).
+    match ctx
+        .request(exec::Endpoint::Read, || ctx.client.check_auth())
+        .await
+    {
+        Ok((true, _)) => Ok(()),
+        Ok((false, _)) => Err(Error::Aborted(
             "the portal rejected the API key (GET /api/2.0/authentication); nothing was written"
                 .into(),
         )),
-        Err(e) => Err(Error::Aborted(format!(
-            "cannot check the API key at {}: {e}; nothing was written",
-            ctx.client.base()
+        Err(f) if f.cancelled && ctx.stop.reason() == Some(StopReason::Signal) => {
+            Err(Error::Interrupted(
+                "interrupted while checking the API key; nothing was written".into(),
+            ))
+        }
+        Err(f) => Err(Error::Aborted(format!(
+            "cannot check the API key at {}: {}; nothing was written",
+            ctx.client.base(),
+            f.err
         ))),
     }
 }
@@ -242,7 +249,14 @@ fn default_report_dir(name: &str) -> PathBuf {
 }
 
 fn fresh_report_dir(dir: &Path) -> Result<(), Error> {
-    if dir.join(plan::RUN_JSON).exists() || dir.join(crate::report::RESULTS).exists() {
+    // The report files are opened (results.csv gets its header) before the key check and the
+    // folder expansion, so a start that ended there (key rejected, Ctrl-C while expanding, a
+    // missing folder) leaves a header-only results.csv and no run.json. Such a directory holds
+    // no work: running the same command again must be allowed, since `--resume` cannot take it.
+    let has_rows = std::fs::read(dir.join(crate::report::RESULTS))
+        .map(|d| d.iter().filter(|&&b| b == b'\n').count() > 1)
+        .unwrap_or(false);
+    if dir.join(plan::RUN_JSON).exists() || has_rows {
         return Err(Error::Usage(format!(
             "{} already holds a run's reports; continue it with --resume {} or choose another --report-dir",
             dir.display(),
@@ -381,6 +395,9 @@ async fn run_inner(a: RunArgs, argv: Vec<String>, bootstrap: &Ui) -> Result<Exit
     if resumed.is_none() {
         fresh_report_dir(&dir)?;
     }
+    // When DIR's run was created: the summary's first start even if no summary.json survived
+    // (a `kill -9` leaves none).
+    let resumed_created = resumed.as_ref().map(|(st, _)| st.created_at.clone());
     let mut writer = ReportWriter::open(&dir)
         .map_err(|e| Error::Io(format!("cannot write reports in {}: {e}", dir.display())))?;
 
@@ -502,6 +519,7 @@ async fn run_inner(a: RunArgs, argv: Vec<String>, bootstrap: &Ui) -> Result<Exit
         &plan,
         &|| resume_command(&argv, &dir),
         &started_at,
+        resumed_created.as_deref(),
         elapsed,
         &ui,
     )
@@ -536,7 +554,8 @@ async fn make_plan(ctx: &Ctx, entries: &[job::Entry], cfg: &ExecConfig) -> Resul
                 Err(plan::ExpandError::Failed(m)) => {
                     if let Some(r) = ctx.stop.reason() {
                         return Err(match r {
-                            StopReason::Signal => Error::Aborted(format!(
+                            // Exit 130, not 3: it was a signal, not an abort (SPEC §6).
+                            StopReason::Signal => Error::Interrupted(format!(
                                 "interrupted while expanding folders; nothing was written ({m})"
                             )),
                             _ => Error::Aborted(format!("{}; nothing was written", r.describe())),
@@ -657,6 +676,7 @@ fn finish(
     plan: &Plan,
     resume_cmd: &dyn Fn() -> String,
     started_at: &str,
+    resumed_created: Option<&str>,
     elapsed: f64,
     ui: &Ui,
 ) -> Result<Exit, Error> {
@@ -685,9 +705,13 @@ fn finish(
     stats.retries += ctx.stats.retries.load(ord);
     stats.rate_limited_429 += ctx.stats.throttled.load(ord);
     stats.busy_seconds += elapsed;
+    // A resume whose directory lost its summary.json (hard kill before the first summary) is
+    // still a resume: count it as one and date the run from run.json, so the summary stays
+    // true for the union of the runs.
     let first_start = prev
         .as_ref()
         .map(|p| p.started_at.clone())
+        .or_else(|| resumed_created.map(str::to_string))
         .unwrap_or_else(|| started_at.to_string());
     let finished_at = crate::now_rfc3339();
     let s = Summary {
@@ -708,7 +732,9 @@ fn finish(
         exit_code: exit.code() as i32,
         stop_reason: reason.as_ref().map(|r| r.describe()),
         resume_command: resume.clone(),
-        resumes: prev.map(|p| p.resumes + 1).unwrap_or(0),
+        resumes: prev
+            .map(|p| p.resumes + 1)
+            .unwrap_or(u32::from(resumed_created.is_some())),
         dry_run: false,
     };
     s.write_json(dir).map_err(io)?;
@@ -745,7 +771,11 @@ fn finish(
     } else {
         print_stdout(&line);
     }
-    if let Some(r) = &reason {
+    if let Some(r) = reason.as_ref().filter(|r| r.exit() != exit) {
+        // The deadline passed after every task had started: nothing was cut short, so it is
+        // not an error (the exit code follows the normal rules).
+        ui.info(&format!("{}; every task had started by then", r.describe()));
+    } else if let Some(r) = &reason {
         ui.log(
             if exit == Exit::Interrupted {
                 crate::progress::Level::Warn
@@ -906,6 +936,7 @@ async fn restore_inner(a: RestoreArgs, argv: Vec<String>) -> Result<Exit, Error>
         &plan,
         &again,
         &started_at,
+        None,
         t0.elapsed().as_secs_f64(),
         &ui,
     )

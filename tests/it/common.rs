@@ -151,3 +151,112 @@ pub fn api_requests(sb: &Sandbox) -> Vec<docspace_batch::sandbox::RecordedReques
         .filter(|r| r.path != "/api/2.0/authentication")
         .collect()
 }
+
+/// The environment that points the binary at `sb`.
+pub fn portal_env(sb: &Sandbox) -> Vec<(String, String)> {
+    vec![
+        ("DOCSPACE_URL".into(), sb.url()),
+        ("DOCSPACE_API_KEY".into(), sb.api_key().to_string()),
+    ]
+}
+
+/// Runs `docspace-batch <args>` in the work directory against `sb`, adding nothing (no
+/// `--report-dir`), so relative paths on the command line are relative to the work directory.
+pub fn run_raw(sb: &Sandbox, w: &Work, args: &[&str]) -> Output {
+    let env = portal_env(sb);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    run_in(w.path(), args, &env)
+}
+
+/// Starts `docspace-batch <args>` in the work directory against `sb` without waiting for it.
+pub fn spawn_raw(sb: &Sandbox, w: &Work, args: &[&str]) -> std::process::Child {
+    let mut c = std::process::Command::new(bin());
+    c.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .current_dir(w.path())
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    for (k, v) in portal_env(sb) {
+        c.env(k, v);
+    }
+    c.spawn().expect("binary starts")
+}
+
+/// Sends `sig` (e.g. "TERM", "INT", "KILL") to `pid` with kill(1).
+pub fn signal(pid: u32, sig: &str) {
+    let st = std::process::Command::new("kill")
+        .args([format!("-{sig}"), pid.to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(st.success(), "kill -{sig} {pid}");
+}
+
+/// Waits (async, so the in-process sandbox keeps serving) until `done` holds or `limit` passes.
+pub async fn wait_until(limit: std::time::Duration, mut done: impl FnMut() -> bool) -> bool {
+    let t0 = std::time::Instant::now();
+    while t0.elapsed() < limit {
+        if done() {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    done()
+}
+
+/// Waits for `child` to exit (at most `limit`), then collects its output. Kills it and panics
+/// when it does not exit in time.
+pub async fn wait_child(mut child: std::process::Child, limit: std::time::Duration) -> Output {
+    let exited = wait_until(limit, || child.try_wait().expect("try_wait").is_some()).await;
+    if !exited {
+        let _ = child.kill();
+        let o = child.wait_with_output().unwrap();
+        panic!(
+            "the binary did not exit within {limit:?}; stderr:\n{}",
+            stderr(&o)
+        );
+    }
+    child.wait_with_output().expect("output")
+}
+
+/// Finished data rows in a results.csv, counting only whole lines (a torn last line, as left
+/// by `kill -9`, is not counted).
+pub fn whole_rows(dir: &Path) -> usize {
+    let text = std::fs::read_to_string(dir.join("results.csv")).unwrap_or_default();
+    text.matches('\n').count().saturating_sub(1)
+}
+
+/// The `resume with: ...` command the binary printed on stderr.
+pub fn printed_resume_command(o: &Output) -> String {
+    let err = stderr(o);
+    let line = err
+        .lines()
+        .find(|l| l.contains("resume with: "))
+        .unwrap_or_else(|| panic!("no resume command printed:\n{err}"));
+    line.split_once("resume with: ")
+        .unwrap()
+        .1
+        .trim()
+        .to_string()
+}
+
+/// Runs a printed command line through `sh -c` in the work directory, with the binary under
+/// test first on PATH as `docspace-batch`, exactly as an operator would paste it.
+pub fn run_shell(sb: &Sandbox, w: &Work, cmd: &str) -> Output {
+    let bindir = bin().parent().unwrap().to_path_buf();
+    let path = format!(
+        "{}:{}",
+        bindir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut c = std::process::Command::new("sh");
+    c.env_clear()
+        .env("PATH", path)
+        .current_dir(w.path())
+        .args(["-c", cmd]);
+    for (k, v) in portal_env(sb) {
+        c.env(k, v);
+    }
+    tokio::task::block_in_place(|| c.output().expect("sh runs"))
+}

@@ -1,5 +1,6 @@
 //! The one integration test binary: the real CLI against sandboxes on 127.0.0.1:0.
 mod audit;
 mod common;
+mod faults;
 mod runner;
 mod sandbox;

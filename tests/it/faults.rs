@@ -455,7 +455,17 @@ async fn interrupt_then_resume(sig: &str) {
     );
     let rows = w.rows();
     assert_each_task_once(&rows, 150);
-    assert!(rows.iter().all(|r| r.outcome == "ok"), "{rows:#?}");
+    // A lock whose PUT was answered just before the kill has no row yet; on resume the state
+    // check finds it already locked by us: `unchanged`, not a second write.
+    assert!(
+        rows.iter()
+            .all(|r| r.outcome == "ok" || r.outcome == "unchanged"),
+        "{rows:#?}"
+    );
+    assert!(
+        rows.iter().filter(|r| r.outcome == "unchanged").count() <= 4,
+        "{rows:#?}"
+    );
     let puts = puts_per_file(&sb);
     assert_eq!(puts.len(), 150);
     assert!(
@@ -621,7 +631,17 @@ async fn sigkill_mid_run_then_resume_completes_and_repeats_only_in_flight() {
     assert_eq!(code(&o2), 0, "{}", stderr(&o2));
     let rows = w.rows();
     assert_each_task_once(&rows, 150);
-    assert!(rows.iter().all(|r| r.outcome == "ok"), "{rows:#?}");
+    // A lock whose PUT was answered just before the kill has no row yet; on resume the state
+    // check finds it already locked by us: `unchanged`, not a second write.
+    assert!(
+        rows.iter()
+            .all(|r| r.outcome == "ok" || r.outcome == "unchanged"),
+        "{rows:#?}"
+    );
+    assert!(
+        rows.iter().filter(|r| r.outcome == "unchanged").count() <= 4,
+        "{rows:#?}"
+    );
     let puts = puts_per_file(&sb);
     assert_eq!(puts.len(), 150);
     for (f, _) in before.values() {

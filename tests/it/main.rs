@@ -1,4 +1,5 @@
 //! The one integration test binary: the real CLI against sandboxes on 127.0.0.1:0.
 mod common;
+mod hostile;
 mod runner;
 mod sandbox;

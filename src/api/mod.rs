@@ -7,6 +7,9 @@
 mod classify;
 
 use classify::clean;
+/// The envelope decoder (status, `Retry-After`, `Location`, body → `response` or a classified
+/// error), public for the fuzz targets in `fuzz/`.
+pub use classify::envelope as decode_envelope;
 pub use classify::{clean as clean_text, ApiError, ErrorKind};
 
 use std::time::Duration;
@@ -51,6 +54,8 @@ impl std::fmt::Debug for ClientOptions {
 pub struct Client {
     http: reqwest::Client,
     base: url::Url,
+    /// Kept only to scrub it from portal text (see [`redact`]); never sent except in the header.
+    key: SecretString,
 }
 
 impl std::fmt::Debug for Client {
@@ -123,9 +128,9 @@ impl Client {
             .tcp_nodelay(true)
             .user_agent(concat!("docspace-batch/", env!("CARGO_PKG_VERSION")));
         if let Some(pem) = &opts.ca_cert {
-            let cert = reqwest::Certificate::from_pem(pem)
-                .map_err(|e| format!("--ca-cert: not a PEM certificate: {e}"))?;
-            b = b.add_root_certificate(cert);
+            for cert in pem_certificates(pem)? {
+                b = b.add_root_certificate(cert);
+            }
         }
         let http = b
             .build()
@@ -135,7 +140,11 @@ impl Client {
             let p = format!("{}/", base.path());
             base.set_path(&p);
         }
-        Ok(Client { http, base })
+        Ok(Client {
+            http,
+            base,
+            key: opts.key.clone(),
+        })
     }
 
     /// The portal base URL (never contains the key).
@@ -171,7 +180,30 @@ impl Client {
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
         let body = read_capped(resp).await?;
-        classify::envelope(status, retry_after, location.as_deref(), &body)
+        classify::envelope(status, retry_after, location.as_deref(), &body).map_err(|e| {
+            // A failure's message quotes portal text (capped at 300 characters, so a quoted key
+            // could be cut); when the answer holds the key, decode it again with the key
+            // replaced, then scrub the message itself too.
+            let k = self.key.expose_secret().as_bytes();
+            let (b, l) = (
+                scrub(&body, k),
+                location.as_deref().and_then(|l| scrub(l.as_bytes(), k)),
+            );
+            let e = if b.is_some() || l.is_some() {
+                let loc = l.map(|l| String::from_utf8_lossy(&l).into_owned());
+                classify::envelope(
+                    status,
+                    retry_after,
+                    loc.as_deref().or(location.as_deref()),
+                    b.as_deref().unwrap_or(&body),
+                )
+                .err()
+                .unwrap_or(e)
+            } else {
+                e
+            };
+            redact(e, &self.key)
+        })
     }
 
     /// `GET /api/2.0/authentication`: `Ok(true)` when the portal accepts the key.
@@ -326,6 +358,51 @@ fn file_state(v: &Value) -> Result<FileState, ApiError> {
             .and_then(|s| s.get("Lock"))
             .and_then(Value::as_bool),
     })
+}
+
+/// Parses `--ca-cert` contents: one or more PEM certificates. reqwest (rustls) silently adds
+/// nothing for a file without a `BEGIN CERTIFICATE` block, so an empty result is an error here:
+/// a wrong file must not look like it was accepted.
+pub fn pem_certificates(pem: &[u8]) -> Result<Vec<reqwest::Certificate>, String> {
+    let certs = reqwest::Certificate::from_pem_bundle(pem)
+        .map_err(|e| format!("not a PEM certificate ({e})"))?;
+    if certs.is_empty() {
+        return Err(
+            "not a PEM certificate: no `-----BEGIN CERTIFICATE-----` block found (convert a DER file with `openssl x509 -inform der -in ca.der -out ca.pem`)"
+                .into(),
+        );
+    }
+    Ok(certs)
+}
+
+/// A hostile or chatty portal (or proxy) may echo the `Authorization` header into an error
+/// message or a redirect target; the message goes to the terminal and results.csv, so the key
+/// is replaced before anything else sees it.
+fn redact(mut e: ApiError, key: &SecretString) -> ApiError {
+    let k = key.expose_secret();
+    if !k.is_empty() && e.message.contains(k) {
+        e.message = e.message.replace(k, "[redacted]");
+    }
+    e
+}
+
+/// `hay` with every occurrence of `key` replaced by `[redacted]`; `None` when there is none.
+fn scrub(hay: &[u8], key: &[u8]) -> Option<Vec<u8>> {
+    if key.is_empty() || hay.len() < key.len() || !hay.windows(key.len()).any(|w| w == key) {
+        return None;
+    }
+    let mut out = Vec::with_capacity(hay.len());
+    let mut i = 0;
+    while i < hay.len() {
+        if hay[i..].starts_with(key) {
+            out.extend_from_slice(b"[redacted]");
+            i += key.len();
+        } else {
+            out.push(hay[i]);
+            i += 1;
+        }
+    }
+    Some(out)
 }
 
 /// Reads a body, refusing more than [`MAX_BODY_BYTES`].

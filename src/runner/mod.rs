@@ -157,10 +157,14 @@ async fn portal(
 
 fn client(p: &Portal, cfg: &ExecConfig) -> Result<Client, Error> {
     let ca_cert = match &cfg.ca_cert {
-        Some(path) => Some(
-            std::fs::read(path)
-                .map_err(|e| Error::Usage(format!("--ca-cert {}: {e}", path.display())))?,
-        ),
+        Some(path) => {
+            let pem = std::fs::read(path)
+                .map_err(|e| Error::Usage(format!("--ca-cert {}: {e}", path.display())))?;
+            // Checked here so the message names the file (Client::new only sees bytes).
+            crate::api::pem_certificates(&pem)
+                .map_err(|e| Error::Usage(format!("--ca-cert {}: {e}", path.display())))?;
+            Some(pem)
+        }
         None => None,
     };
     Client::new(&ClientOptions {
@@ -386,6 +390,13 @@ async fn run_inner(a: RunArgs, argv: Vec<String>, bootstrap: &Ui) -> Result<Exit
         None
     };
 
+    // The HTTP client (and `--ca-cert`) is checked before the report directory exists: a usage
+    // error must not leave a directory that the next run refuses as "already holds reports".
+    let http = match &portal {
+        Some(p) => Some(client(p, &cfg)?),
+        None => None,
+    };
+
     // 3. Report directory, created before the first request so a bad path fails fast.
     let dir = match (&a.resume, &cfg.report_dir) {
         (Some(d), _) => d.clone(),
@@ -407,9 +418,9 @@ async fn run_inner(a: RunArgs, argv: Vec<String>, bootstrap: &Ui) -> Result<Exit
         .as_ref()
         .map(|p| p.url.to_string())
         .unwrap_or_default();
-    let (ctx, plan) = match &portal {
-        Some(p) => {
-            let ctx = Arc::new(Ctx::new(client(p, &cfg)?, cfg.clone(), ui.clone()));
+    let (ctx, plan) = match http {
+        Some(http) => {
+            let ctx = Arc::new(Ctx::new(http, cfg.clone(), ui.clone()));
             install_signals(ctx.clone());
             if needs_portal {
                 check_key(&ctx).await?;
@@ -887,12 +898,14 @@ async fn restore_inner(a: RestoreArgs, argv: Vec<String>) -> Result<Exit, Error>
     let mut exec = a.exec.clone();
     exec.portal = portal_flag;
     let portal = portal(&exec, &cfg, None, &ui).await?;
+    // Client first (see `run_inner`): a bad --ca-cert must not leave a report directory.
+    let http = client(&portal, &cfg)?;
     fresh_report_dir(&dir)?;
     let mut writer = ReportWriter::open(&dir)
         .map_err(|e| Error::Io(format!("cannot write reports in {}: {e}", dir.display())))?;
     let started_at = crate::now_rfc3339();
     let t0 = Instant::now();
-    let ctx = Arc::new(Ctx::new(client(&portal, &cfg)?, cfg.clone(), ui.clone()));
+    let ctx = Arc::new(Ctx::new(http, cfg.clone(), ui.clone()));
     install_signals(ctx.clone());
     check_key(&ctx).await?;
     let rs = RunState {

@@ -260,3 +260,117 @@ pub fn run_shell(sb: &Sandbox, w: &Work, cmd: &str) -> Output {
     }
     tokio::task::block_in_place(|| c.output().expect("sh runs"))
 }
+
+/// `tests/hostile/` in the source tree.
+pub fn hostile_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/hostile")
+}
+
+/// The `| file | expected substring |` table of tests/hostile/README.md, backticks kept
+/// (only the outer cell spaces are trimmed).
+pub fn hostile_table() -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(hostile_dir().join("README.md")).unwrap();
+    text.lines()
+        .filter(|l| l.starts_with("| ") && !l.starts_with("| file ") && !l.starts_with("|---"))
+        .map(|l| {
+            let inner = l.trim().trim_start_matches('|').trim_end_matches('|');
+            let (file, frag) = inner.split_once('|').expect("two cells");
+            (file.trim().to_string(), frag.trim().to_string())
+        })
+        .collect()
+}
+
+/// Like [`run`], but with an explicit portal URL and key (or none) instead of `sb`'s.
+pub fn run_at(url: &str, key: Option<&str>, w: &Work, args: &[&str]) -> Output {
+    let report = w.report();
+    let rd = report.to_str().unwrap().to_string();
+    let mut all: Vec<&str> = vec!["run"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--report-dir", &rd, "--progress", "never"]);
+    let mut env = vec![("DOCSPACE_URL", url)];
+    if let Some(k) = key {
+        env.push(("DOCSPACE_API_KEY", k));
+    }
+    run_in(w.path(), &all, &env)
+}
+
+/// Runs the binary like [`run_in`] and also returns its peak resident set size in KiB, from
+/// `/usr/bin/time` when present, otherwise by polling `VmHWM` in `/proc/<pid>/status`.
+pub fn run_measured(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> (Output, u64) {
+    let time = Path::new("/usr/bin/time");
+    let rss_file = cwd.join(".maxrss");
+    let mut c = if time.exists() {
+        let mut c = std::process::Command::new(time);
+        c.arg("-f").arg("%M").arg("-o").arg(&rss_file).arg(bin());
+        c
+    } else {
+        std::process::Command::new(bin())
+    };
+    c.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .current_dir(cwd)
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    tokio::task::block_in_place(|| {
+        let child = c.spawn().expect("binary runs");
+        let pid = child.id();
+        let polled = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let poller = {
+            let (polled, done) = (polled.clone(), done.clone());
+            std::thread::spawn(move || {
+                use std::sync::atomic::Ordering::SeqCst;
+                while !done.load(SeqCst) {
+                    if let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
+                        if let Some(kib) = s
+                            .lines()
+                            .find(|l| l.starts_with("VmHWM:"))
+                            .and_then(|l| l.split_whitespace().nth(1))
+                            .and_then(|v| v.parse::<u64>().ok())
+                        {
+                            polled.fetch_max(kib, SeqCst);
+                        }
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
+            })
+        };
+        let out = child.wait_with_output().expect("binary runs");
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+        poller.join().unwrap();
+        let from_time = std::fs::read_to_string(&rss_file)
+            .ok()
+            .and_then(|s| s.lines().last().and_then(|l| l.trim().parse::<u64>().ok()));
+        let _ = std::fs::remove_file(&rss_file);
+        let peak = from_time
+            .unwrap_or(0)
+            .max(polled.load(std::sync::atomic::Ordering::SeqCst));
+        (out, peak)
+    })
+}
+
+/// Every file below `dir` (recursively), with its bytes.
+pub fn files_below(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in rd.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(files_below(&p));
+        } else if let Ok(b) = std::fs::read(&p) {
+            out.push((p, b));
+        }
+    }
+    out
+}
+
+/// True when `needle` occurs in `hay`.
+pub fn contains_bytes(hay: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
+}

@@ -2,5 +2,6 @@
 mod audit;
 mod common;
 mod faults;
+mod hostile;
 mod runner;
 mod sandbox;

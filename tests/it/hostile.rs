@@ -1,0 +1,676 @@
+//! Hostile input, hostile portals and the key (issue 5): the real binary against in-process
+//! sandboxes. Every refusal is exit 2 with nothing sent; the key never shows anywhere.
+
+use std::path::Path;
+use std::process::Output;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use docspace_batch::sandbox::{Injected, InterceptRequest, Sandbox, SandboxOptions};
+
+use crate::common::*;
+
+/// A key that is easy to find in any output.
+const CANARY: &str = "sk-CANARY0123456789abcdef0123456789";
+
+fn intercepting(
+    f: impl Fn(&InterceptRequest) -> Option<Injected> + Send + Sync + 'static,
+) -> SandboxOptions {
+    SandboxOptions {
+        api_key: Some(CANARY.into()),
+        interceptor: Some(Arc::new(f)),
+        ..SandboxOptions::default()
+    }
+}
+
+fn respond(status: u16, headers: &[(&str, &str)], body: impl Into<Vec<u8>>) -> Option<Injected> {
+    Some(Injected::Respond {
+        status,
+        headers: headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        body: body.into(),
+    })
+}
+
+fn is_file(r: &InterceptRequest, id: &str) -> bool {
+    r.path == format!("/api/2.0/files/file/{id}")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Input: every file of tests/hostile/ through `validate` and `run`.
+
+/// Checks one refusal: exit 2, the fragment, the file name, no panic.
+fn assert_refused(what: &str, o: &Output, file: &str, fragment: &str) -> Result<(), String> {
+    let err = stderr(o);
+    let mut problems = Vec::new();
+    if code(o) != 2 {
+        problems.push(format!("exit {} instead of 2", code(o)));
+    }
+    if !err.contains(fragment) {
+        problems.push(format!("no `{fragment}` in the message"));
+    }
+    if !err.contains(file) {
+        problems.push(format!("the message does not name {file}"));
+    }
+    if err.contains("panicked") || err.contains("RUST_BACKTRACE") {
+        problems.push("panic".into());
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what} {file}: {}\n--- stderr:\n{err}",
+            problems.join("; ")
+        ))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_hostile_job_file_is_refused_by_validate_and_run_with_nothing_sent() {
+    let table = hostile_table();
+    assert!(
+        table.len() >= 60,
+        "README table parsed: {} rows",
+        table.len()
+    );
+    // Every file in the directory has a row, and every row a file.
+    let mut on_disk: Vec<String> = std::fs::read_dir(hostile_dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "README.md")
+        .collect();
+    on_disk.sort();
+    let mut listed: Vec<String> = table.iter().map(|(f, _)| f.clone()).collect();
+    listed.sort();
+    assert_eq!(
+        on_disk, listed,
+        "tests/hostile/ and its README table differ"
+    );
+
+    let mut sandboxes = Vec::new();
+    for _ in &table {
+        sandboxes.push(sandbox().await);
+    }
+    let next = AtomicUsize::new(0);
+    let failures = std::sync::Mutex::new(Vec::new());
+    tokio::task::block_in_place(|| {
+        std::thread::scope(|s| {
+            for _ in 0..3 {
+                s.spawn(|| loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    let Some((file, fragment)) = table.get(i) else {
+                        break;
+                    };
+                    let sb = &sandboxes[i];
+                    let path = hostile_dir().join(file);
+                    let p = path.to_str().unwrap();
+                    let w = Work::new();
+                    let fail = |m: String| failures.lock().unwrap().push(m);
+                    let v = run_in(w.path(), &["validate", p], &[]);
+                    if let Err(m) = assert_refused("validate", &v, file, fragment) {
+                        fail(m);
+                    }
+                    let r = run(sb, &w, &[p]);
+                    if let Err(m) = assert_refused("run", &r, file, fragment) {
+                        fail(m);
+                    }
+                    if !sb.requests().is_empty() {
+                        fail(format!(
+                            "run {file}: the sandbox received {} requests",
+                            sb.requests().len()
+                        ));
+                    }
+                    if w.report().exists() {
+                        fail(format!("run {file}: a report directory was created"));
+                    }
+                });
+            }
+        })
+    });
+    let failures = failures.into_inner().unwrap();
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// A generated job file through `validate` and `run`: exit 2, `fragment`, the name, nothing sent.
+async fn refused_generated(w: &Work, name: &str, fragment: &str) {
+    let sb = sandbox().await;
+    let p = w.path().join(name);
+    let p = p.to_str().unwrap();
+    let v = run_in(w.path(), &["validate", p], &[]);
+    assert_refused("validate", &v, name, fragment).unwrap();
+    let r = run(&sb, w, &[p]);
+    assert_refused("run", &r, name, fragment).unwrap();
+    assert!(sb.requests().is_empty(), "nothing is sent");
+    assert!(!w.report().exists(), "no report directory");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_100_mb_yaml_file_is_refused() {
+    let w = Work::new();
+    // A real (not sparse) 100 MB file of valid-looking YAML.
+    let mut text = String::with_capacity(100 * 1024 * 1024 + 64);
+    text.push_str("jobs:\n  - actions: [lock]\n    files:\n");
+    while text.len() < 100 * 1024 * 1024 {
+        text.push_str("      - 1234567890\n");
+    }
+    std::fs::write(w.path().join("huge.yaml"), &text).unwrap();
+    drop(text);
+    refused_generated(&w, "huge.yaml", "the limit is 16 MiB").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_1_mb_csv_line_is_refused() {
+    let w = Work::new();
+    let mut text = String::from("file_id,action\n101,lock\n");
+    text.push_str(&"7".repeat(1024 * 1024));
+    text.push_str(",lock\n");
+    w.file("long-line.csv", &text);
+    refused_generated(&w, "long-line.csv", "long-line.csv:3: invalid file ID").await;
+    // The same line as a quoted field spanning several lines.
+    let w = Work::new();
+    let mut text = String::from("file_id,action\n101,lock\n\"");
+    for _ in 0..16 {
+        text.push_str(&"a".repeat(64 * 1024));
+        text.push('\n');
+    }
+    text.push_str("\",lock\n");
+    w.file("long-quoted.csv", &text);
+    refused_generated(&w, "long-quoted.csv", "long-quoted.csv:3:").await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The key never shows: stdout, stderr (text and JSON) and every report file, whatever fails.
+
+fn assert_no_key(label: &str, o: &Output, w: &Work, key: &str) {
+    let half = &key[key.len() / 2..];
+    for (what, bytes) in [("stdout", &o.stdout), ("stderr", &o.stderr)] {
+        for k in [key, half] {
+            assert!(
+                !contains_bytes(bytes, k.as_bytes()),
+                "{label}: the key is in {what}:\n{}",
+                String::from_utf8_lossy(bytes)
+            );
+        }
+    }
+    let files = files_below(w.path());
+    for (p, bytes) in &files {
+        for k in [key, half] {
+            assert!(
+                !contains_bytes(bytes, k.as_bytes()),
+                "{label}: the key is in {}",
+                p.display()
+            );
+        }
+    }
+}
+
+/// Runs `job` against `sb` twice (text and JSON logs) with `args`, sending `key`; checks the
+/// exit code and that `key` appears nowhere. Returns the two outputs' stderr.
+fn leak_check(
+    label: &str,
+    sb: &Sandbox,
+    key: &str,
+    job: &str,
+    args: &[&str],
+    want_exit: i32,
+) -> Vec<String> {
+    let mut errs = Vec::new();
+    for fmt in ["text", "json"] {
+        let w = Work::new();
+        let p = w.file("job.yaml", job);
+        let mut all = vec![p.to_str().unwrap(), "--log-format", fmt];
+        all.extend_from_slice(args);
+        let o = run_at(&sb.url(), Some(key), &w, &all);
+        assert_eq!(code(&o), want_exit, "{label} ({fmt}): {}", stderr(&o));
+        assert!(
+            w.report().join("results.csv").exists() || want_exit == 3,
+            "{label}: reports written"
+        );
+        assert_no_key(&format!("{label} ({fmt})"), &o, &w, key);
+        errs.push(stderr(&o));
+    }
+    errs
+}
+
+const LOCK_101: &str = "jobs:\n  - files: [101, 102]\n    actions: [info, lock, protectusers]\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_not_shown_when_the_portal_rejects_it() {
+    let sb = sandbox().await;
+    // The client sends the canary; the sandbox expects another key: 401 on the check.
+    let errs = leak_check("auth 401", &sb, CANARY, LOCK_101, &[], 3);
+    assert!(errs[0].contains("rejected the API key"), "{}", errs[0]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_not_shown_after_401_403_and_5xx_even_when_the_portal_echoes_it() {
+    // 101: lock → 401 during the run (abort, exit 3).
+    let sb = sandbox_with(intercepting(|r| {
+        (r.method == "PUT").then(|| respond(401, &[], "")).flatten()
+    }))
+    .await;
+    leak_check(
+        "401 mid-run",
+        &sb,
+        CANARY,
+        LOCK_101,
+        &["--no-check-state"],
+        3,
+    );
+
+    // 403 and 5xx whose bodies repeat the key (a chatty proxy or a hostile portal).
+    let echo = format!(
+        r#"{{"status":1,"statusCode":403,"error":{{"message":"token Bearer {CANARY} may not do this"}}}}"#
+    );
+    let html =
+        format!("<html><body>502 upstream said Authorization: Bearer {CANARY}</body></html>");
+    let json500 =
+        format!(r#"{{"status":1,"statusCode":500,"error":{{"message":"boom {CANARY}"}}}}"#);
+    let sb = sandbox_with(intercepting(move |r| {
+        if r.path.ends_with("/protectusers") {
+            respond(403, &[], echo.clone())
+        } else if r.method == "PUT" && r.path.contains("/101/") {
+            respond(502, &[("content-type", "text/html")], html.clone())
+        } else if r.method == "PUT" {
+            respond(500, &[], json500.clone())
+        } else {
+            None
+        }
+    }))
+    .await;
+    let errs = leak_check(
+        "403/5xx",
+        &sb,
+        CANARY,
+        LOCK_101,
+        &["--no-check-state", "--retries", "1"],
+        1,
+    );
+    let _ = errs;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_not_shown_after_timeouts_and_dropped_connections() {
+    let sb = sandbox_with(intercepting(|r| {
+        if r.method == "PUT" {
+            Some(Injected::Delay(Duration::from_secs(3)))
+        } else if r.path.ends_with("/protectusers") {
+            Some(Injected::Drop)
+        } else {
+            None
+        }
+    }))
+    .await;
+    leak_check(
+        "timeout",
+        &sb,
+        CANARY,
+        LOCK_101,
+        &["--no-check-state", "--retries", "1", "--timeout", "300ms"],
+        1,
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redirects_are_not_followed_and_the_target_never_sees_the_key() {
+    let target = sandbox_with(SandboxOptions {
+        api_key: Some(CANARY.into()),
+        ..SandboxOptions::default()
+    })
+    .await;
+    // The hostile portal even puts the key into the redirect target.
+    let to_api = format!("{}/api/2.0/files/file/101?leak={CANARY}", target.url());
+    let to_auth = format!("{}/api/2.0/authentication", target.url());
+    // First: the key check itself is redirected (a moved portal).
+    let sb = sandbox_with(intercepting(move |_| {
+        respond(307, &[("location", to_auth.as_str())], "")
+    }))
+    .await;
+    let errs = leak_check("redirect on auth", &sb, CANARY, LOCK_101, &[], 3);
+    let host = target.addr().to_string();
+    assert!(
+        errs[0].contains("redirected to") && errs[0].contains(&host),
+        "names the target: {}",
+        errs[0]
+    );
+    // Then: file requests are redirected mid-run.
+    let sb = sandbox_with(intercepting(move |r| {
+        (r.path != "/api/2.0/authentication")
+            .then(|| respond(302, &[("location", to_api.as_str())], ""))
+            .flatten()
+    }))
+    .await;
+    for fmt in ["text", "json"] {
+        let w = Work::new();
+        let p = w.file("job.yaml", LOCK_101);
+        let o = run_at(
+            &sb.url(),
+            Some(CANARY),
+            &w,
+            &[p.to_str().unwrap(), "--log-format", fmt],
+        );
+        assert_eq!(code(&o), 1, "{}", stderr(&o));
+        assert_no_key(&format!("redirect mid-run ({fmt})"), &o, &w, CANARY);
+        let rows = w.rows();
+        assert!(!rows.is_empty());
+        for r in rows.iter().filter(|r| r.outcome == "failed") {
+            assert_eq!(r.kind, "bad_response", "{r:?}");
+            assert!(
+                r.error.contains("redirected to") && r.error.contains(&host),
+                "{r:?}"
+            );
+            assert_eq!(r.attempts, 1, "a redirect is not retried: {r:?}");
+        }
+        assert!(
+            rows.iter().all(|r| r.outcome != "ok"),
+            "nothing succeeded through a redirect"
+        );
+    }
+    assert!(
+        target.requests().is_empty(),
+        "the redirect target received {:?}",
+        target.requests()
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hostile text from the portal.
+
+const FORMULA_START: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// Every cell of a report CSV: no cell starts with a formula character.
+fn assert_cells_escaped(path: &Path) -> Vec<csv::StringRecord> {
+    let mut rd = csv::Reader::from_path(path).unwrap();
+    let recs: Vec<csv::StringRecord> = rd.records().map(|r| r.unwrap()).collect();
+    for r in &recs {
+        for c in r.iter() {
+            assert!(
+                !c.starts_with(FORMULA_START),
+                "{}: unescaped cell {c:?} in {r:?}",
+                path.display()
+            );
+        }
+    }
+    recs
+}
+
+fn assert_no_escapes(label: &str, bytes: &[u8]) {
+    for (i, b) in bytes.iter().enumerate() {
+        // ESC, BEL, CR, BS, and the C1 CSI (U+009B as UTF-8 `c2 9b`).
+        let c1_csi = *b == 0xc2 && bytes.get(i + 1) == Some(&0x9b);
+        assert!(
+            !matches!(*b, 0x1b | 0x07 | b'\r' | 0x08) && !c1_csi,
+            "{label}: control byte {b:#04x} at {i}:\n{}",
+            String::from_utf8_lossy(bytes)
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_titles_names_and_messages_are_escaped_and_stripped() {
+    let hostile_error = r#"{"status":1,"statusCode":404,"error":{"message":"=cmd|' /C calc'!A0\u001b[2J\u001b]0;owned\u0007"}}"#;
+    let listing = r#"{"response":{"current":{"id":7000,"title":"\u001b[31m=Folder\u001b]0;x\u0007"},"files":[{"id":110}],"folders":[],"count":1,"total":1},"status":0,"statusCode":200}"#;
+    let sb = sandbox_with(intercepting(move |r| {
+        if is_file(r, "113") {
+            respond(404, &[], hostile_error)
+        } else if r.path == "/api/2.0/files/7000" {
+            respond(200, &[], listing)
+        } else {
+            None
+        }
+    }))
+    .await;
+    let titles: [(&str, &str, &str); 8] = [
+        (
+            "101",
+            "=HYPERLINK(\"http://evil.example/?x\",\"click\")",
+            "'=HYPERLINK(\"http://evil.example/?x\",\"click\")",
+        ),
+        ("102", "\x1b[31mred\x1b[0m.docx", "[31mred[0m.docx"),
+        ("105", "+1+2", "'+1+2"),
+        ("106", "-2-3", "'-2-3"),
+        ("107", "@SUM(A1:A2)", "'@SUM(A1:A2)"),
+        ("108", "\n=1+1\r\n", "'=1+1"),
+        ("109", "\t=tab", "'=tab"),
+        ("110", "Plain title.docx", "Plain title.docx"),
+    ];
+    for (id, t, _) in &titles {
+        sb.set_title(id, t);
+    }
+    sb.set_lock_owner("112", Some("=HYPERLINK(\"x\")\x1b[5m"));
+    let w = Work::new();
+    let job = w.file(
+        "job.yaml",
+        "jobs:\n  - files: [101, 102, 105, 106, 107, 108, 109, 110, 112, 113]\n    folders: [7000]\n    actions: [info, protectusers]\n",
+    );
+    for fmt in ["text", "json"] {
+        let w2 = Work::new();
+        let o = run(&sb, &w2, &[job.to_str().unwrap(), "--log-format", fmt]);
+        assert_eq!(code(&o), 1, "113 fails: {}", stderr(&o));
+        assert_no_escapes(&format!("stdout ({fmt})"), &o.stdout);
+        assert_no_escapes(&format!("stderr ({fmt})"), &o.stderr);
+    }
+    let o = run(&sb, &w, &[job.to_str().unwrap()]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let results = assert_cells_escaped(&w.report().join("results.csv"));
+    let access = assert_cells_escaped(&w.report().join("access.csv"));
+    for (id, _, want) in &titles {
+        let info = results
+            .iter()
+            .find(|r| &r[2] == *id && &r[3] == "info")
+            .unwrap_or_else(|| panic!("info row for {id}"));
+        assert_eq!(&info[12], *want, "title of {id}");
+        let acc: Vec<_> = access.iter().filter(|r| &r[0] == *id).collect();
+        assert!(!acc.is_empty(), "access rows for {id}");
+        for a in acc {
+            assert_eq!(&a[1], *want, "access.csv title of {id}");
+        }
+    }
+    let r112 = results.iter().find(|r| &r[2] == "112").unwrap();
+    assert_eq!(&r112[11], "'=HYPERLINK(\"x\")[5m");
+    let r113 = results.iter().find(|r| &r[2] == "113").unwrap();
+    assert_eq!(&r113[7], "not_found");
+    assert!(r113[8].starts_with("'=cmd|"), "{:?}", &r113[8]);
+    assert!(!r113[8].contains('\x1b'));
+    // Numbers stay numbers.
+    for r in &results {
+        for i in [0usize, 5, 6, 13, 14] {
+            assert!(
+                r[i].chars().all(|c| c.is_ascii_digit()),
+                "column {i} is a plain number: {r:?}"
+            );
+        }
+    }
+    // summary.md carries the same text: no escapes there either.
+    let md = std::fs::read(w.report().join("summary.md")).unwrap();
+    assert_no_escapes("summary.md", &md);
+}
+
+// ---------------------------------------------------------------------------------------------
+// A huge answer: refused at 64 MiB, memory stays bounded.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_70_mib_answer_fails_with_bad_response_and_memory_stays_bounded() {
+    let big: Arc<Vec<u8>> = Arc::new({
+        let mut v = br#"{"response":{"title":""#.to_vec();
+        v.resize(70 * 1024 * 1024, b'a');
+        v.extend_from_slice(br#""},"status":0}"#);
+        v
+    });
+    for chunked in [false, true] {
+        let body = big.clone();
+        let sb = sandbox_with(intercepting(move |r| {
+            if !is_file(r, "101") {
+                return None;
+            }
+            // Without Content-Length (chunked) the client must count while reading.
+            let headers: &[(&str, &str)] = if chunked {
+                &[("transfer-encoding", "chunked")]
+            } else {
+                &[]
+            };
+            respond(200, headers, body.as_ref().clone())
+        }))
+        .await;
+        let w = Work::new();
+        let job = w.file("job.yaml", "jobs:\n  - files: [101]\n    actions: [info]\n");
+        let rd = w.report().to_str().unwrap().to_string();
+        let (o, peak_kib) = run_measured(
+            w.path(),
+            &[
+                "run",
+                job.to_str().unwrap(),
+                "--report-dir",
+                &rd,
+                "--progress",
+                "never",
+            ],
+            &[("DOCSPACE_URL", &sb.url()), ("DOCSPACE_API_KEY", CANARY)],
+        );
+        assert_eq!(code(&o), 1, "{}", stderr(&o));
+        let rows = w.rows();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].kind, "bad_response", "{:?}", rows[0]);
+        assert!(rows[0].error.contains("larger than"), "{:?}", rows[0]);
+        assert_eq!(rows[0].attempts, 1, "not retried");
+        eprintln!(
+            "70 MiB answer (chunked: {chunked}): peak RSS {} MiB; error: {}",
+            peak_kib / 1024,
+            rows[0].error
+        );
+        assert!(peak_kib > 0, "peak memory measured");
+        assert!(
+            peak_kib < 200 * 1024,
+            "peak RSS {} MiB (chunked: {chunked})",
+            peak_kib / 1024
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Transport rules.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_to_a_non_loopback_host_is_refused_and_nothing_is_sent() {
+    // Listening on every interface; 0.0.0.0 reaches it but is not a loopback name.
+    let sb = sandbox_with(SandboxOptions {
+        listen: "0.0.0.0:0".parse().unwrap(),
+        api_key: Some(CANARY.into()),
+        ..SandboxOptions::default()
+    })
+    .await;
+    let url = format!("http://0.0.0.0:{}", sb.addr().port());
+    let w = Work::new();
+    let job = w.file("job.yaml", LOCK_101);
+    let o = run_at(&url, Some(CANARY), &w, &[job.to_str().unwrap()]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(stderr(&o).contains("refusing http://"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--allow-http"), "names the fix");
+    assert!(sb.requests().is_empty(), "nothing sent");
+    assert!(!w.report().exists());
+    // Control: the same URL with --allow-http does reach the sandbox.
+    let w = Work::new();
+    let job = w.file("job.yaml", LOCK_101);
+    let o = run_at(
+        &url,
+        Some(CANARY),
+        &w,
+        &[job.to_str().unwrap(), "--allow-http"],
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(!sb.requests().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_info_in_the_portal_url_is_refused() {
+    let sb = sandbox().await;
+    for cred in ["admin:hunter2secret@", "hunter2secret@"] {
+        let url = format!("http://{cred}{}", sb.addr());
+        let w = Work::new();
+        let job = w.file("job.yaml", LOCK_101);
+        let o = run_at(&url, Some(sb.api_key()), &w, &[job.to_str().unwrap()]);
+        assert_eq!(code(&o), 2, "{}", stderr(&o));
+        assert!(
+            stderr(&o).contains("user name or password"),
+            "{}",
+            stderr(&o)
+        );
+        assert!(!stderr(&o).contains("hunter2secret") && !stdout(&o).contains("hunter2secret"));
+        assert!(!w.report().exists());
+    }
+    assert!(sb.requests().is_empty(), "nothing sent");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_api_key_file_readable_by_others_warns() {
+    use std::os::unix::fs::PermissionsExt;
+    let sb = sandbox().await;
+    for (mode, warns) in [(0o644, true), (0o600, false)] {
+        let w = Work::new();
+        // The key file lives outside the scanned directory.
+        let keys = Work::new();
+        let key = keys.file("key.txt", &format!("{}\n", sb.api_key()));
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(mode)).unwrap();
+        let job = w.file("job.yaml", "jobs:\n  - files: [101]\n    actions: [info]\n");
+        let o = run_at(
+            &sb.url(),
+            None,
+            &w,
+            &[
+                job.to_str().unwrap(),
+                "--api-key-file",
+                key.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        assert_eq!(
+            stderr(&o).contains("readable by other users") && stderr(&o).contains("chmod 600"),
+            warns,
+            "mode {mode:o}: {}",
+            stderr(&o)
+        );
+        assert_no_key(&format!("key file {mode:o}"), &o, &w, sb.api_key());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ca_cert_that_is_not_pem_is_a_clear_error() {
+    let sb = sandbox().await;
+    let w = Work::new();
+    let job = w.file("job.yaml", LOCK_101);
+    for (name, content) in [
+        ("garbage.pem", "this is not a certificate\n"),
+        (
+            "broken.pem",
+            "-----BEGIN CERTIFICATE-----\n!!!not base64!!!\n-----END CERTIFICATE-----\n",
+        ),
+    ] {
+        let ca = w.file(name, content);
+        let o = run(
+            &sb,
+            &w,
+            &[job.to_str().unwrap(), "--ca-cert", ca.to_str().unwrap()],
+        );
+        assert_eq!(code(&o), 2, "{name}: {}", stderr(&o));
+        let err = stderr(&o);
+        assert!(
+            err.contains("--ca-cert") && err.contains(name) && err.contains("PEM"),
+            "{name}: {err}"
+        );
+        assert!(
+            !w.report().exists(),
+            "{name}: no report directory left behind"
+        );
+    }
+    let o = run(
+        &sb,
+        &w,
+        &[job.to_str().unwrap(), "--ca-cert", "/nonexistent/ca.pem"],
+    );
+    assert_eq!(code(&o), 2);
+    assert!(stderr(&o).contains("/nonexistent/ca.pem"), "{}", stderr(&o));
+    assert!(sb.requests().is_empty(), "nothing sent");
+}

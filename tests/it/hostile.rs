@@ -158,7 +158,7 @@ async fn a_100_mb_yaml_file_is_refused() {
     }
     std::fs::write(w.path().join("huge.yaml"), &text).unwrap();
     drop(text);
-    refused_generated(&w, "huge.yaml", "the limit is 16 MiB").await;
+    refused_generated(&w, "huge.yaml", "the limit is 4 MiB").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

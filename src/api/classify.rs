@@ -232,7 +232,14 @@ fn looks_like_html(body: &[u8]) -> bool {
     head.contains("<html") || head.contains("<!doctype")
 }
 
-/// Portal text is untrusted: drop control characters and cap the length.
+/// Text for a report cell: kept as the portal sent it (a report is data; SPEC §5's formula
+/// escaping, not stripping, protects spreadsheets, and a leading tab or CR must survive to be
+/// escaped), only capped so a hostile portal cannot blow up the report.
+pub fn report_text(s: &str) -> String {
+    s.chars().take(1000).collect()
+}
+
+/// Portal text for messages: drop control characters and cap the length.
 pub fn clean(s: &str) -> String {
     let t: String = s.chars().filter(|c| !c.is_control()).take(300).collect();
     t

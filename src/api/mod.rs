@@ -6,11 +6,10 @@
 
 mod classify;
 
-use classify::clean;
 /// The envelope decoder (status, `Retry-After`, `Location`, body → `response` or a classified
 /// error), public for the fuzz targets in `fuzz/`.
 pub use classify::envelope as decode_envelope;
-pub use classify::{clean as clean_text, ApiError, ErrorKind};
+pub use classify::{clean as clean_text, report_text, ApiError, ErrorKind};
 
 use std::time::Duration;
 
@@ -322,7 +321,7 @@ impl Client {
             .and_then(Value::as_array)
             .map(|l| {
                 l.iter()
-                    .map(|f| str_field(f, "title").map(|t| clean(&t)).unwrap_or_default())
+                    .map(|f| str_field(f, "title").map(|t| report_text(&t)).unwrap_or_default())
                     .collect()
             })
             .unwrap_or_default();

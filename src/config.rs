@@ -83,14 +83,20 @@ impl std::fmt::Debug for PortalConfig {
 
 /// Merges YAML `settings:` of several job files; the same key with different values in two
 /// files is an error (which one should win is not ours to guess).
-pub fn merge_settings(files: &[JobFile]) -> Result<Settings, ConfigError> {
+///
+/// `cli_has(key)` says whether the command line sets that option: then a conflict between files
+/// does not matter, since the command line wins anyway (SPEC §2).
+pub fn merge_settings(
+    files: &[JobFile],
+    cli_has: &dyn Fn(&str) -> bool,
+) -> Result<Settings, ConfigError> {
     let mut out = Settings::default();
     let mut from: std::collections::HashMap<&'static str, &Path> = Default::default();
     macro_rules! take {
         ($f:ident, $file:expr) => {
             if let Some(v) = &$file.settings.$f {
                 match &out.$f {
-                    Some(prev) if prev != v => {
+                    Some(prev) if prev != v && !cli_has(stringify!($f)) => {
                         return Err(bad(format!(
                             "settings.{} differs between {} and {}; set it once, or on the command line",
                             stringify!($f),
@@ -127,6 +133,31 @@ pub fn merge_settings(files: &[JobFile]) -> Result<Settings, ConfigError> {
         take!(skip_missing_folders, f);
     }
     Ok(out)
+}
+
+/// Which settings keys the command line sets (flags or their environment forms).
+pub fn cli_sets(a: &ExecArgs, key: &str, shard: bool, action: bool, skip_missing: bool) -> bool {
+    match key {
+        "portal" => a.portal.is_some(),
+        "concurrency" => a.concurrency.is_some(),
+        "rate" => a.rate.is_some(),
+        "burst" => a.burst.is_some(),
+        "retries" => a.retries.is_some(),
+        "timeout" => a.timeout.is_some(),
+        "report_dir" => a.report_dir.is_some(),
+        "max_duration" => a.max_duration.is_some(),
+        "max_failures" => a.max_failures.is_some(),
+        "check_state" => a.check_state || a.no_check_state,
+        "shard" => shard,
+        "action" => action,
+        "progress" => a.progress.is_some(),
+        "quiet" => a.quiet,
+        "log_format" => a.log_format.is_some(),
+        "ca_cert" => a.ca_cert.is_some(),
+        "allow_http" => a.allow_http,
+        "skip_missing_folders" => skip_missing,
+        _ => false,
+    }
 }
 
 /// Resolves execution settings: command line, then YAML, then defaults.

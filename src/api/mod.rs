@@ -321,7 +321,11 @@ impl Client {
             .and_then(Value::as_array)
             .map(|l| {
                 l.iter()
-                    .map(|f| str_field(f, "title").map(|t| report_text(&t)).unwrap_or_default())
+                    .map(|f| {
+                        str_field(f, "title")
+                            .map(|t| report_text(&t))
+                            .unwrap_or_default()
+                    })
                     .collect()
             })
             .unwrap_or_default();

@@ -137,6 +137,9 @@ pub struct ResultRow {
     pub duration_ms: u64,
     /// `finished_at` (RFC 3339 UTC)
     pub finished_at: String,
+    /// `security.Lock` from the portal's answer, when it sent one. Not a results.csv column
+    /// (the header is fixed); it feeds the summaries' "files you may not lock" list.
+    pub can_lock: Option<bool>,
 }
 
 /// One row of `access.csv`.
@@ -237,6 +240,7 @@ impl ResultRow {
             users: r[13].parse().ok(),
             duration_ms: r[14].parse().unwrap_or(0),
             finished_at: r[15].to_string(),
+            can_lock: None,
         })
     }
 }

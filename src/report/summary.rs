@@ -63,6 +63,10 @@ pub struct Summary {
     pub resumes: u32,
     /// Dry run (nothing was executed).
     pub dry_run: bool,
+    /// Files the portal said the caller may not lock (`security.Lock: false`), seen by the last
+    /// run.
+    #[serde(default)]
+    pub cannot_lock: Vec<String>,
 }
 
 impl Summary {
@@ -220,6 +224,25 @@ pub fn write_markdown(
                 md(id),
                 md(&r.title),
                 md(&r.locked_by)
+            );
+        }
+    }
+    if !s.cannot_lock.is_empty() {
+        let titles: HashMap<&str, &str> = rows
+            .iter()
+            .map(|r| (r.file_id.as_str(), r.title.as_str()))
+            .collect();
+        let _ = writeln!(
+            o,
+            "\n## Files you may not lock ({})\n\nThe portal answered `security.Lock: false`: lock/unlock with this key fails (403).\n\n| file | title |\n|---|---|",
+            s.cannot_lock.len()
+        );
+        for id in s.cannot_lock.iter().take(MAX_LIST) {
+            let _ = writeln!(
+                o,
+                "| {} | {} |",
+                md(id),
+                md(titles.get(id.as_str()).copied().unwrap_or(""))
             );
         }
     }

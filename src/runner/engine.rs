@@ -21,6 +21,9 @@ use crate::report::{Outcome, ReportWriter, ResultRow};
 pub struct Executed {
     /// Counts over the tasks run now.
     pub counts: Counts,
+    /// Files whose answer said `security.Lock: false` (the caller may not lock them), in
+    /// the order seen, each once.
+    pub cannot_lock: Vec<String>,
 }
 
 /// Runs `tasks` and streams their rows into `writer`. Tasks that never started get
@@ -72,6 +75,9 @@ pub async fn execute(
             msg = rx.recv() => {
                 let Some((i, o)) = msg else { break };
                 done[i] = true;
+                if o.row.can_lock == Some(false) && !out.cannot_lock.contains(&o.row.file_id) {
+                    out.cannot_lock.push(o.row.file_id.clone());
+                }
                 count(&mut out.counts, &o.row);
                 writer.result(&o.row)?;
                 if !o.access.is_empty() {

@@ -235,7 +235,7 @@ pub async fn run_task(ctx: &Ctx, task: &Task, memo: &mut FileMemo) -> TaskOutput
         Action::Lock | Action::Unlock => lock(ctx, task, &mut row, &mut attempts).await,
     };
     if let Err(f) = result {
-                row.outcome = if f.cancelled {
+        row.outcome = if f.cancelled {
             Outcome::Cancelled
         } else {
             Outcome::Failed
@@ -286,6 +286,7 @@ fn counted<T>(attempts: &mut u32, r: Result<(T, u32), Failure>) -> Result<T, Fai
 
 fn record_state(row: &mut ResultRow, st: &FileState) {
     row.locked = Some(st.locked);
+    row.can_lock = st.can_lock;
     row.locked_by = st
         .locked_by
         .as_deref()

@@ -37,8 +37,11 @@ pub fn validate(a: ValidateArgs) -> Exit {
         Ok(f) => f,
         Err(e) => return report_error(&ui, &e),
     };
-    if let Err(e) = config::merge_settings(&files) {
-        return report_error(&ui, &Error::from(e));
+    let action_flag = a.action.is_some();
+    // Each file is valid on its own; conflicting settings only matter when the files are run
+    // together, so here they are a warning.
+    if let Err(e) = config::merge_settings(&files, &|k| k == "action" && action_flag) {
+        ui.warn(&format!("{e} (only if these files are run together)"));
     }
     if !a.quiet {
         let mut out = String::new();
@@ -58,16 +61,16 @@ pub fn validate(a: ValidateArgs) -> Exit {
             }
             let actions: Vec<String> = per_action.iter().map(|(a, n)| format!("{a} {n}")).collect();
             out.push_str(&format!(
-                "{}: OK — {} entries ({}){}\n",
+                "{}: OK — {} tasks ({}){}\n",
                 f.path.display(),
-                f.entries.len(),
+                per_action.values().sum::<u64>(),
                 if actions.is_empty() {
                     "no listed files".to_string()
                 } else {
                     actions.join(", ")
                 },
                 if folders > 0 {
-                    format!(", {folders} folder targets to expand at run time")
+                    format!(", plus {folders} folder targets whose files are listed at run time")
                 } else {
                     String::new()
                 }
@@ -86,24 +89,50 @@ fn report_error(ui: &Ui, e: &Error) -> Exit {
 }
 
 fn load_jobs(paths: &[PathBuf], action: Option<&str>, ui: &Ui) -> Result<Vec<JobFile>, Error> {
-    let opts = job::LoadOptions {
-        default_action: config::default_action(action)?,
+    let flag = config::default_action(action)?;
+    let is_yaml = |p: &PathBuf| {
+        p.extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"))
     };
-    match job::load_all(paths, &opts) {
-        Ok(files) => {
-            for f in &files {
-                for w in &f.warnings {
-                    ui.warn(&format!("{}: {w}", f.path.display()));
-                }
-            }
-            Ok(files)
-        }
-        Err(errs) => {
-            let mut msg: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
-            msg.push("nothing was sent; fix the job file and run again".into());
-            Err(Error::Usage(msg.join("\n")))
+    // YAML files first: a YAML `settings.action` is the default action for the CSV files given
+    // with it (the flag still wins), like every other setting.
+    let mut loaded: Vec<Option<Result<JobFile, job::JobError>>> =
+        paths.iter().map(|_| None).collect();
+    let opts = job::LoadOptions {
+        default_action: flag,
+    };
+    for (i, p) in paths.iter().enumerate().filter(|(_, p)| is_yaml(p)) {
+        loaded[i] = Some(job::load_file(p, &opts));
+    }
+    let yaml_action = loaded
+        .iter()
+        .flatten()
+        .flatten()
+        .find_map(|f| f.settings.action);
+    let opts = job::LoadOptions {
+        default_action: flag.or(yaml_action),
+    };
+    for (i, p) in paths.iter().enumerate().filter(|(_, p)| !is_yaml(p)) {
+        loaded[i] = Some(job::load_file(p, &opts));
+    }
+    let (mut files, mut errs) = (Vec::new(), Vec::new());
+    for r in loaded.into_iter().flatten() {
+        match r {
+            Ok(f) => files.push(f),
+            Err(e) => errs.push(e.to_string()),
         }
     }
+    if !errs.is_empty() {
+        errs.push("nothing was sent; fix the job file and run again".into());
+        return Err(Error::Usage(errs.join("\n")));
+    }
+    for f in &files {
+        for w in &f.warnings {
+            ui.warn(&format!("{}: {w}", f.path.display()));
+        }
+    }
+    Ok(files)
 }
 
 /// Where to send requests, and an in-process sandbox to keep alive for `--sandbox`.
@@ -249,7 +278,19 @@ fn default_report_dir(name: &str) -> PathBuf {
             "[year][month][day]T[hour][minute][second]Z"
         ))
         .unwrap_or_else(|_| "run".into());
-    PathBuf::from("reports").join(format!("{name}-{ts}"))
+    let base = PathBuf::from("reports").join(format!("{name}-{ts}"));
+    // Two runs of one job started in the same second (cron and a person) get distinct
+    // directories rather than the second one refusing to start.
+    (1..1000)
+        .map(|n| {
+            if n == 1 {
+                base.clone()
+            } else {
+                PathBuf::from(format!("{}-{n}", base.display()))
+            }
+        })
+        .find(|d| !d.join(plan::RUN_JSON).exists())
+        .unwrap_or(base)
 }
 
 fn fresh_report_dir(dir: &Path) -> Result<(), Error> {
@@ -324,6 +365,13 @@ pub async fn run(a: RunArgs, argv: Vec<String>) -> Exit {
 
 async fn run_inner(a: RunArgs, argv: Vec<String>, bootstrap: &Ui) -> Result<Exit, Error> {
     // 1. Everything local first: job files, settings, resume state.
+    if a.dry_run && a.resume.is_some() {
+        // A dry run writes `planned` rows: into a real run's directory they would replace its
+        // record (and `restore` would then find nothing to release).
+        return Err(Error::Usage(
+            "--dry-run cannot be combined with --resume: the directory holds a real run's record. Run the dry run with its own --report-dir".into(),
+        ));
+    }
     let resumed = match &a.resume {
         Some(dir) => Some(plan::load(dir).map_err(Error::Usage)?),
         None => None,
@@ -350,7 +398,12 @@ async fn run_inner(a: RunArgs, argv: Vec<String>, bootstrap: &Ui) -> Result<Exit
             ))
         }
     };
-    let files = load_jobs(&paths, a.action.as_deref(), bootstrap)?;
+    // A resume uses the --action of the run it continues unless told otherwise.
+    let action = a
+        .action
+        .clone()
+        .or_else(|| resumed.as_ref().and_then(|(st, _)| st.action.clone()));
+    let files = load_jobs(&paths, action.as_deref(), bootstrap)?;
     if let Some((st, _)) = &resumed {
         let now: Vec<&str> = files.iter().map(|f| f.sha256.as_str()).collect();
         let then: Vec<&str> = st.job_files.iter().map(|j| j.sha256.as_str()).collect();
@@ -362,7 +415,15 @@ async fn run_inner(a: RunArgs, argv: Vec<String>, bootstrap: &Ui) -> Result<Exit
             )));
         }
     }
-    let settings = config::merge_settings(&files)?;
+    let settings = config::merge_settings(&files, &|k| {
+        config::cli_sets(
+            &a.exec,
+            k,
+            a.shard.is_some(),
+            a.action.is_some(),
+            a.skip_missing_folders,
+        )
+    })?;
     let cfg = config::exec_config(
         &a.exec,
         &settings,
@@ -447,7 +508,8 @@ async fn run_inner(a: RunArgs, argv: Vec<String>, bootstrap: &Ui) -> Result<Exit
             job_files: files
                 .iter()
                 .map(|f| JobFileRef {
-                    path: f.path.clone(),
+                    // Absolute, so `run --resume DIR` without job files works from anywhere.
+                    path: std::fs::canonicalize(&f.path).unwrap_or_else(|_| f.path.clone()),
                     sha256: f.sha256.clone(),
                 })
                 .collect(),
@@ -458,12 +520,17 @@ async fn run_inner(a: RunArgs, argv: Vec<String>, bootstrap: &Ui) -> Result<Exit
             created_at: started_at.clone(),
             tasks: plan.tasks.len() as u64,
             kind: "run".into(),
+            action: action.clone(),
         };
         plan::save(&dir, &st, &plan)
             .map_err(|e| Error::Io(format!("cannot write run state in {}: {e}", dir.display())))?;
     }
 
     if a.dry_run {
+        let requests = ctx
+            .as_ref()
+            .map(|c| c.stats.requests.load(std::sync::atomic::Ordering::Relaxed))
+            .unwrap_or(0);
         return dry_run(
             &plan,
             &cfg,
@@ -473,6 +540,7 @@ async fn run_inner(a: RunArgs, argv: Vec<String>, bootstrap: &Ui) -> Result<Exit
             &portal_str,
             &started_at,
             &ui,
+            requests,
         );
     }
     let Some(ctx) = ctx else {
@@ -507,7 +575,7 @@ async fn run_inner(a: RunArgs, argv: Vec<String>, bootstrap: &Ui) -> Result<Exit
             c.stop.stop(StopReason::MaxDuration);
         });
     }
-    engine::execute(
+    let executed = engine::execute(
         ctx.clone(),
         Arc::new(pending),
         Arc::new(plan.titles.clone()),
@@ -531,6 +599,7 @@ async fn run_inner(a: RunArgs, argv: Vec<String>, bootstrap: &Ui) -> Result<Exit
         &|| resume_command(&argv, &dir),
         &started_at,
         resumed_created.as_deref(),
+        executed.cannot_lock,
         elapsed,
         &ui,
     )
@@ -590,6 +659,7 @@ fn dry_run(
     portal: &str,
     started_at: &str,
     ui: &Ui,
+    requests_sent: u64,
 ) -> Result<Exit, Error> {
     let io = |e: std::io::Error| Error::Io(format!("writing reports in {}: {e}", dir.display()));
     let mut per_action: BTreeMap<Action, u64> = BTreeMap::new();
@@ -598,6 +668,7 @@ fn dry_run(
         *per_action.entry(t.action).or_default() += 1;
         *per_job.entry(t.job.to_string()).or_default() += 1;
         let mut row = ResultRow::new(t.seq, &t.job, &t.file, t.action, Outcome::Planned);
+        row.title = plan.titles.get(&t.file).cloned().unwrap_or_default();
         row.finished_at = crate::now_rfc3339();
         writer.result(&row).map_err(io)?;
     }
@@ -659,7 +730,10 @@ fn dry_run(
         tasks,
         outcomes,
         actions,
-        stats: RunStats::default(),
+        stats: RunStats {
+            requests: requests_sent,
+            ..RunStats::default()
+        },
         achieved_rate: 0.0,
         started_at: started_at.to_string(),
         finished_at: crate::now_rfc3339(),
@@ -669,6 +743,7 @@ fn dry_run(
         resume_command: None,
         resumes: 0,
         dry_run: true,
+        cannot_lock: Vec::new(),
     };
     s.write_json(dir).map_err(io)?;
     summary::write_markdown(dir, &s, &rows, &plan.groups).map_err(io)?;
@@ -688,6 +763,7 @@ fn finish(
     resume_cmd: &dyn Fn() -> String,
     started_at: &str,
     resumed_created: Option<&str>,
+    cannot_lock: Vec<String>,
     elapsed: f64,
     ui: &Ui,
 ) -> Result<Exit, Error> {
@@ -747,6 +823,7 @@ fn finish(
             .map(|p| p.resumes + 1)
             .unwrap_or(u32::from(resumed_created.is_some())),
         dry_run: false,
+        cannot_lock,
     };
     s.write_json(dir).map_err(io)?;
     summary::write_markdown(dir, &s, rows, &plan.groups).map_err(io)?;
@@ -919,9 +996,10 @@ async fn restore_inner(a: RestoreArgs, argv: Vec<String>) -> Result<Exit, Error>
         created_at: started_at.clone(),
         tasks: plan.tasks.len() as u64,
         kind: "restore".into(),
+        action: None,
     };
     plan::save(&dir, &rs, &plan).map_err(|e| Error::Io(e.to_string()))?;
-    engine::execute(
+    let executed = engine::execute(
         ctx.clone(),
         Arc::new(plan.tasks.clone()),
         Arc::new(HashMap::new()),
@@ -950,6 +1028,7 @@ async fn restore_inner(a: RestoreArgs, argv: Vec<String>) -> Result<Exit, Error>
         &again,
         &started_at,
         None,
+        executed.cannot_lock,
         t0.elapsed().as_secs_f64(),
         &ui,
     )

@@ -237,6 +237,9 @@ pub struct RunState {
     pub created_at: String,
     /// Total tasks in tasks.csv.
     pub tasks: u64,
+    /// `--action` of the run (resumes reuse it).
+    #[serde(default)]
+    pub action: Option<String>,
     /// Kind of run: "run" or "restore".
     #[serde(default = "default_kind")]
     pub kind: String,

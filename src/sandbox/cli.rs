@@ -80,10 +80,18 @@ fn parse_window(raw: &str) -> Result<(u32, Duration), String> {
 impl SandboxArgs {
     /// Validates the flags into options.
     pub fn to_options(&self) -> anyhow::Result<SandboxOptions> {
-        let listen = self
+        let listen: std::net::SocketAddr = self
             .listen
             .parse()
             .with_context(|| format!("invalid --listen `{}`: use HOST:PORT", self.listen))?;
+        // SPEC §8: a rehearsal portal on loopback only; it is not meant to be reachable from
+        // other machines (it prints its key and accepts anything shaped like a job).
+        if !listen.ip().is_loopback() {
+            anyhow::bail!(
+                "invalid --listen `{}`: the sandbox serves on loopback only (127.0.0.1 or [::1])",
+                self.listen
+            );
+        }
         let latency = match &self.latency {
             Some(raw) => parse_duration(raw).map_err(anyhow::Error::msg)?,
             None => Duration::ZERO,
@@ -213,6 +221,7 @@ mod tests {
         assert_eq!((o.limit_rate, o.limit_writes), (None, None));
         assert!(options(&["--faults", "1.5"]).is_err());
         assert!(options(&["--listen", "localhost"]).is_err());
+        assert!(options(&["--listen", "0.0.0.0:0"]).is_err());
         assert!(options(&["--limit-rate", "fast"]).is_err());
     }
 

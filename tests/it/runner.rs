@@ -560,7 +560,7 @@ async fn csv_dialects_are_read_alike() {
         let p = w.file(name, text);
         let o = run_in(w.path(), &["validate", p.to_str().unwrap()], &[]);
         assert_eq!(code(&o), 0, "{name}: {}", stderr(&o));
-        assert!(stdout(&o).contains("2 entries"), "{name}: {}", stdout(&o));
+        assert!(stdout(&o).contains("2 tasks"), "{name}: {}", stdout(&o));
     }
     let plain = w.file("ids.txt", "file_id\n101\n102\n");
     let o = run_in(w.path(), &["validate", plain.to_str().unwrap()], &[]);
@@ -608,4 +608,155 @@ async fn report_snapshot() {
         })
         .collect();
     insta::assert_snapshot!("results_csv", text);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dry_run_never_overwrites_a_real_runs_record() {
+    let sb = sandbox().await;
+    let w = Work::new();
+    let job = w.file("job.csv", "file_id,action\n215,lock\n");
+    let o = run(&sb, &w, &[job.to_str().unwrap()]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let before = w.results();
+    let rd = w.report();
+    let o = run_in(
+        w.path(),
+        &[
+            "run",
+            job.to_str().unwrap(),
+            "--dry-run",
+            "--resume",
+            rd.to_str().unwrap(),
+        ],
+        &[
+            ("DOCSPACE_URL", &sb.url()),
+            ("DOCSPACE_API_KEY", sb.api_key()),
+        ],
+    );
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("--dry-run cannot be combined with --resume"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(w.results(), before, "the record is untouched");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_command_line_wins_over_settings_and_yaml_settings_reach_csv_files() {
+    let sb = sandbox().await;
+    let w = Work::new();
+    let a = w.file(
+        "a.yaml",
+        "settings:\n  rate: 5/s\n  action: info\njobs:\n  - files: [101]\n    actions: [info]\n",
+    );
+    let b = w.file(
+        "b.yaml",
+        "settings:\n  rate: 7/s\njobs:\n  - files: [102]\n    actions: [info]\n",
+    );
+    let ids = w.file("ids.csv", "file_id\n103\n");
+    // Conflicting settings: refused without the flag...
+    let o = run(&sb, &w, &[a.to_str().unwrap(), b.to_str().unwrap()]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("settings.rate differs"),
+        "{}",
+        stderr(&o)
+    );
+    // ...and the flag settles it. The CSV without an action column takes settings.action.
+    let o = run(
+        &sb,
+        &w,
+        &[
+            a.to_str().unwrap(),
+            b.to_str().unwrap(),
+            ids.to_str().unwrap(),
+            "--rate",
+            "unlimited",
+        ],
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let rows = w.rows();
+    let got: Vec<(u64, &str, &str)> = rows
+        .iter()
+        .map(|r| (r.seq, r.file.as_str(), r.action.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [(1, "101", "info"), (2, "102", "info"), (3, "103", "info")],
+        "seq runs across job files in order"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_the_key_may_not_lock_are_listed_for_people() {
+    let sb = sandbox().await;
+    let w = Work::new();
+    let job = w.file("job.csv", "file_id,action\n101,info\n104,info\n");
+    let o = run(&sb, &w, &[job.to_str().unwrap()]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let md = std::fs::read_to_string(w.report().join("summary.md")).unwrap();
+    assert!(
+        md.contains("## Files you may not lock (1)") && md.contains("| 104 |"),
+        "{md}"
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(w.report().join("summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(summary["cannot_lock"], serde_json::json!(["104"]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resume_works_from_another_directory_and_keeps_the_action() {
+    let sb = sandbox().await;
+    let w = Work::new();
+    w.file("ids.txt", "101\n102\n103\n");
+    // Stop after the first task (the deadline passes at once; at 1/s the rest wait).
+    let o = run_in(
+        w.path(),
+        &[
+            "run",
+            "ids.txt",
+            "--action",
+            "info",
+            "--report-dir",
+            "rep2",
+            "--max-duration",
+            "0.001s",
+            "--rate",
+            "1/s",
+            "--progress",
+            "never",
+        ],
+        &[
+            ("DOCSPACE_URL", &sb.url()),
+            ("DOCSPACE_API_KEY", sb.api_key()),
+        ],
+    );
+    assert_eq!(code(&o), 4, "{}", stderr(&o));
+    let elsewhere = tempfile::tempdir().unwrap();
+    let dir = w.path().join("rep2");
+    let o = run_in(
+        elsewhere.path(),
+        &[
+            "run",
+            "--resume",
+            dir.to_str().unwrap(),
+            "--rate",
+            "unlimited",
+            "--progress",
+            "never",
+        ],
+        &[
+            ("DOCSPACE_URL", &sb.url()),
+            ("DOCSPACE_API_KEY", sb.api_key()),
+        ],
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let rows = rows_in(&dir);
+    assert_eq!(rows.len(), 3);
+    assert!(
+        rows.iter().all(|r| r.outcome == "ok" && r.action == "info"),
+        "{rows:#?}"
+    );
 }

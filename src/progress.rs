@@ -224,3 +224,50 @@ impl Progress {
         }
     }
 }
+
+/// A spinner for work without a known total (folder expansion): a line on a terminal, an info
+/// line every 10 s otherwise.
+pub struct Spinner {
+    ui: Ui,
+    bar: Option<ProgressBar>,
+    last_line: Instant,
+}
+
+impl Spinner {
+    /// Starts a spinner.
+    pub fn new(ui: &Ui) -> Spinner {
+        let bar = ui.out.bar.then(|| {
+            let b = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr_with_hz(8));
+            b.set_style(
+                ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
+            b.enable_steady_tick(Duration::from_millis(120));
+            b
+        });
+        Spinner {
+            ui: ui.clone(),
+            bar,
+            last_line: Instant::now(),
+        }
+    }
+
+    /// Shows `msg` (portal text must be sanitized by the caller).
+    pub fn update(&mut self, msg: &str) {
+        match &self.bar {
+            Some(b) => b.set_message(msg.to_string()),
+            None if self.last_line.elapsed() >= Duration::from_secs(10) => {
+                self.last_line = Instant::now();
+                self.ui.info(msg);
+            }
+            None => {}
+        }
+    }
+
+    /// Removes the spinner.
+    pub fn finish(self) {
+        if let Some(b) = self.bar {
+            b.finish_and_clear();
+        }
+    }
+}

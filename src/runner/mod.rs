@@ -614,7 +614,16 @@ async fn make_plan(ctx: &Ctx, entries: &[job::Entry], cfg: &ExecConfig) -> Resul
                 continue;
             }
             ctx.ui.info(&format!("expanding folder {f}…"));
-            match plan::expand_folder(ctx, f, cfg.skip_missing_folders).await {
+            let mut spinner = crate::progress::Spinner::new(&ctx.ui);
+            let result =
+                plan::expand_folder(ctx, f, cfg.skip_missing_folders, &mut |pages, files| {
+                    spinner.update(&format!(
+                        "expanding folder {f}: {pages} pages listed, {files} files so far"
+                    ))
+                })
+                .await;
+            spinner.finish();
+            match result {
                 Ok(l) => {
                     ctx.ui.info(&format!(
                         "folder {f}{}: {} files",

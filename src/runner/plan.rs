@@ -39,10 +39,12 @@ pub enum ExpandError {
 }
 
 /// Lists every file below `root`, recursively, each file once, each folder once.
+/// `progress(pages, files)` is called after every page (for the progress display).
 pub async fn expand_folder(
     ctx: &Ctx,
     root: &FileId,
     skip_missing: bool,
+    progress: &mut dyn FnMut(u64, usize),
 ) -> Result<Listing, ExpandError> {
     let mut out = Listing::default();
     let mut seen_files: HashSet<FileId> = HashSet::new();
@@ -114,6 +116,7 @@ pub async fn expand_folder(
                 }
             }
             subfolders.extend(page.folders);
+            progress(pages, out.files.len());
             start += n as u64;
             if n == 0 || start >= page.total {
                 break;

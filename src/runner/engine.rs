@@ -68,18 +68,28 @@ pub async fn execute(
     loop {
         tokio::select! {
             msg = rx.recv() => {
-                let Some((i, o)) = msg else { break };
-                done[i] = true;
-                count(&mut out.counts, &o.row);
-                writer.result(&o.row)?;
-                if !o.access.is_empty() {
-                    writer.access(&o.access)?;
-                }
-                if let Some(max) = ctx.cfg.max_failures {
-                    if out.counts.failed >= max && !ctx.stop.stopped() {
-                        ctx.stop.stop(StopReason::MaxFailures(max));
+                let Some(mut msg) = msg else { break };
+                // Write every row already waiting, then flush once: rows are still on disk
+                // before the collector waits again, without a write(2) per row at high rates.
+                loop {
+                    let (i, o) = msg;
+                    done[i] = true;
+                    count(&mut out.counts, &o.row);
+                    writer.result_unflushed(&o.row)?;
+                    if !o.access.is_empty() {
+                        writer.access_unflushed(&o.access)?;
+                    }
+                    if let Some(max) = ctx.cfg.max_failures {
+                        if out.counts.failed >= max && !ctx.stop.stopped() {
+                            ctx.stop.stop(StopReason::MaxFailures(max));
+                        }
+                    }
+                    match rx.try_recv() {
+                        Ok(m) => msg = m,
+                        Err(_) => break,
                     }
                 }
+                writer.flush()?;
                 refresh(&ctx, &mut out.counts);
                 progress.update(&out.counts);
             }

@@ -9,8 +9,9 @@
 //!
 //! Sizes can be set one by one: `BENCH_OVERHEAD_TASKS` (20000), `BENCH_RATE_TASKS` (1000),
 //! `BENCH_ADAPTIVE_TASKS` (1000), `BENCH_SCALE_ROWS` (1000000), `BENCH_SCALE_TASKS` (100000),
-//! `BENCH_SCALE_SMALL` (10000), `BENCH_SAMPLE_FILES` (500); `BENCH_REPEAT` (2) is how many
-//! times the overhead pair and the scale runs are repeated (the best run counts).
+//! `BENCH_SCALE_SMALL` (10000), `BENCH_SAMPLE_FILES` (500); `BENCH_REPEAT` is how many
+//! times the overhead pair (5) and the scale runs (2) are repeated (the best run counts: the
+//! machine is shared, and other load only ever makes a run slower).
 //!
 //! The binary: `cargo bench` builds the package's binary with the bench profile (which
 //! inherits `release`) next to the bench executable, and Cargo passes its path in
@@ -52,6 +53,8 @@ struct Ran {
     wall: Duration,
     /// Peak resident set (VmHWM), bytes.
     peak_rss: u64,
+    /// CPU time (user + system).
+    cpu: Duration,
     code: i32,
     stderr: String,
 }
@@ -243,12 +246,13 @@ impl Bench {
             let _ = std::io::Read::read_to_string(&mut BufReader::new(stderr), &mut s);
             s
         });
-        let (code, peak_rss) = wait_rusage(&child);
+        let (code, peak_rss, cpu) = wait_rusage(&child);
         let wall = t0.elapsed();
         let stderr = reader.join().unwrap_or_default();
         Ran {
             wall,
             peak_rss,
+            cpu,
             code,
             stderr,
         }
@@ -292,8 +296,20 @@ impl Bench {
     }
 }
 
-/// Waits for the child with `wait4`, returning its exit code and peak RSS (bytes).
-fn wait_rusage(child: &Child) -> (i32, u64) {
+fn tv(t: libc::timeval) -> Duration {
+    Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
+}
+
+/// CPU time (user + system) of this process so far.
+fn self_cpu() -> Duration {
+    // SAFETY: plain syscall with a valid out-pointer.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+    tv(ru.ru_utime) + tv(ru.ru_stime)
+}
+
+/// Waits for the child with `wait4`, returning its exit code, peak RSS (bytes) and CPU time.
+fn wait_rusage(child: &Child) -> (i32, u64, Duration) {
     let pid = child.id() as libc::pid_t;
     let mut status: libc::c_int = 0;
     // SAFETY: plain syscall on our own child; `ru` is a valid out-pointer.
@@ -314,7 +330,11 @@ fn wait_rusage(child: &Child) -> (i32, u64) {
         -1
     };
     // Linux reports ru_maxrss in KiB.
-    (code, ru.ru_maxrss as u64 * 1024)
+    (
+        code,
+        ru.ru_maxrss as u64 * 1024,
+        tv(ru.ru_utime) + tv(ru.ru_stime),
+    )
 }
 
 /// The sandbox as a separate process (release build), killed on drop.
@@ -369,9 +389,16 @@ fn mb(bytes: u64) -> String {
 }
 
 /// The bare baseline: `ids` PUT lock requests over keep-alive connections, `conc` at a time,
-/// bodies read but not parsed. Returns requests/s.
-fn bare_loop(rt: &tokio::runtime::Runtime, url: &str, key: &str, n: u64, conc: u64) -> f64 {
-    rt.block_on(async {
+/// bodies read but not parsed. Returns requests/s and the CPU time it took.
+fn bare_loop(
+    rt: &tokio::runtime::Runtime,
+    url: &str,
+    key: &str,
+    n: u64,
+    conc: u64,
+) -> (f64, Duration) {
+    let cpu0 = self_cpu();
+    let rps = rt.block_on(async {
         let client = reqwest::Client::builder()
             .pool_max_idle_per_host(conc as usize)
             .tcp_nodelay(true)
@@ -407,19 +434,23 @@ fn bare_loop(rt: &tokio::runtime::Runtime, url: &str, key: &str, n: u64, conc: u
             t.await.unwrap();
         }
         n as f64 / t0.elapsed().as_secs_f64()
-    })
+    });
+    (rps, self_cpu().saturating_sub(cpu0))
 }
 
 fn overhead(b: &mut Bench, rt: &tokio::runtime::Runtime) {
     let n = env_usize("BENCH_OVERHEAD_TASKS", 20_000, b.quick) as u64;
-    let repeat = env_usize("BENCH_REPEAT", 2, false);
-    eprintln!("overhead: {n} locks, concurrency 32, rate unlimited");
+    let repeat = env_usize("BENCH_REPEAT", 5, false);
+    eprintln!("overhead: {n} locks, concurrency 32, rate unlimited, best of {repeat}");
     let sb = SandboxProc::start(b, &["--files", &n.to_string()]);
     let job = b.job("overhead.csv", BULK..BULK + n, &["lock"]);
     let (mut best_base, mut best_run) = (0f64, 0f64);
+    let (mut cpu_base, mut cpu_run) = (Duration::MAX, Duration::MAX);
     let mut failed = 0;
     for _ in 0..repeat {
-        best_base = best_base.max(bare_loop(rt, &sb.url, &sb.key, n, 32));
+        let (rps, cpu) = bare_loop(rt, &sb.url, &sb.key, n, 32);
+        best_base = best_base.max(rps);
+        cpu_base = cpu_base.min(cpu);
         let (ran, s) = b.run_job(
             &job,
             &[
@@ -434,19 +465,21 @@ fn overhead(b: &mut Bench, rt: &tokio::runtime::Runtime) {
         failed += n - s["outcomes"]["ok"].as_u64().unwrap_or(0);
         // Requests as the portal saw them: every lock plus the key check.
         best_run = best_run.max((n + 1) as f64 / ran.wall.as_secs_f64());
+        cpu_run = cpu_run.min(ran.cpu);
     }
+    let us = |cpu: Duration| cpu.as_secs_f64() * 1e6 / n as f64;
     let ratio = best_run / best_base;
     b.row(
         "1 overhead",
         "bare reqwest loop",
-        format!("{best_base:.0} req/s"),
+        format!("{best_base:.0} req/s, {:.0} µs CPU/req", us(cpu_base)),
         "baseline",
         None,
     );
     b.row(
         "1 overhead",
         "runner (process wall time)",
-        format!("{best_run:.0} req/s"),
+        format!("{best_run:.0} req/s, {:.0} µs CPU/req", us(cpu_run)),
         "",
         None,
     );

@@ -10,7 +10,7 @@
 //! Sizes can be set one by one: `BENCH_OVERHEAD_TASKS` (20000), `BENCH_RATE_TASKS` (1000),
 //! `BENCH_ADAPTIVE_TASKS` (1000), `BENCH_SCALE_ROWS` (1000000), `BENCH_SCALE_TASKS` (100000),
 //! `BENCH_SCALE_SMALL` (10000), `BENCH_SAMPLE_FILES` (500); `BENCH_REPEAT` is how many
-//! times the overhead pair (5) and the scale runs (2) are repeated (the best run counts: the
+//! times the overhead pair (5) and the scale runs (3) are repeated (the best run counts: the
 //! machine is shared, and other load only ever makes a run slower).
 //!
 //! The binary: `cargo bench` builds the package's binary with the bench profile (which
@@ -633,7 +633,7 @@ fn scale(b: &mut Bench) {
     let rows = env_usize("BENCH_SCALE_ROWS", 1_000_000, b.quick) as u64;
     let big = env_usize("BENCH_SCALE_TASKS", 100_000, b.quick) as u64;
     let small = env_usize("BENCH_SCALE_SMALL", 10_000, b.quick) as u64;
-    let repeat = env_usize("BENCH_REPEAT", 2, false);
+    let repeat = env_usize("BENCH_REPEAT", 3, false);
     eprintln!("scale: validate {rows} rows; run {small} and {big} tasks");
     let job = b.job("validate.csv", BULK..BULK + rows, &["lock"]);
     let mut best: Option<Ran> = None;

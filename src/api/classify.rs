@@ -218,8 +218,10 @@ pub fn envelope(
         };
         return err(kind, format!("error in a {status} answer: {msg}"));
     }
-    match json.get("response") {
-        Some(v) => Ok(v.clone()),
+    let mut json = json;
+    // Moved out, not cloned: the file object is most of the answer.
+    match json.as_object_mut().and_then(|o| o.remove("response")) {
+        Some(v) => Ok(v),
         None => err(
             ErrorKind::BadResponse,
             "the answer has no `response`".into(),

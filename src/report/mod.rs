@@ -273,12 +273,30 @@ impl ReportWriter {
 
     /// Appends and flushes one result row.
     pub fn result(&mut self, row: &ResultRow) -> io::Result<()> {
-        row.write(&mut self.results).map_err(io::Error::other)?;
+        self.result_unflushed(row)?;
         self.results.flush()
+    }
+
+    /// Appends one result row to the buffer; [`ReportWriter::flush`] writes it out. For a
+    /// caller that has several finished rows at hand and flushes once after them.
+    pub fn result_unflushed(&mut self, row: &ResultRow) -> io::Result<()> {
+        row.write(&mut self.results).map_err(io::Error::other)
+    }
+
+    /// Writes every buffered row of both files to disk.
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.results.flush()?;
+        self.access.flush()
     }
 
     /// Appends and flushes access rows.
     pub fn access(&mut self, rows: &[AccessRow]) -> io::Result<()> {
+        self.access_unflushed(rows)?;
+        self.access.flush()
+    }
+
+    /// Appends access rows to the buffer; see [`ReportWriter::result_unflushed`].
+    pub fn access_unflushed(&mut self, rows: &[AccessRow]) -> io::Result<()> {
         for r in rows {
             self.access
                 .write_record([
@@ -290,7 +308,7 @@ impl ReportWriter {
                 ])
                 .map_err(io::Error::other)?;
         }
-        self.access.flush()
+        Ok(())
     }
 
     /// Flushes and closes, then rewrites `results.csv` in `seq` order (last row per `seq` wins)

@@ -67,27 +67,38 @@ pub async fn execute(
 
     let mut done = vec![false; tasks.len()];
     let mut out = Executed::default();
+    let mut cannot_lock_seen = std::collections::HashSet::new();
     let mut progress = Progress::new(ui, tasks.len() as u64, label);
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             msg = rx.recv() => {
-                let Some((i, o)) = msg else { break };
-                done[i] = true;
-                if o.row.can_lock == Some(false) && !out.cannot_lock.contains(&o.row.file_id) {
-                    out.cannot_lock.push(o.row.file_id.clone());
-                }
-                count(&mut out.counts, &o.row);
-                writer.result(&o.row)?;
-                if !o.access.is_empty() {
-                    writer.access(&o.access)?;
-                }
-                if let Some(max) = ctx.cfg.max_failures {
-                    if out.counts.failed >= max && !ctx.stop.stopped() {
-                        ctx.stop.stop(StopReason::MaxFailures(max));
+                let Some(mut msg) = msg else { break };
+                // Write every row already waiting, then flush once: rows are still on disk
+                // before the collector waits again, without a write(2) per row at high rates.
+                loop {
+                    let (i, o) = msg;
+                    done[i] = true;
+                    if o.row.can_lock == Some(false) && cannot_lock_seen.insert(o.row.file_id.clone()) {
+                        out.cannot_lock.push(o.row.file_id.clone());
+                    }
+                    count(&mut out.counts, &o.row);
+                    writer.result_unflushed(&o.row)?;
+                    if !o.access.is_empty() {
+                        writer.access_unflushed(&o.access)?;
+                    }
+                    if let Some(max) = ctx.cfg.max_failures {
+                        if out.counts.failed >= max && !ctx.stop.stopped() {
+                            ctx.stop.stop(StopReason::MaxFailures(max));
+                        }
+                    }
+                    match rx.try_recv() {
+                        Ok(m) => msg = m,
+                        Err(_) => break,
                     }
                 }
+                writer.flush()?;
                 refresh(&ctx, &mut out.counts);
                 progress.update(&out.counts);
             }

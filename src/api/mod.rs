@@ -158,13 +158,13 @@ impl Client {
             .map_err(|e| ApiError::new(ErrorKind::BadResponse, None, format!("bad URL: {e}")))
     }
 
-    /// One HTTP attempt; returns the decoded envelope's `response` or a classified error.
-    async fn call(
+    /// One HTTP attempt: status, `Retry-After`, `Location` and the (capped) body.
+    async fn exchange(
         &self,
         method: reqwest::Method,
         path: &str,
         body: Option<&'static str>,
-    ) -> Result<Value, ApiError> {
+    ) -> Result<Answer, ApiError> {
         let url = self.url(path)?;
         let mut req = self.http.request(method, url);
         if let Some(b) = body {
@@ -179,6 +179,52 @@ impl Client {
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
         let body = read_capped(resp).await?;
+        Ok(Answer {
+            status,
+            retry_after,
+            location,
+            body,
+        })
+    }
+
+    /// One HTTP attempt; returns the decoded envelope's `response` or a classified error.
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&'static str>,
+    ) -> Result<Value, ApiError> {
+        let a = self.exchange(method, path, body).await?;
+        self.decode(a)
+    }
+
+    /// A file answer: the hot path of every lock, unlock and info. A plain success is decoded
+    /// straight into the few fields we use (no `Value` tree of the whole file object); anything
+    /// else (errors, an `error` in a 200, odd shapes) takes the general path.
+    async fn call_file(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&'static str>,
+    ) -> Result<FileState, ApiError> {
+        let a = self.exchange(method, path, body).await?;
+        if (200..300).contains(&a.status) {
+            if let Some(st) = fast_file_state(&a.body) {
+                return Ok(st);
+            }
+        }
+        file_state(&self.decode(a)?)
+    }
+
+    /// Classifies an answer (status, envelope, `error` in a 200), scrubbing the key from any
+    /// portal text that quotes it.
+    fn decode(&self, a: Answer) -> Result<Value, ApiError> {
+        let Answer {
+            status,
+            retry_after,
+            location,
+            body,
+        } = a;
         classify::envelope(status, retry_after, location.as_deref(), &body).map_err(|e| {
             // A failure's message quotes portal text (capped at 300 characters, so a quoted key
             // could be cut); when the answer holds the key, decode it again with the key
@@ -219,14 +265,12 @@ impl Client {
 
     /// `GET /api/2.0/files/file/{id}`
     pub async fn file_info(&self, id: &FileId) -> Result<FileState, ApiError> {
-        let v = self
-            .call(
-                reqwest::Method::GET,
-                &format!("api/2.0/files/file/{}", id.path_segment()),
-                None,
-            )
-            .await?;
-        file_state(&v)
+        self.call_file(
+            reqwest::Method::GET,
+            &format!("api/2.0/files/file/{}", id.path_segment()),
+            None,
+        )
+        .await
     }
 
     /// `PUT /api/2.0/files/file/{id}/lock` with `{"lockFile":true|false}` — never `{}`, which unlocks.
@@ -236,14 +280,12 @@ impl Client {
         } else {
             r#"{"lockFile":false}"#
         };
-        let v = self
-            .call(
-                reqwest::Method::PUT,
-                &format!("api/2.0/files/file/{}/lock", id.path_segment()),
-                Some(body),
-            )
-            .await?;
-        file_state(&v)
+        self.call_file(
+            reqwest::Method::PUT,
+            &format!("api/2.0/files/file/{}/lock", id.path_segment()),
+            Some(body),
+        )
+        .await
     }
 
     /// `GET /api/2.0/files/file/{id}/protectusers`
@@ -347,6 +389,55 @@ fn str_field(v: &Value, k: &str) -> Option<String> {
     v.get(k).and_then(Value::as_str).map(str::to_owned)
 }
 
+/// One HTTP answer before decoding.
+struct Answer {
+    status: u16,
+    retry_after: Option<Duration>,
+    location: Option<String>,
+    body: bytes::Bytes,
+}
+
+/// The envelope's success shape, for the fast path: `error` present (and not null) sends the
+/// answer down the general path.
+#[derive(serde::Deserialize)]
+struct FastEnvelope<T> {
+    response: Option<T>,
+    #[serde(default)]
+    error: Option<serde::de::IgnoredAny>,
+}
+
+/// The `FileDto` fields the runner uses (docspace-api.md §1); the rest is skipped unparsed.
+#[derive(serde::Deserialize)]
+struct FileLite {
+    title: Option<String>,
+    locked: Option<bool>,
+    #[serde(rename = "lockedBy")]
+    locked_by: Option<String>,
+    security: Option<SecurityLite>,
+}
+
+#[derive(serde::Deserialize)]
+struct SecurityLite {
+    #[serde(rename = "Lock")]
+    lock: Option<bool>,
+}
+
+/// The fast path's decision: `Some` only for a plain success envelope holding a file object.
+fn fast_file_state(body: &[u8]) -> Option<FileState> {
+    match serde_json::from_slice::<FastEnvelope<FileLite>>(body) {
+        Ok(FastEnvelope {
+            response: Some(f),
+            error: None,
+        }) => Some(FileState {
+            title: f.title,
+            locked: f.locked.unwrap_or(false),
+            locked_by: f.locked_by.filter(|s| !s.is_empty()),
+            can_lock: f.security.and_then(|s| s.lock),
+        }),
+        _ => None,
+    }
+}
+
 fn file_state(v: &Value) -> Result<FileState, ApiError> {
     if !v.is_object() {
         return Err(ApiError::bad_response("`response` is not a file object"));
@@ -434,4 +525,37 @@ async fn read_capped(mut resp: reqwest::Response) -> Result<bytes::Bytes, ApiErr
         buf.extend_from_slice(&chunk);
     }
     Ok(buf.freeze())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fast_path_agrees_with_the_general_one_or_steps_aside() {
+        let bodies: [&[u8]; 3] = [
+            br#"{"response":{"id":1,"title":"A","locked":true,"lockedBy":"Jane","security":{"Lock":false,"Read":true},"createdBy":{"id":"x"}},"count":1,"status":0,"statusCode":200}"#,
+            br#"{"response":{"id":"box-12-|1","title":"B","security":{}},"status":0}"#,
+            br#"{"response":{"id":2},"error":null}"#,
+        ];
+        for b in bodies {
+            let fast = fast_file_state(b).expect("plain success");
+            let general = file_state(&classify::envelope(200, None, None, b).unwrap()).unwrap();
+            assert_eq!(fast, general);
+        }
+        // An error inside a 200, a non-object response, a missing response: general path.
+        for b in [
+            &br#"{"response":{"id":1},"error":{"message":"x"},"statusCode":404}"#[..],
+            br#"{"response":5}"#,
+            br#"{"status":0}"#,
+            br#"not json"#,
+            br#"{"response":{"locked":"yes"}}"#,
+        ] {
+            assert!(
+                fast_file_state(b).is_none(),
+                "{}",
+                String::from_utf8_lossy(b)
+            );
+        }
+    }
 }

@@ -64,6 +64,9 @@ pub struct ApiError {
     pub message: String,
     /// `Retry-After` of a 429/503, as a duration from now.
     pub retry_after: Option<Duration>,
+    /// `X-RateLimit-Limit` of a 429: DocSpace's concurrency limiters send their in-flight cap
+    /// here (15 for writes, 50 for reads), the sliding window its size (docspace-api.md §6).
+    pub rate_limit: Option<u64>,
 }
 
 impl ApiError {
@@ -74,6 +77,7 @@ impl ApiError {
             status,
             message: message.into(),
             retry_after: None,
+            rate_limit: None,
         }
     }
 

@@ -173,6 +173,11 @@ impl Client {
         let resp = req.send().await.map_err(classify::transport)?;
         let status = resp.status().as_u16();
         let retry_after = classify::retry_after(resp.headers());
+        let rate_limit = resp
+            .headers()
+            .get("x-ratelimit-limit")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
         let location = resp
             .headers()
             .get(reqwest::header::LOCATION)
@@ -182,6 +187,7 @@ impl Client {
         Ok(Answer {
             status,
             retry_after,
+            rate_limit,
             location,
             body,
         })
@@ -222,6 +228,7 @@ impl Client {
         let Answer {
             status,
             retry_after,
+            rate_limit,
             location,
             body,
         } = a;
@@ -247,7 +254,9 @@ impl Client {
             } else {
                 e
             };
-            redact(e, &self.key)
+            let mut e = redact(e, &self.key);
+            e.rate_limit = rate_limit;
+            e
         })
     }
 
@@ -393,6 +402,7 @@ fn str_field(v: &Value, k: &str) -> Option<String> {
 struct Answer {
     status: u16,
     retry_after: Option<Duration>,
+    rate_limit: Option<u64>,
     location: Option<String>,
     body: bytes::Bytes,
 }

@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime};
 use rand::Rng;
 use tokio::sync::OnceCell;
 
+use super::gate::Gate;
 use super::limiter::Limiter;
 use super::stop::{Stop, StopReason};
 use crate::api::{ApiError, Client, ErrorKind, FileState};
@@ -37,6 +38,8 @@ pub struct Ctx {
     pub client: Client,
     /// The run's one limiter.
     pub limiter: Limiter,
+    /// The cap on requests in flight (`--concurrency`, lowered by concurrency 429s).
+    pub gate: Gate,
     /// Settings.
     pub cfg: ExecConfig,
     /// Stop state.
@@ -75,6 +78,7 @@ impl Ctx {
     pub fn new(client: Client, cfg: ExecConfig, ui: Ui) -> Ctx {
         Ctx {
             limiter: Limiter::new(cfg.rate, cfg.burst),
+            gate: Gate::new(cfg.concurrency),
             client,
             cfg,
             stop: Stop::default(),
@@ -103,6 +107,11 @@ impl Ctx {
             if self.stop.stopped() || (ep == Endpoint::Write && self.stop.writes_stopped()) {
                 return Err(cancelled(last, attempts));
             }
+            let place = tokio::select! {
+                biased;
+                _ = self.stop.cancelled() => return Err(cancelled(last, attempts)),
+                p = self.gate.enter() => p,
+            };
             let sent_at = tokio::select! {
                 biased;
                 _ = self.stop.cancelled() => return Err(cancelled(last, attempts)),
@@ -113,7 +122,10 @@ impl Ctx {
             if attempts > 1 {
                 self.stats.retries.fetch_add(1, Ordering::Relaxed);
             }
-            let err = match op().await {
+            let result = op().await;
+            let in_flight = self.gate.in_flight();
+            drop(place);
+            let err = match result {
                 Ok(v) => return Ok((v, attempts)),
                 Err(e) => e,
             };
@@ -160,7 +172,14 @@ impl Ctx {
                             cancelled: true,
                         });
                     }
-                    self.limiter.on_429(sent_at, err.retry_after);
+                    // DocSpace's concurrency limiters name their cap in X-RateLimit-Limit; when we
+                    // had that many open, the answer is fewer requests in flight, not a lower rate.
+                    let concurrency = err.retry_after.is_none()
+                        && err.rate_limit.is_some_and(|l| l as usize <= in_flight);
+                    if concurrency {
+                        self.gate.limit_to(err.rate_limit.unwrap_or(1) as usize);
+                    }
+                    self.limiter.on_429(sent_at, err.retry_after, !concurrency);
                 }
                 _ => {}
             }

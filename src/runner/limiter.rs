@@ -139,7 +139,14 @@ impl Limiter {
     /// Reports a 429 for a request sent at `sent_at`. Every worker pauses: at least
     /// `retry_after` when given; otherwise a cooldown from 1 s doubling while 429s keep coming,
     /// and the effective rate is lowered. Returns the pause length.
-    pub fn on_429(&self, sent_at: Instant, retry_after: Option<Duration>) -> Duration {
+    /// `lower_rate` is false when the 429 came from a concurrency limiter (the caller lowers
+    /// the in-flight cap instead): then only the shared cooldown applies.
+    pub fn on_429(
+        &self,
+        sent_at: Instant,
+        retry_after: Option<Duration>,
+        lower_rate: bool,
+    ) -> Duration {
         let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
         if let Some(ra) = retry_after {
@@ -170,6 +177,10 @@ impl Limiter {
         s.pause_until = s.pause_until.max(now + pause);
         s.pause_set_at = Some(now);
         s.last_429 = Some(now);
+        if !lower_rate {
+            s.tat = s.tat.max(s.pause_until);
+            return s.pause_until.saturating_duration_since(now);
+        }
         s.last_change = now;
         // Lower the effective rate: half of what we were doing.
         let current = match s.interval {
@@ -290,7 +301,7 @@ mod tests {
     async fn retry_after_pauses_everyone() {
         let l = std::sync::Arc::new(Limiter::new(Rate::Unlimited, 1));
         let sent = l.acquire().await;
-        l.on_429(sent, Some(Duration::from_secs(3)));
+        l.on_429(sent, Some(Duration::from_secs(3)), true);
         let t = Instant::now();
         let a = tokio::spawn({
             let l = l.clone();
@@ -305,14 +316,14 @@ mod tests {
     async fn bare_429_backs_off_lowers_the_rate_and_recovers() {
         let l = Limiter::new(Rate::PerSecond(20.0), 1);
         let sent = l.acquire().await;
-        let p = l.on_429(sent, None);
+        let p = l.on_429(sent, None, true);
         assert!(
             p >= Duration::from_millis(900) && p <= Duration::from_millis(1100),
             "{p:?}"
         );
         assert_eq!(l.effective_rate(), Some(10.0));
         // A second 429 from a request sent before the cooldown does not escalate.
-        let p2 = l.on_429(sent, None);
+        let p2 = l.on_429(sent, None, true);
         assert!(p2 <= p);
         assert_eq!(l.effective_rate(), Some(10.0));
         // After quiet periods the rate climbs back to the configured one.
@@ -327,9 +338,9 @@ mod tests {
     async fn consecutive_429s_double_the_cooldown() {
         let l = Limiter::new(Rate::PerSecond(100.0), 1);
         let s1 = l.acquire().await;
-        let p1 = l.on_429(s1, None);
+        let p1 = l.on_429(s1, None, true);
         let s2 = l.acquire().await; // after the first cooldown
-        let p2 = l.on_429(s2, None);
+        let p2 = l.on_429(s2, None, true);
         assert!(p2 > p1 * 3 / 2, "{p1:?} then {p2:?}");
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod engine;
 pub mod exec;
+pub mod gate;
 pub mod limiter;
 pub mod plan;
 pub mod stop;

@@ -760,3 +760,67 @@ async fn resume_works_from_another_directory_and_keeps_the_action() {
         "{rows:#?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_concurrency_limit_lowers_requests_in_flight_not_the_rate() {
+    // Like DocSpace's 15-writes limiter, scaled down: 3 writes in flight, 429 beyond, with
+    // X-RateLimit-Limit: 3 and no Retry-After.
+    let sb = sandbox_with(SandboxOptions {
+        limit_writes: Some(3),
+        latency: Duration::from_millis(100),
+        ..SandboxOptions::default()
+    })
+    .await;
+    let w = Work::new();
+    let mut csv = String::from("file_id,action\n");
+    for id in 201..=220 {
+        csv.push_str(&format!("{id},lock\n"));
+    }
+    let job = w.file("job.csv", &csv);
+    let o = run(
+        &sb,
+        &w,
+        &[
+            job.to_str().unwrap(),
+            "--no-check-state",
+            "--rate",
+            "unlimited",
+            "--concurrency",
+            "8",
+        ],
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let rows = w.rows();
+    assert_eq!(rows.len(), 20);
+    assert!(rows.iter().all(|r| r.outcome == "ok"), "{rows:#?}");
+    let throttled = sb.requests().iter().filter(|r| r.status == 429).count();
+    // One episode: the requests over the limit in the first wave, then at most 3 in flight.
+    assert!(throttled <= 6, "{throttled} 429s");
+    let first_429_end = sb
+        .requests()
+        .iter()
+        .filter(|r| r.status == 429)
+        .map(|r| r.end)
+        .max()
+        .unwrap();
+    let later: Vec<_> = sb
+        .requests()
+        .into_iter()
+        .filter(|r| r.start > first_429_end)
+        .collect();
+    // Sweep: the most requests open at the same moment.
+    let mut events: Vec<(Duration, i32)> = later
+        .iter()
+        .flat_map(|r| [(r.start, 1), (r.end, -1)])
+        .collect();
+    events.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
+    let (mut open, mut peak) = (0, 0);
+    for (_, d) in events {
+        open += d;
+        peak = peak.max(open);
+    }
+    assert!(
+        peak <= 3,
+        "after the 429s at most 3 requests are open at once, saw {peak}"
+    );
+}

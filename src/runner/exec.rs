@@ -126,7 +126,10 @@ impl Ctx {
             let in_flight = self.gate.in_flight();
             drop(place);
             let err = match result {
-                Ok(v) => return Ok((v, attempts)),
+                Ok(v) => {
+                    self.limiter.on_success();
+                    return Ok((v, attempts));
+                }
                 Err(e) => e,
             };
             match err.kind {

@@ -46,6 +46,9 @@ struct State {
     /// For an unlimited run: the rate above which we return to unlimited.
     ceiling: Option<f64>,
     meter: Meter,
+    /// A request succeeded after the last cooldown ended: the next 429 starts a new episode
+    /// (cooldown back to 1 s) instead of continuing the old one.
+    success_since_pause: bool,
 }
 
 /// A shared limiter. All methods take `&self`.
@@ -56,6 +59,8 @@ pub struct Limiter {
     configured: Option<Duration>,
     burst: u32,
     state: Mutex<State>,
+    /// Set once any 429 was seen, so successes only take the lock when it matters.
+    armed: std::sync::atomic::AtomicBool,
 }
 
 impl Limiter {
@@ -67,6 +72,7 @@ impl Limiter {
             turn: tokio::sync::Mutex::new(()),
             configured,
             burst: burst.max(1),
+            armed: std::sync::atomic::AtomicBool::new(false),
             state: Mutex::new(State {
                 tat: now,
                 interval: configured,
@@ -76,6 +82,7 @@ impl Limiter {
                 last_429: None,
                 last_change: now,
                 ceiling: None,
+                success_since_pause: false,
                 meter: Meter {
                     bucket_start: now,
                     count: 0,
@@ -164,9 +171,13 @@ impl Limiter {
         if s.pause_set_at.is_some_and(|at| sent_at <= at) {
             return s.pause_until.saturating_duration_since(now);
         }
-        let recent = s
-            .last_429
-            .is_some_and(|t| now.duration_since(t) < s.backoff * 4 + Duration::from_secs(10));
+        // Consecutive 429s (no success since the last cooldown) double the cooldown; a 429
+        // after requests went through again starts over from 1 s.
+        let recent = !s.success_since_pause
+            && s.last_429
+                .is_some_and(|t| now.duration_since(t) < s.backoff * 4 + Duration::from_secs(10));
+        s.success_since_pause = false;
+        self.armed.store(true, std::sync::atomic::Ordering::Relaxed);
         s.backoff = if recent {
             (s.backoff * 2).min(MAX_BACKOFF)
         } else {
@@ -191,10 +202,23 @@ impl Limiter {
                 measured.max(MIN_RATE * 2.0)
             }
         };
-        let lowered = (current * 0.5).max(MIN_RATE);
+        // Multiplicative decrease by 0.7 (TCP-like AIMD): gentle enough that a steady limiter
+        // is tracked closely, quick enough to get below it within a few episodes.
+        let lowered = (current * 0.7).max(MIN_RATE);
         s.interval = Some(Duration::from_secs_f64(1.0 / lowered));
         s.tat = s.tat.max(s.pause_until);
         s.pause_until.saturating_duration_since(now)
+    }
+
+    /// Reports a successful request (cheap until the first 429).
+    pub fn on_success(&self) {
+        if !self.armed.load(std::sync::atomic::Ordering::Relaxed) {
+            return;
+        }
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if Instant::now() >= s.pause_until {
+            s.success_since_pause = true;
+        }
     }
 
     /// The effective rate now (requests/s), `None` when unlimited.
@@ -321,11 +345,12 @@ mod tests {
             p >= Duration::from_millis(900) && p <= Duration::from_millis(1100),
             "{p:?}"
         );
-        assert_eq!(l.effective_rate(), Some(10.0));
+        let r = l.effective_rate().unwrap();
+        assert!((r - 14.0).abs() < 0.01, "{r}");
         // A second 429 from a request sent before the cooldown does not escalate.
         let p2 = l.on_429(sent, None, true);
         assert!(p2 <= p);
-        assert_eq!(l.effective_rate(), Some(10.0));
+        assert!((l.effective_rate().unwrap() - r).abs() < 1e-9);
         // After quiet periods the rate climbs back to the configured one.
         for _ in 0..40 {
             tokio::time::sleep(Duration::from_secs(5)).await;
@@ -342,5 +367,26 @@ mod tests {
         let s2 = l.acquire().await; // after the first cooldown
         let p2 = l.on_429(s2, None, true);
         assert!(p2 > p1 * 3 / 2, "{p1:?} then {p2:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_429_after_successes_starts_a_new_episode_from_one_second() {
+        let l = Limiter::new(Rate::PerSecond(100.0), 1);
+        let s1 = l.acquire().await;
+        let p1 = l.on_429(s1, None, true);
+        l.acquire().await; // after the cooldown
+        l.on_success();
+        let s2 = l.acquire().await;
+        let p2 = l.on_429(s2, None, true);
+        assert!(p2 < p1 * 3 / 2, "{p1:?} then {p2:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_concurrency_429_pauses_without_lowering_the_rate() {
+        let l = Limiter::new(Rate::PerSecond(20.0), 1);
+        let s1 = l.acquire().await;
+        let p = l.on_429(s1, None, false);
+        assert!(p >= Duration::from_millis(900));
+        assert_eq!(l.effective_rate(), Some(20.0));
     }
 }

@@ -44,6 +44,14 @@ impl Work {
         std::fs::write(&p, text).unwrap();
         p
     }
+    /// Writes a `file_id,action` CSV job with one `action` row per ID.
+    pub fn csv_job(&self, name: &str, ids: impl IntoIterator<Item = u32>, action: &str) -> PathBuf {
+        let mut csv = String::from("file_id,action\n");
+        for id in ids {
+            csv.push_str(&format!("{id},{action}\n"));
+        }
+        self.file(name, &csv)
+    }
     pub fn report(&self) -> PathBuf {
         self.dir.path().join("report")
     }

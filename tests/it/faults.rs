@@ -263,11 +263,7 @@ async fn a_401_mid_run_leaves_no_task_unaccounted_and_no_request_after() {
     }))
     .await;
     let w = Work::new();
-    let mut csv = String::from("file_id,action\n");
-    for id in 105..=134 {
-        csv.push_str(&format!("{id},lock\n"));
-    }
-    let job = w.file("job.csv", &csv);
+    let job = w.csv_job("job.csv", 105..=134, "lock");
     let o = run(
         &sb,
         &w,

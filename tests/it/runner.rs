@@ -325,11 +325,7 @@ async fn concurrency_cap_and_per_file_order_hold() {
 async fn rate_cap_holds_in_every_window() {
     let sb = sandbox().await;
     let w = Work::new();
-    let mut csv = String::from("file_id,action\n");
-    for id in 101..=140 {
-        csv.push_str(&format!("{id},info\n"));
-    }
-    let job = w.file("job.csv", &csv);
+    let job = w.csv_job("job.csv", 101..=140, "info");
     let o = run(
         &sb,
         &w,
@@ -377,11 +373,7 @@ async fn a_429_pauses_every_worker() {
         }))
         .await;
         let w = Work::new();
-        let mut csv = String::from("file_id,action\n");
-        for id in 101..=130 {
-            csv.push_str(&format!("{id},info\n"));
-        }
-        let job = w.file("job.csv", &csv);
+        let job = w.csv_job("job.csv", 101..=130, "info");
         let o = run(
             &sb,
             &w,
@@ -439,11 +431,7 @@ async fn a_401_mid_run_aborts_with_every_task_accounted_for() {
     }))
     .await;
     let w = Work::new();
-    let mut csv = String::from("file_id,action\n");
-    for id in 101..=150 {
-        csv.push_str(&format!("{id},protectusers\n"));
-    }
-    let job = w.file("job.csv", &csv);
+    let job = w.csv_job("job.csv", 101..=150, "protectusers");
     let o = run(
         &sb,
         &w,
@@ -772,11 +760,7 @@ async fn a_concurrency_limit_lowers_requests_in_flight_not_the_rate() {
     })
     .await;
     let w = Work::new();
-    let mut csv = String::from("file_id,action\n");
-    for id in 201..=220 {
-        csv.push_str(&format!("{id},lock\n"));
-    }
-    let job = w.file("job.csv", &csv);
+    let job = w.csv_job("job.csv", 201..=220, "lock");
     let o = run(
         &sb,
         &w,

@@ -160,8 +160,14 @@ impl Progress {
                 .unwrap_or_else(|_| ProgressStyle::default_bar()),
             );
             b.set_prefix(sanitize(label));
-            ui.bar = Some(b.clone());
-            Some(b)
+            // indicatif draws nothing when stderr is not a terminal (`--progress always` into a
+            // pipe): then fall back to the stats lines rather than showing nothing at all.
+            if b.is_hidden() {
+                None
+            } else {
+                ui.bar = Some(b.clone());
+                Some(b)
+            }
         } else {
             None
         };
@@ -236,15 +242,19 @@ pub struct Spinner {
 impl Spinner {
     /// Starts a spinner.
     pub fn new(ui: &Ui) -> Spinner {
-        let bar = ui.out.bar.then(|| {
-            let b = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr_with_hz(8));
-            b.set_style(
-                ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}")
-                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-            );
-            b.enable_steady_tick(Duration::from_millis(120));
-            b
-        });
+        let bar = ui
+            .out
+            .bar
+            .then(|| {
+                let b = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr_with_hz(8));
+                b.set_style(
+                    ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}")
+                        .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                );
+                b.enable_steady_tick(Duration::from_millis(120));
+                b
+            })
+            .filter(|b| !b.is_hidden());
         Spinner {
             ui: ui.clone(),
             bar,

@@ -6,7 +6,10 @@ pub mod exec;
 pub mod gate;
 pub mod limiter;
 pub mod plan;
+mod restore;
 pub mod stop;
+
+pub use restore::restore;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -16,10 +19,10 @@ use std::time::Instant;
 use secrecy::SecretString;
 
 use crate::api::{Client, ClientOptions};
-use crate::cli::{ExecArgs, RestoreArgs, RunArgs, ValidateArgs};
+use crate::cli::{ExecArgs, RunArgs, ValidateArgs};
 use crate::config::{self, ExecConfig};
 use crate::error::{Error, Exit};
-use crate::job::{self, Action, FileId, JobFile, OnFailure, Target, Task};
+use crate::job::{self, Action, FileId, JobFile, Target, Task};
 use crate::progress::{print_stdout, Ui};
 use crate::report::summary::{self, RunStats, Summary};
 use crate::report::{Outcome, ReportWriter, ResultRow};
@@ -82,7 +85,7 @@ pub fn validate(a: ValidateArgs) -> Exit {
     Exit::Success
 }
 
-fn report_error(ui: &Ui, e: &Error) -> Exit {
+pub(super) fn report_error(ui: &Ui, e: &Error) -> Exit {
     for line in e.to_string().lines() {
         ui.error(line);
     }
@@ -137,13 +140,13 @@ fn load_jobs(paths: &[PathBuf], action: Option<&str>, ui: &Ui) -> Result<Vec<Job
 }
 
 /// Where to send requests, and an in-process sandbox to keep alive for `--sandbox`.
-struct Portal {
+pub(super) struct Portal {
     url: url::Url,
     key: SecretString,
     _sandbox: Option<crate::sandbox::Sandbox>,
 }
 
-async fn portal(
+pub(super) async fn portal(
     exec: &ExecArgs,
     cfg: &ExecConfig,
     settings_portal: Option<&str>,
@@ -185,7 +188,7 @@ async fn portal(
     })
 }
 
-fn client(p: &Portal, cfg: &ExecConfig) -> Result<Client, Error> {
+pub(super) fn client(p: &Portal, cfg: &ExecConfig) -> Result<Client, Error> {
     let ca_cert = match &cfg.ca_cert {
         Some(path) => {
             let pem = std::fs::read(path)
@@ -208,7 +211,7 @@ fn client(p: &Portal, cfg: &ExecConfig) -> Result<Client, Error> {
 }
 
 /// GET /api/2.0/authentication before anything else (SPEC §4).
-async fn check_key(ctx: &Ctx) -> Result<(), Error> {
+pub(super) async fn check_key(ctx: &Ctx) -> Result<(), Error> {
     // Through the retry loop: a 502 or a dropped connection at the very first request must not
     // abort a cron run that the next attempt would have started (issue #4, fault matrix).
     match ctx
@@ -234,7 +237,7 @@ async fn check_key(ctx: &Ctx) -> Result<(), Error> {
 }
 
 /// Installs SIGINT/SIGTERM handling: the first stops starting tasks, the second exits at once.
-fn install_signals(ctx: Arc<Ctx>) {
+pub(super) fn install_signals(ctx: Arc<Ctx>) {
     tokio::spawn(async move {
         #[cfg(unix)]
         {
@@ -273,7 +276,7 @@ fn install_signals(ctx: Arc<Ctx>) {
 }
 
 /// Default report directory: `reports/<name>-<UTC yyyymmddThhmmssZ>`.
-fn default_report_dir(name: &str) -> PathBuf {
+pub(super) fn default_report_dir(name: &str) -> PathBuf {
     let ts = time::OffsetDateTime::now_utc()
         .format(time::macros::format_description!(
             "[year][month][day]T[hour][minute][second]Z"
@@ -294,7 +297,7 @@ fn default_report_dir(name: &str) -> PathBuf {
         .unwrap_or(base)
 }
 
-fn fresh_report_dir(dir: &Path) -> Result<(), Error> {
+pub(super) fn fresh_report_dir(dir: &Path) -> Result<(), Error> {
     // The report files are opened (results.csv gets its header) before the key check and the
     // folder expansion, so a start that ended there (key rejected, Ctrl-C while expanding, a
     // missing folder) leaves a header-only results.csv and no run.json. Such a directory holds
@@ -318,7 +321,7 @@ fn fresh_report_dir(dir: &Path) -> Result<(), Error> {
 }
 
 /// Shell-quotes one argument for the printed resume command.
-fn shell_quote(s: &str) -> String {
+pub(super) fn shell_quote(s: &str) -> String {
     if !s.is_empty()
         && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c))
@@ -763,7 +766,7 @@ fn dry_run(
 
 /// Picks the exit code, writes summary.json/summary.md, prints the summary.
 #[allow(clippy::too_many_arguments)]
-fn finish(
+pub(super) fn finish(
     ctx: &Ctx,
     name: &str,
     portal: &str,
@@ -892,154 +895,4 @@ fn finish(
         );
     }
     Ok(exit)
-}
-
-/// `restore DIR`: unlock exactly the files DIR's run locked (lock rows `ok` with `was_locked=false`).
-pub async fn restore(a: RestoreArgs, argv: Vec<String>) -> Exit {
-    let bootstrap = Ui::new(config::Output {
-        bar: false,
-        quiet: a.exec.quiet,
-        json: a.exec.log_format == Some(crate::cli::LogFormat::Json),
-    });
-    match restore_inner(a, argv).await {
-        Ok(code) => code,
-        Err(e) => report_error(&bootstrap, &e),
-    }
-}
-
-async fn restore_inner(a: RestoreArgs, argv: Vec<String>) -> Result<Exit, Error> {
-    let (st, _) = plan::load(&a.dir).map_err(Error::Usage)?;
-    if st.dry_run {
-        return Err(Error::Usage(format!(
-            "{} holds a dry run: it locked nothing",
-            a.dir.display()
-        )));
-    }
-    let rows = crate::report::read_results(&a.dir).map_err(|e| Error::Io(e.to_string()))?;
-    let locked_ok: Vec<&ResultRow> = rows
-        .iter()
-        .filter(|r| r.action == "lock" && r.outcome == "ok")
-        .collect();
-    if !locked_ok.is_empty() && locked_ok.iter().all(|r| r.was_locked.is_none()) {
-        return Err(Error::Usage(format!(
-            "{} does not record whether the files were locked before the run (it ran with --no-check-state), so restore cannot tell which locks it made. Unlock them with a job file instead",
-            a.dir.display()
-        )));
-    }
-    let mut seen = std::collections::HashSet::new();
-    let mut tasks = Vec::new();
-    let job: Arc<str> = Arc::from("restore");
-    for r in &locked_ok {
-        if r.was_locked != Some(false) {
-            continue;
-        }
-        let Ok(file) = FileId::parse(&r.file_id) else {
-            continue;
-        };
-        if seen.insert(file.clone()) {
-            tasks.push(Task {
-                seq: tasks.len() as u64 + 1,
-                job: job.clone(),
-                file,
-                action: Action::Unlock,
-                on_failure: OnFailure::Continue,
-            });
-        }
-    }
-    let settings = job::Settings::default();
-    let mut cfg = config::exec_config(&a.exec, &settings, None, false)?;
-    cfg.report_dir = None;
-    let mut ui = Ui::new(cfg.output);
-    ui.info(&format!(
-        "{}: {} files to unlock",
-        a.dir.display(),
-        tasks.len()
-    ));
-    let name = format!("{}-restore", st.name);
-    let plan = Plan {
-        tasks,
-        ..Plan::default()
-    };
-    let dir = a
-        .exec
-        .report_dir
-        .clone()
-        .unwrap_or_else(|| default_report_dir(&name));
-    if a.dry_run {
-        let mut out = format!(
-            "Restore plan for {} (dry run, nothing sent): unlock {} files\n",
-            a.dir.display(),
-            plan.tasks.len()
-        );
-        for t in &plan.tasks {
-            out.push_str(&format!("  {}\n", t.file));
-        }
-        print_stdout(&out);
-        return Ok(Exit::Success);
-    }
-    let portal_flag = a
-        .exec
-        .portal
-        .clone()
-        .or_else(|| (!st.portal.is_empty() && !a.exec.sandbox).then(|| st.portal.clone()));
-    let mut exec = a.exec.clone();
-    exec.portal = portal_flag;
-    let portal = portal(&exec, &cfg, None, &ui).await?;
-    // Client first (see `run_inner`): a bad --ca-cert must not leave a report directory.
-    let http = client(&portal, &cfg)?;
-    fresh_report_dir(&dir)?;
-    let mut writer = ReportWriter::open(&dir)
-        .map_err(|e| Error::Io(format!("cannot write reports in {}: {e}", dir.display())))?;
-    let started_at = crate::now_rfc3339();
-    let t0 = Instant::now();
-    let ctx = Arc::new(Ctx::new(http, cfg.clone(), ui.clone()));
-    install_signals(ctx.clone());
-    check_key(&ctx).await?;
-    let rs = RunState {
-        version: 1,
-        name: name.clone(),
-        job_files: Vec::new(),
-        argv: argv.clone(),
-        portal: portal.url.to_string(),
-        dry_run: false,
-        shard: None,
-        created_at: started_at.clone(),
-        tasks: plan.tasks.len() as u64,
-        kind: "restore".into(),
-        action: None,
-    };
-    plan::save(&dir, &rs, &plan).map_err(|e| Error::Io(e.to_string()))?;
-    let executed = engine::execute(
-        ctx.clone(),
-        Arc::new(plan.tasks.clone()),
-        Arc::new(HashMap::new()),
-        &mut writer,
-        &mut ui,
-        &name,
-    )
-    .await
-    .map_err(|e| Error::Io(e.to_string()))?;
-    let rows = writer.finish().map_err(|e| Error::Io(e.to_string()))?;
-    // A restore is re-run as a whole: its plan comes from the source directory, and files it
-    // already unlocked show as `unchanged` the second time.
-    let again = || {
-        argv.iter()
-            .map(|a| shell_quote(a))
-            .collect::<Vec<_>>()
-            .join(" ")
-    };
-    finish(
-        &ctx,
-        &name,
-        portal.url.as_ref(),
-        &dir,
-        &rows,
-        &plan,
-        &again,
-        &started_at,
-        None,
-        executed.cannot_lock,
-        t0.elapsed().as_secs_f64(),
-        &ui,
-    )
 }

@@ -52,7 +52,7 @@ pub async fn execute(
         );
         handles.push(tokio::spawn(async move {
             loop {
-                if ctx.stop.stopped() {
+                if ctx.stop.no_new_tasks() {
                     return;
                 }
                 let q = next.fetch_add(1, Ordering::Relaxed);
@@ -163,7 +163,7 @@ async fn run_queue(
     // Jobs in which an earlier task on this file failed (skip_rest).
     let mut failed_in: Vec<(std::sync::Arc<str>, u64)> = Vec::new();
     for &i in queue {
-        if ctx.stop.stopped() {
+        if ctx.stop.no_new_tasks() {
             return false;
         }
         let t = &tasks[i];

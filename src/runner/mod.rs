@@ -275,6 +275,51 @@ pub(super) fn install_signals(ctx: Arc<Ctx>) {
     });
 }
 
+/// A job name is a `skip_rest` scope (SPEC §3: "the same file in that job"), so jobs of
+/// different job files must not share one by accident (two files' `job-1`, or two `x.csv`):
+/// a name already used by an earlier file becomes `<file name>/<job>` (then `#2`, `#3`…).
+fn scope_job_names(files: &mut [JobFile]) {
+    let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
+    for f in files.iter_mut() {
+        let mut renamed: HashMap<String, Arc<str>> = HashMap::new();
+        let mut mine: std::collections::HashSet<String> = std::collections::HashSet::new();
+        for e in f.entries.iter_mut() {
+            let old = e.job.to_string();
+            if seen.contains(&old) {
+                let new = renamed
+                    .entry(old.clone())
+                    .or_insert_with(|| {
+                        let base = format!("{}/{old}", f.name);
+                        let mut name = base.clone();
+                        let mut k = 2;
+                        while seen.contains(&name) {
+                            name = format!("{base}#{k}");
+                            k += 1;
+                        }
+                        Arc::from(name)
+                    })
+                    .clone();
+                e.job = new;
+            }
+            mine.insert(e.job.to_string());
+        }
+        seen.extend(mine);
+    }
+}
+
+/// `--max-duration`, counted from `from` (the command's start, so folder expansion is inside
+/// the window): after it no new task starts; started tasks finish.
+fn start_deadline(ctx: &Arc<Ctx>, max: Option<std::time::Duration>, from: Instant) {
+    if let Some(max) = max {
+        let c = ctx.clone();
+        let at = tokio::time::Instant::from_std(from + max);
+        tokio::spawn(async move {
+            tokio::time::sleep_until(at).await;
+            c.stop.stop_starting(StopReason::MaxDuration);
+        });
+    }
+}
+
 /// Default report directory: `reports/<name>-<UTC yyyymmddThhmmssZ>`.
 pub(super) fn default_report_dir(name: &str) -> PathBuf {
     let ts = time::OffsetDateTime::now_utc()
@@ -335,6 +380,15 @@ pub(super) fn shell_quote(s: &str) -> String {
 /// The command that continues the run in `dir`: the same arguments, `--resume DIR` instead of
 /// `--report-dir`/`--resume`.
 fn resume_command(argv: &[String], dir: &Path) -> String {
+    let mut out = resume_command_without(argv);
+    out.push("--resume".into());
+    out.push(shell_quote(&dir.display().to_string()));
+    out.join(" ")
+}
+
+/// The command line as typed (shell-quoted, program name `docspace-batch`) without
+/// `--report-dir`, `--resume` and `--dry-run`: the base of every printed "run this next".
+fn resume_command_without(argv: &[String]) -> Vec<String> {
     let mut out = vec!["docspace-batch".to_string()];
     let mut it = argv.iter().skip(1).peekable();
     while let Some(a) = it.next() {
@@ -349,9 +403,7 @@ fn resume_command(argv: &[String], dir: &Path) -> String {
         }
         out.push(shell_quote(a));
     }
-    out.push("--resume".into());
-    out.push(shell_quote(&dir.display().to_string()));
-    out.join(" ")
+    out
 }
 
 /// `run`.
@@ -368,6 +420,7 @@ pub async fn run(a: RunArgs, argv: Vec<String>) -> Exit {
 }
 
 async fn run_inner(a: RunArgs, argv: Vec<String>, bootstrap: &Ui) -> Result<Exit, Error> {
+    let command_start = Instant::now();
     // 1. Everything local first: job files, settings, resume state.
     if a.dry_run && a.resume.is_some() {
         // A dry run writes `planned` rows: into a real run's directory they would replace its
@@ -435,6 +488,8 @@ async fn run_inner(a: RunArgs, argv: Vec<String>, bootstrap: &Ui) -> Result<Exit
         a.skip_missing_folders,
     )?;
     let mut ui = Ui::new(cfg.output);
+    let mut files = files;
+    scope_job_names(&mut files);
     let entries: Vec<job::Entry> = files
         .iter()
         .flat_map(|f| f.entries.iter().cloned())
@@ -487,6 +542,7 @@ async fn run_inner(a: RunArgs, argv: Vec<String>, bootstrap: &Ui) -> Result<Exit
         Some(http) => {
             let ctx = Arc::new(Ctx::new(http, cfg.clone(), ui.clone()));
             install_signals(ctx.clone());
+            start_deadline(&ctx, cfg.max_duration, command_start);
             if needs_portal {
                 check_key(&ctx).await?;
             }
@@ -571,13 +627,6 @@ async fn run_inner(a: RunArgs, argv: Vec<String>, bootstrap: &Ui) -> Result<Exit
             pending.len(),
             plan.tasks.len()
         ));
-    }
-    if let Some(max) = cfg.max_duration {
-        let c = ctx.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(max).await;
-            c.stop.stop(StopReason::MaxDuration);
-        });
     }
     let executed = engine::execute(
         ctx.clone(),
@@ -865,7 +914,8 @@ pub(super) fn finish(
     );
     if ui.output().json {
         ui.event(
-            crate::progress::Level::Info,
+            // Notice: the one-line summary survives --quiet in JSON as it does in text.
+            crate::progress::Level::Notice,
             line.trim_end(),
             serde_json::json!({"event": "summary", "tasks": s.tasks, "outcomes": s.outcomes, "exit_code": exit.code(), "report_dir": dir.display().to_string(), "resume_command": resume}),
         );

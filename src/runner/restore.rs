@@ -9,7 +9,7 @@ use super::exec::Ctx;
 use super::plan::{self, Plan, RunState};
 use super::{
     check_key, client, default_report_dir, engine, finish, fresh_report_dir, install_signals,
-    portal, report_error, shell_quote,
+    portal, report_error, resume_command_without, start_deadline,
 };
 use crate::cli::RestoreArgs;
 use crate::config;
@@ -118,6 +118,7 @@ async fn restore_inner(a: RestoreArgs, argv: Vec<String>) -> Result<Exit, Error>
     let t0 = Instant::now();
     let ctx = Arc::new(Ctx::new(http, cfg.clone(), ui.clone()));
     install_signals(ctx.clone());
+    start_deadline(&ctx, cfg.max_duration, t0);
     check_key(&ctx).await?;
     let rs = RunState {
         version: 1,
@@ -144,14 +145,9 @@ async fn restore_inner(a: RestoreArgs, argv: Vec<String>) -> Result<Exit, Error>
     .await
     .map_err(|e| Error::Io(e.to_string()))?;
     let rows = writer.finish().map_err(|e| Error::Io(e.to_string()))?;
-    // A restore is re-run as a whole: its plan comes from the source directory, and files it
-    // already unlocked show as `unchanged` the second time.
-    let again = || {
-        argv.iter()
-            .map(|a| shell_quote(a))
-            .collect::<Vec<_>>()
-            .join(" ")
-    };
+    // A restore is re-run as a whole into a new report directory: its plan comes from the
+    // source directory, and files it already unlocked show as `unchanged` the second time.
+    let again = || resume_command_without(&argv).join(" ");
     finish(
         &ctx,
         &name,

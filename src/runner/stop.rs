@@ -60,6 +60,7 @@ pub struct Stop {
     token: CancellationToken,
     reason: Mutex<Option<StopReason>>,
     writes_stopped: AtomicBool,
+    no_new_tasks: AtomicBool,
 }
 
 impl Stop {
@@ -72,6 +73,23 @@ impl Stop {
             }
         }
         self.token.cancel();
+    }
+
+    /// `--max-duration`: no new task starts, but tasks already started finish all their
+    /// requests (a lock whose state check went out still gets its write).
+    pub fn stop_starting(&self, reason: StopReason) {
+        {
+            let mut r = self.reason.lock().unwrap_or_else(|p| p.into_inner());
+            if r.is_none() {
+                *r = Some(reason);
+            }
+        }
+        self.no_new_tasks.store(true, Ordering::SeqCst);
+    }
+
+    /// True once no new task may start.
+    pub fn no_new_tasks(&self) -> bool {
+        self.no_new_tasks.load(Ordering::SeqCst) || self.token.is_cancelled()
     }
 
     /// The daily cap stops writes only; reads go on.

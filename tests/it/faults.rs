@@ -844,9 +844,10 @@ async fn max_duration_exits_4_with_cancelled_rows_and_a_resume_command_that_work
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn max_duration_with_nothing_left_exits_by_the_normal_rules() {
-    // Every task has started before the deadline; they all finish after it.
+    // Every task has started before the deadline (counted from the command's start, so the
+    // 1 s key check is inside it); they all finish after it.
     let sb = sandbox_with(SandboxOptions {
-        latency: Duration::from_millis(1200),
+        latency: Duration::from_millis(1000),
         ..SandboxOptions::default()
     })
     .await;
@@ -858,7 +859,7 @@ async fn max_duration_with_nothing_left_exits_by_the_normal_rules() {
         &[
             job.to_str().unwrap(),
             "--max-duration",
-            "300ms",
+            "1600ms",
             "--concurrency",
             "4",
             "--rate",

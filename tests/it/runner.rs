@@ -808,3 +808,102 @@ async fn a_concurrency_limit_lowers_requests_in_flight_not_the_rate() {
         "after the 429s at most 3 requests are open at once, saw {peak}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_of_different_files_never_share_a_skip_rest_scope() {
+    let sb = sandbox().await;
+    let w = Work::new();
+    let u1 = w.file("u1.yaml", "jobs:\n  - files: [104]\n    actions: [lock]\n");
+    let u2 = w.file(
+        "u2.yaml",
+        "jobs:\n  - files: [104]\n    actions: [protectusers]\n",
+    );
+    let o = run(
+        &sb,
+        &w,
+        &[
+            u1.to_str().unwrap(),
+            u2.to_str().unwrap(),
+            "--log-format",
+            "json",
+            "--quiet",
+        ],
+    );
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let rows = w.rows();
+    assert_eq!(
+        (rows[0].outcome.as_str(), rows[1].outcome.as_str()),
+        ("failed", "ok"),
+        "{rows:#?}"
+    );
+    assert!(
+        w.results().contains(",u2/job-1,104,protectusers,"),
+        "{}",
+        w.results()
+    );
+    // --quiet in JSON still gives the one-line summary as an event.
+    let summary = stderr(&o)
+        .lines()
+        .find(|l| l.contains("\"event\":\"summary\""))
+        .map(str::to_string);
+    assert!(summary.is_some(), "{}", stderr(&o));
+    assert!(stderr(&o)
+        .lines()
+        .all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restore_honours_max_duration_and_its_printed_command_finishes_the_job() {
+    let sb = sandbox().await;
+    let w = Work::new();
+    let job = w.csv_job("lock.csv", 201..=212, "lock");
+    let o = run(&sb, &w, &[job.to_str().unwrap(), "--rate", "unlimited"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let env = [
+        ("DOCSPACE_URL", sb.url()),
+        ("DOCSPACE_API_KEY", sb.api_key().to_string()),
+    ];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let o = run_in(
+        w.path(),
+        &[
+            "restore",
+            "report",
+            "--report-dir",
+            "r1",
+            "--rate",
+            "4/s",
+            "--max-duration",
+            "1s",
+            "--progress",
+            "never",
+        ],
+        &env,
+    );
+    assert_eq!(code(&o), 4, "{}", stderr(&o));
+    let rows = rows_in(&w.path().join("r1"));
+    assert_eq!(rows.len(), 12);
+    // Tasks that had started (state check sent) finished with their write.
+    assert!(
+        rows.iter()
+            .all(|r| r.outcome == "cancelled" && r.attempts == 0 || r.outcome == "ok"),
+        "{rows:#?}"
+    );
+    let cmd = stderr(&o)
+        .lines()
+        .find_map(|l| l.strip_prefix("work is left; resume with: "))
+        .unwrap()
+        .to_string();
+    assert!(
+        cmd.starts_with("docspace-batch restore report") && !cmd.contains("--report-dir"),
+        "{cmd}"
+    );
+    let cmd = cmd
+        .replace("--max-duration 1s", "")
+        .replace("--rate 4/s", "--rate unlimited");
+    let o = run_shell(&sb, &w, &cmd);
+    assert_eq!(code(&o), 0, "{cmd}: {}", stderr(&o));
+    for id in 201..=212 {
+        assert_eq!(sb.lock_owner(&id.to_string()), None, "{id} released");
+    }
+}

@@ -85,6 +85,31 @@ impl Summary {
         (rows.len() as u64, outcomes, actions)
     }
 
+    /// A summary of `rows` with every run-level field at its neutral value; callers set the
+    /// rest with struct-update syntax.
+    pub fn from_rows(name: &str, portal: &str, rows: &[ResultRow]) -> Summary {
+        let (tasks, outcomes, actions) = Summary::count(rows);
+        let now = crate::now_rfc3339();
+        Summary {
+            name: name.to_string(),
+            portal: portal.to_string(),
+            tasks,
+            outcomes,
+            actions,
+            stats: RunStats::default(),
+            achieved_rate: 0.0,
+            started_at: now.clone(),
+            finished_at: now,
+            duration_seconds: 0.0,
+            exit_code: 0,
+            stop_reason: None,
+            resume_command: None,
+            resumes: 0,
+            dry_run: false,
+            cannot_lock: Vec::new(),
+        }
+    }
+
     /// Writes `summary.json` atomically.
     pub fn write_json(&self, dir: &Path) -> io::Result<()> {
         let text = serde_json::to_string_pretty(self).map_err(io::Error::other)?;

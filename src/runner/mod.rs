@@ -785,27 +785,14 @@ fn dry_run(
     }
     out.push_str(&format!("  report: {}\n", dir.display()));
     print_stdout(&out);
-    let (tasks, outcomes, actions) = Summary::count(&rows);
     let s = Summary {
-        name: name.to_string(),
-        portal: portal.to_string(),
-        tasks,
-        outcomes,
-        actions,
         stats: RunStats {
             requests: requests_sent,
             ..RunStats::default()
         },
-        achieved_rate: 0.0,
         started_at: started_at.to_string(),
-        finished_at: crate::now_rfc3339(),
-        duration_seconds: 0.0,
-        exit_code: 0,
-        stop_reason: None,
-        resume_command: None,
-        resumes: 0,
         dry_run: true,
-        cannot_lock: Vec::new(),
+        ..Summary::from_rows(name, portal, &rows)
     };
     s.write_json(dir).map_err(io)?;
     summary::write_markdown(dir, &s, &rows, &plan.groups).map_err(io)?;
@@ -830,8 +817,8 @@ pub(super) fn finish(
     ui: &Ui,
 ) -> Result<Exit, Error> {
     let io = |e: std::io::Error| Error::Io(format!("writing reports in {}: {e}", dir.display()));
-    let (tasks, outcomes, actions) = Summary::count(rows);
-    let n = |o: Outcome| outcomes.get(o.as_str()).copied().unwrap_or(0);
+    let base = Summary::from_rows(name, portal, rows);
+    let n = |o: Outcome| base.outcomes.get(o.as_str()).copied().unwrap_or(0);
     let left = n(Outcome::Cancelled) + n(Outcome::Failed) + n(Outcome::Skipped);
     let reason = ctx.stop.reason();
     let exit = match &reason {
@@ -864,11 +851,6 @@ pub(super) fn finish(
         .unwrap_or_else(|| started_at.to_string());
     let finished_at = crate::now_rfc3339();
     let s = Summary {
-        name: name.to_string(),
-        portal: portal.to_string(),
-        tasks,
-        outcomes,
-        actions,
         achieved_rate: if stats.busy_seconds > 0.0 {
             stats.requests as f64 / stats.busy_seconds
         } else {
@@ -884,8 +866,8 @@ pub(super) fn finish(
         resumes: prev
             .map(|p| p.resumes + 1)
             .unwrap_or(u32::from(resumed_created.is_some())),
-        dry_run: false,
         cannot_lock,
+        ..base
     };
     s.write_json(dir).map_err(io)?;
     summary::write_markdown(dir, &s, rows, &plan.groups).map_err(io)?;

@@ -1,9 +1,14 @@
-//! What the user typed: the clap definitions. Doc comments here are the `--help` text.
-//! Nothing downstream sees these types; [`crate::config`] turns them into a validated `Config`.
+//! What the user typed: the clap definitions. Doc comments here are the `--help` text. Only
+//! [`crate::config`] reads these types; the execution settings themselves are declared once in
+//! [`crate::config::settings`].
 
 use std::path::PathBuf;
+use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::settings::SettingsArgs;
+use crate::job::Action;
 
 /// Bulk lock, unlock, protectusers and info operations against an ONLYOFFICE DocSpace portal:
 /// concurrent, rate limited, retried, resumable, with CSV reports.
@@ -28,89 +33,21 @@ pub enum Command {
     Sandbox(crate::sandbox::SandboxArgs),
 }
 
-/// `--progress`
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum ProgressMode {
-    /// A bar on a terminal, periodic stats lines otherwise.
-    Auto,
-    /// Always a bar.
-    Always,
-    /// Never a bar (stats lines instead).
-    Never,
-}
-
-/// `--log-format`
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    /// Human-readable lines.
-    Text,
-    /// One JSON object per line on stderr.
-    Json,
-}
-
-/// Portal, key and execution options shared by `run` and `restore`.
+/// The credential, or the in-process sandbox instead of a portal.
 #[derive(Debug, Args, Clone, Default)]
-pub struct ExecArgs {
-    /// Portal base URL, e.g. https://yourportal.onlyoffice.com
-    #[arg(long, env = "DOCSPACE_URL", value_name = "URL")]
-    pub portal: Option<String>,
+pub struct PortalArgs {
     /// Read the API key from this file (otherwise from env DOCSPACE_API_KEY).
     #[arg(long, value_name = "PATH")]
     pub api_key_file: Option<PathBuf>,
-    /// Tasks in flight at once [default: 8]. DocSpace allows 15 concurrent writes per user.
-    #[arg(long, value_name = "N")]
-    pub concurrency: Option<usize>,
-    /// Request rate cap: `20/s`, `1500/min` or `unlimited` [default: 20/s].
-    #[arg(long, value_name = "R")]
-    pub rate: Option<String>,
-    /// Requests that may go out back-to-back after idle time [default: 1].
-    #[arg(long, value_name = "N")]
-    pub burst: Option<u32>,
-    /// Retries after the first attempt, for retryable failures only [default: 4].
-    #[arg(long, value_name = "N")]
-    pub retries: Option<u32>,
-    /// Per-request timeout: `500ms`, `30s`, `2m` [default: 30s].
-    #[arg(long, value_name = "DUR")]
-    pub timeout: Option<String>,
-    /// Where reports go [default: reports/<name>-<UTC yyyymmddThhmmssZ>]; created if missing.
-    #[arg(long, value_name = "DIR")]
-    pub report_dir: Option<PathBuf>,
-    /// Stop starting tasks after DUR (cron windows); exit 4 when work is left.
-    #[arg(long, value_name = "DUR")]
-    pub max_duration: Option<String>,
-    /// Abort after N failed tasks; exit 3.
-    #[arg(long, value_name = "N")]
-    pub max_failures: Option<u64>,
-    /// Before lock/unlock, read the file and skip the write when it is already as wanted [default].
-    #[arg(long, overrides_with = "no_check_state")]
-    pub check_state: bool,
-    /// Write without reading the file's state first.
-    #[arg(long, overrides_with = "check_state")]
-    pub no_check_state: bool,
-    /// Bar on a terminal, periodic log lines otherwise [default: auto].
-    #[arg(long, value_enum, value_name = "WHEN")]
-    pub progress: Option<ProgressMode>,
-    /// Only errors and the one-line final summary.
-    #[arg(long, short)]
-    pub quiet: bool,
-    /// `json`: one JSON object per line on stderr [default: text].
-    #[arg(long, value_enum, value_name = "FORMAT")]
-    pub log_format: Option<LogFormat>,
-    /// Extra trusted root certificate (PEM) for self-hosted portals.
-    #[arg(long, value_name = "PEM")]
-    pub ca_cert: Option<PathBuf>,
-    /// Permit http:// to a non-loopback host.
-    #[arg(long)]
-    pub allow_http: bool,
     /// Run against an in-process sandbox portal instead of a real one (no key needed).
     #[arg(long)]
     pub sandbox: bool,
     /// With --sandbox: extra bulk files 100000.. in room 6000.
-    #[arg(long, value_name = "N", requires = "sandbox", hide_short_help = true)]
+    #[arg(long, value_name = "N", requires = "sandbox", hide = true)]
     pub sandbox_files: Option<u32>,
     /// With --sandbox: added latency per request, e.g. `150ms`.
-    #[arg(long, value_name = "DUR", requires = "sandbox", hide_short_help = true)]
-    pub sandbox_latency: Option<String>,
+    #[arg(long, value_name = "DUR", requires = "sandbox", hide = true, value_parser = crate::units::parse_duration)]
+    pub sandbox_latency: Option<Duration>,
 }
 
 /// `run`
@@ -125,18 +62,12 @@ pub struct RunArgs {
     /// Continue a previous run recorded in DIR.
     #[arg(long, value_name = "DIR")]
     pub resume: Option<PathBuf>,
-    /// Run only the files whose stable hash falls in shard K of N (1-based).
-    #[arg(long, value_name = "K/N")]
-    pub shard: Option<String>,
-    /// Action for CSV files that have no `action` column.
-    #[arg(long, value_name = "A")]
-    pub action: Option<String>,
-    /// Treat a folder that does not exist or cannot be read as empty instead of an error.
-    #[arg(long)]
-    pub skip_missing_folders: bool,
     /// Execution options.
     #[command(flatten)]
-    pub exec: ExecArgs,
+    pub settings: SettingsArgs,
+    /// Credential.
+    #[command(flatten)]
+    pub portal: PortalArgs,
 }
 
 /// `validate`
@@ -146,8 +77,8 @@ pub struct ValidateArgs {
     #[arg(value_name = "JOBFILE", required = true)]
     pub jobfiles: Vec<PathBuf>,
     /// Action for CSV files that have no `action` column.
-    #[arg(long, value_name = "A")]
-    pub action: Option<String>,
+    #[arg(long, value_name = "A", value_parser = Action::parse)]
+    pub action: Option<Action>,
     /// Only errors.
     #[arg(long, short)]
     pub quiet: bool,
@@ -164,16 +95,64 @@ pub struct RestoreArgs {
     pub dry_run: bool,
     /// Execution options.
     #[command(flatten)]
-    pub exec: ExecArgs,
+    pub settings: SettingsArgs,
+    /// Credential.
+    #[command(flatten)]
+    pub portal: PortalArgs,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::settings::rules;
     use clap::CommandFactory;
 
     #[test]
     fn cli_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("docspace-batch").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn flags_and_yaml_share_one_rule() {
+        // The same value is refused on the command line and in YAML (the CLI used to accept
+        // `--max-duration 0`, which started nothing and printed a resume command).
+        let e = parse(&["run", "j.csv", "--max-duration", "0"]).unwrap_err();
+        assert!(e.to_string().contains("must be greater than zero"), "{e}");
+        assert_eq!(e.exit_code(), 2);
+        assert_eq!(
+            rules::duration("0").unwrap_err(),
+            "the duration `0` must be greater than zero"
+        );
+        let e = parse(&["run", "j.csv", "--max-failures", "0"]).unwrap_err();
+        assert!(e.to_string().contains("from 1 to"), "{e}");
+        assert!(parse(&["run", "j.csv", "--concurrency", "1001"]).is_err());
+    }
+
+    #[test]
+    fn switches_parse_to_some_only_when_given() {
+        let Command::Run(a) = parse(&["run", "j.csv"]).unwrap().command else {
+            panic!()
+        };
+        let p = a.settings.partial();
+        assert_eq!((p.quiet, p.check_state, p.allow_http), (None, None, None));
+        let Command::Run(a) = parse(&["run", "j.csv", "-q", "--no-check-state"])
+            .unwrap()
+            .command
+        else {
+            panic!()
+        };
+        let p = a.settings.partial();
+        assert_eq!((p.quiet, p.check_state), (Some(true), Some(false)));
+        let Command::Run(a) = parse(&["run", "j.csv", "--no-check-state", "--check-state"])
+            .unwrap()
+            .command
+        else {
+            panic!()
+        };
+        assert_eq!(a.settings.partial().check_state, Some(true));
     }
 }

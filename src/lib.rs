@@ -1,20 +1,25 @@
 //! docspace-batch: bulk operations against an ONLYOFFICE DocSpace portal.
 //!
-//! The pipeline: [`cli`] (what was typed) → [`config`] (validated settings) → [`job`] (job files
-//! to entries) → [`runner`] (folder expansion, planning, scheduling, rate limiting, retries over
-//! the [`api`] client) → [`report`] (results.csv, access.csv, summary.json, summary.md).
-//! [`sandbox`] is a simulated portal for rehearsals and tests.
+//! The path of one command: [`cli`] (what was typed) → [`config`] (settings resolved once) →
+//! [`commands`] (each subcommand, thin) → [`session`] (connect, plan, execute, finish, shared by
+//! `run` and `restore`) → [`job`] (job files to entries) → [`runner`] (expansion, scheduling,
+//! rate limiting, retries) → [`api`] (the portal client) → [`record`] and [`report`] (the
+//! report directory). [`sandbox`] is a simulated portal for rehearsals and tests.
 #![warn(missing_docs)]
 
 pub mod api;
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod error;
 pub mod job;
 pub mod progress;
+pub mod record;
 pub mod report;
 pub mod runner;
 pub mod sandbox;
+pub mod session;
+pub mod text;
 pub mod units;
 
 /// Now as RFC 3339 UTC with milliseconds (the `finished_at` column).

@@ -1,13 +1,19 @@
-//! Thin entry point: parse, build the runtime, call the library, map the result to an exit code.
+//! Thin entry point: signals first, parse, build the runtime, call the library, map the result
+//! to an exit code.
 use std::process::ExitCode;
 
 use clap::Parser;
-use docspace_batch::cli::{Cli, Command};
+use docspace_batch::cli::Cli;
 use docspace_batch::error::Exit;
 
 fn main() -> ExitCode {
-    let argv: Vec<String> = std::env::args().collect();
-    let cli = match Cli::try_parse() {
+    // `args_os`: a non-UTF-8 argument (a file name) must be a usage error, not a panic.
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let argv: Vec<String> = args
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let cli = match Cli::try_parse_from(&args) {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
@@ -29,18 +35,7 @@ fn main() -> ExitCode {
             return ExitCode::from(Exit::Usage.code());
         }
     };
-    let exit = match cli.command {
-        Command::Run(a) => rt.block_on(docspace_batch::runner::run(a, argv)),
-        Command::Validate(a) => docspace_batch::runner::validate(a),
-        Command::Restore(a) => rt.block_on(docspace_batch::runner::restore(a, argv)),
-        Command::Sandbox(a) => match rt.block_on(docspace_batch::sandbox::run_cli(a)) {
-            Ok(()) => Exit::Success,
-            Err(e) => {
-                eprintln!("error: {e:#}");
-                Exit::Usage
-            }
-        },
-    };
+    let exit = rt.block_on(docspace_batch::commands::dispatch(cli.command, argv));
     // Do not wait for in-flight background work (e.g. a request still running after a stop).
     rt.shutdown_timeout(std::time::Duration::from_millis(100));
     ExitCode::from(exit.code())

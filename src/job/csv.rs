@@ -131,7 +131,7 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<JobFile, JobError> {
     Ok(JobFile {
         path: path.to_path_buf(),
         name: stem_name(path),
-        settings: Settings::default(),
+        settings: Default::default(),
         entries: rows.entries,
         sha256: hex_digest(hasher),
         warnings,

@@ -14,9 +14,6 @@ pub use model::*;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
-
-use crate::units::{Rate, Shard};
 
 /// A job-file problem, located as precisely as the format allows.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -86,48 +83,6 @@ pub struct Entry {
     pub line: usize,
 }
 
-/// Values from a YAML `settings:` block; every field is optional and the command line wins.
-/// Names are those of the flags with `_` for `-` (both spellings are accepted).
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Settings {
-    /// `portal`
-    pub portal: Option<String>,
-    /// `concurrency`
-    pub concurrency: Option<usize>,
-    /// `rate`
-    pub rate: Option<Rate>,
-    /// `burst`
-    pub burst: Option<u32>,
-    /// `retries`
-    pub retries: Option<u32>,
-    /// `timeout`
-    pub timeout: Option<Duration>,
-    /// `report_dir` (relative paths are relative to the current directory, like the flag)
-    pub report_dir: Option<PathBuf>,
-    /// `max_duration`
-    pub max_duration: Option<Duration>,
-    /// `max_failures`
-    pub max_failures: Option<u64>,
-    /// `check_state`
-    pub check_state: Option<bool>,
-    /// `shard`
-    pub shard: Option<Shard>,
-    /// `action` (for CSV files without an `action` column)
-    pub action: Option<Action>,
-    /// `progress`: auto | always | never
-    pub progress: Option<String>,
-    /// `quiet`
-    pub quiet: Option<bool>,
-    /// `log_format`: text | json
-    pub log_format: Option<String>,
-    /// `ca_cert`
-    pub ca_cert: Option<PathBuf>,
-    /// `allow_http`
-    pub allow_http: Option<bool>,
-    /// `skip_missing_folders`
-    pub skip_missing_folders: Option<bool>,
-}
-
 /// One loaded and validated job file.
 #[derive(Clone, Debug)]
 pub struct JobFile {
@@ -136,13 +91,27 @@ pub struct JobFile {
     /// Run name: YAML `name:` or the file stem.
     pub name: String,
     /// YAML `settings:` (empty for CSV).
-    pub settings: Settings,
+    pub settings: crate::config::PartialSettings,
     /// Entries in the order written.
     pub entries: Vec<Entry>,
     /// Hex SHA-256 of the file's bytes (and of every `files_from` file, in order), for `--resume`.
     pub sha256: String,
     /// Non-fatal remarks (e.g. "ignored columns: x, y"), shown once.
     pub warnings: Vec<String>,
+}
+
+impl JobFile {
+    /// Whether a target is a folder (expanding it needs the portal, even in a dry run).
+    pub fn has_folders(&self) -> bool {
+        self.entries.iter().any(Entry::is_folder)
+    }
+}
+
+impl Entry {
+    /// Whether the target is a folder (expanded at run time).
+    pub fn is_folder(&self) -> bool {
+        matches!(self.target, Target::Folder(_))
+    }
 }
 
 /// Loader inputs that come from the command line.

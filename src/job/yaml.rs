@@ -28,13 +28,10 @@ use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use sha2::Digest;
 
 use super::*;
-use crate::units::{parse_duration, parse_rate, parse_shard};
+use crate::config::PartialSettings;
 
 /// Deepest `[`/`{` nesting accepted before parsing (a job file needs 3).
 pub const MAX_FLOW_DEPTH: usize = 64;
-
-/// Largest accepted `concurrency`.
-pub const MAX_CONCURRENCY: usize = 1000;
 
 const SIZE_HINT: &str = "split it, or use CSV (or `files_from:`) for very long lists";
 
@@ -46,26 +43,6 @@ const JOB_KEYS: &[&str] = &[
     "files_from",
     "actions",
     "on_failure",
-];
-const SETTINGS_KEYS: &[&str] = &[
-    "portal",
-    "concurrency",
-    "rate",
-    "burst",
-    "retries",
-    "timeout",
-    "report_dir",
-    "max_duration",
-    "max_failures",
-    "check_state",
-    "shard",
-    "action",
-    "progress",
-    "quiet",
-    "log_format",
-    "ca_cert",
-    "allow_http",
-    "skip_missing_folders",
 ];
 
 /// Loads and validates a YAML job file.
@@ -114,10 +91,7 @@ pub fn load(path: &Path, _opts: &LoadOptions) -> Result<JobFile, JobError> {
     Ok(JobFile {
         path: path.to_path_buf(),
         name: raw.name.unwrap_or_else(|| stem_name(path)),
-        settings: raw
-            .settings
-            .map(RawSettings::into_settings)
-            .unwrap_or_default(),
+        settings: raw.settings.unwrap_or_default(),
         entries,
         sha256: hex_digest(hasher),
         warnings,
@@ -237,7 +211,7 @@ struct RawFile {
     #[serde(default, deserialize_with = "de_run_name")]
     name: Option<String>,
     #[serde(default)]
-    settings: Option<RawSettings>,
+    settings: Option<PartialSettings>,
     #[serde(default)]
     jobs: Option<Vec<RawJob>>,
 }
@@ -367,76 +341,6 @@ impl<'de> Deserialize<'de> for RawJob {
     }
 }
 
-/// `settings:` as written; every value is validated by its visitor (so errors have a position).
-#[derive(serde::Deserialize, Default)]
-#[serde(
-    deny_unknown_fields,
-    expecting = "a `settings:` mapping, e.g. `settings: {concurrency: 8, rate: 20/s}`"
-)]
-struct RawSettings {
-    #[serde(default, deserialize_with = "de_portal")]
-    portal: Option<String>,
-    #[serde(default, deserialize_with = "de_concurrency")]
-    concurrency: Option<usize>,
-    #[serde(default, deserialize_with = "de_rate")]
-    rate: Option<Rate>,
-    #[serde(default, deserialize_with = "de_burst")]
-    burst: Option<u32>,
-    #[serde(default, deserialize_with = "de_retries")]
-    retries: Option<u32>,
-    #[serde(default, deserialize_with = "de_duration")]
-    timeout: Option<Duration>,
-    #[serde(default, alias = "report-dir", deserialize_with = "de_path")]
-    report_dir: Option<PathBuf>,
-    #[serde(default, alias = "max-duration", deserialize_with = "de_duration")]
-    max_duration: Option<Duration>,
-    #[serde(default, alias = "max-failures", deserialize_with = "de_max_failures")]
-    max_failures: Option<u64>,
-    #[serde(default, alias = "check-state", deserialize_with = "de_bool")]
-    check_state: Option<bool>,
-    #[serde(default, deserialize_with = "de_shard")]
-    shard: Option<Shard>,
-    #[serde(default, deserialize_with = "de_action")]
-    action: Option<Action>,
-    #[serde(default, deserialize_with = "de_progress")]
-    progress: Option<String>,
-    #[serde(default, deserialize_with = "de_bool")]
-    quiet: Option<bool>,
-    #[serde(default, alias = "log-format", deserialize_with = "de_log_format")]
-    log_format: Option<String>,
-    #[serde(default, alias = "ca-cert", deserialize_with = "de_path")]
-    ca_cert: Option<PathBuf>,
-    #[serde(default, alias = "allow-http", deserialize_with = "de_bool")]
-    allow_http: Option<bool>,
-    #[serde(default, alias = "skip-missing-folders", deserialize_with = "de_bool")]
-    skip_missing_folders: Option<bool>,
-}
-
-impl RawSettings {
-    fn into_settings(self) -> Settings {
-        Settings {
-            portal: self.portal,
-            concurrency: self.concurrency,
-            rate: self.rate,
-            burst: self.burst,
-            retries: self.retries,
-            timeout: self.timeout,
-            report_dir: self.report_dir,
-            max_duration: self.max_duration,
-            max_failures: self.max_failures,
-            check_state: self.check_state,
-            shard: self.shard,
-            action: self.action,
-            progress: self.progress,
-            quiet: self.quiet,
-            log_format: self.log_format,
-            ca_cert: self.ca_cert,
-            allow_http: self.allow_http,
-            skip_missing_folders: self.skip_missing_folders,
-        }
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Scalar values: any YAML scalar is turned into text and handed to a parser, inside the
 // visitor, so a parse error is marked with the value's position.
@@ -490,20 +394,6 @@ fn scalar<'de, D: Deserializer<'de>, T>(
     d.deserialize_any(Scalar { what, parse })
 }
 
-fn int_in<T: TryFrom<u64>>(s: &str, key: &str, min: u64, max: u64) -> Result<T, String> {
-    s.trim()
-        .parse::<u64>()
-        .ok()
-        .filter(|n| (min..=max).contains(n))
-        .and_then(|n| T::try_from(n).ok())
-        .ok_or_else(|| {
-            format!(
-                "`{key}` must be a whole number from {min} to {max}, not `{}`",
-                shown(s)
-            )
-        })
-}
-
 fn non_empty(s: &str, key: &str) -> Result<String, String> {
     let t = s.trim();
     if t.is_empty() || t.chars().any(char::is_control) {
@@ -553,96 +443,6 @@ fn de_on_failure<'de, D: Deserializer<'de>>(d: D) -> Result<Option<OnFailure>, D
             )),
         }
     })
-}
-fn de_portal<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    scalar(
-        d,
-        "a portal URL like `https://yourportal.onlyoffice.com`",
-        |s| non_empty(s, "portal"),
-    )
-}
-fn de_concurrency<'de, D: Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {
-    scalar(d, "a number of tasks like `8`", |s| {
-        int_in(s, "concurrency", 1, MAX_CONCURRENCY as u64)
-    })
-}
-fn de_burst<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
-    scalar(d, "a number like `1`", |s| int_in(s, "burst", 1, 10_000))
-}
-fn de_retries<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
-    scalar(d, "a number like `4`", |s| int_in(s, "retries", 0, 100))
-}
-fn de_max_failures<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
-    scalar(d, "a number like `50`", |s| {
-        int_in(s, "max_failures", 1, u64::from(u32::MAX))
-    })
-}
-fn de_rate<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Rate>, D::Error> {
-    scalar(
-        d,
-        "a rate like `20/s`, `1500/min` or `unlimited`",
-        parse_rate,
-    )
-}
-fn de_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-    scalar(d, "a duration like `30s`, `500ms` or `2m`", |s| {
-        // A zero timeout or time budget would fail every request or start nothing.
-        parse_duration(s).and_then(|d| {
-            if d.is_zero() {
-                Err(format!(
-                    "the duration `{}` must be greater than zero",
-                    shown(s)
-                ))
-            } else {
-                Ok(d)
-            }
-        })
-    })
-}
-fn de_shard<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Shard>, D::Error> {
-    scalar(d, "a shard like `2/4`", parse_shard)
-}
-fn de_action<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Action>, D::Error> {
-    scalar(
-        d,
-        "an action: lock, unlock, protectusers or info",
-        Action::parse,
-    )
-}
-fn de_path<'de, D: Deserializer<'de>>(d: D) -> Result<Option<PathBuf>, D::Error> {
-    scalar(d, "a path", |s| non_empty(s, "path").map(PathBuf::from))
-}
-fn de_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
-    scalar(d, "`true` or `false`", |s| {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "true" => Ok(true),
-            "false" => Ok(false),
-            _ => Err(format!("expected `true` or `false`, not `{}`", shown(s))),
-        }
-    })
-}
-fn de_progress<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    scalar(d, "`auto`, `always` or `never`", |s| {
-        one_of(s, "progress", &["auto", "always", "never"])
-    })
-}
-fn de_log_format<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    scalar(d, "`text` or `json`", |s| {
-        one_of(s, "log_format", &["text", "json"])
-    })
-}
-
-fn one_of(s: &str, key: &str, allowed: &[&str]) -> Result<String, String> {
-    let v = s.trim().to_ascii_lowercase();
-    if allowed.contains(&v.as_str()) {
-        Ok(v)
-    } else {
-        Err(format!(
-            "`{key}` must be one of {}, not `{}`",
-            allowed.join(", "),
-            shown(s)
-        ))
-    }
 }
 
 /// A value for a message: printable and short (a hostile value can be a megabyte).
@@ -990,7 +790,7 @@ fn unknown_key(context: &str, key: &str) -> String {
     let (place, keys) = if last.starts_with("jobs[") {
         (format!("in {}", human_path(context)), JOB_KEYS)
     } else if last == "settings" {
-        ("in `settings`".to_string(), SETTINGS_KEYS)
+        ("in `settings`".to_string(), PartialSettings::KEYS)
     } else {
         ("at the top level".to_string(), FILE_KEYS)
     };
@@ -998,7 +798,8 @@ fn unknown_key(context: &str, key: &str) -> String {
     let mut msg = format!("unknown key `{key}` {place}");
     let norm = key.to_ascii_lowercase().replace('-', "_");
     // A valid key in the wrong place is more likely than a typo.
-    if !std::ptr::eq(keys, SETTINGS_KEYS) && SETTINGS_KEYS.contains(&norm.as_str()) {
+    if !std::ptr::eq(keys, PartialSettings::KEYS) && PartialSettings::KEYS.contains(&norm.as_str())
+    {
         msg.push_str("; settings such as this belong under `settings:`");
     } else if std::ptr::eq(keys, FILE_KEYS) && JOB_KEYS.contains(&norm.as_str()) {
         msg.push_str("; this belongs inside a job under `jobs:`");
@@ -1087,6 +888,8 @@ fn is_jobs_key(body: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::units::{Rate, Shard};
+    use std::time::Duration;
 
     fn write(dir: &tempfile::TempDir, name: &str, body: &str) -> PathBuf {
         let p = dir.path().join(name);
@@ -1186,8 +989,8 @@ jobs:
         assert_eq!(s.check_state, Some(false));
         assert_eq!(s.shard, Some(Shard { k: 2, n: 4 }));
         assert_eq!(s.action, Some(Action::Lock));
-        assert_eq!(s.progress.as_deref(), Some("never"));
-        assert_eq!(s.log_format.as_deref(), Some("json"));
+        assert_eq!(s.progress, Some(crate::config::ProgressMode::Never));
+        assert_eq!(s.log_format, Some(crate::config::LogFormat::Json));
         assert_eq!(s.portal, None);
         assert_eq!(jf.sha256.len(), 64);
     }

@@ -13,7 +13,7 @@ use super::gate::Gate;
 use super::limiter::Limiter;
 use super::stop::{Stop, StopReason};
 use crate::api::{ApiError, Client, ErrorKind, FileState};
-use crate::config::ExecConfig;
+use crate::config::Settings;
 use crate::job::{Action, Task};
 use crate::progress::Ui;
 use crate::report::{AccessRow, Outcome, ResultRow};
@@ -41,7 +41,7 @@ pub struct Ctx {
     /// The cap on requests in flight (`--concurrency`, lowered by concurrency 429s).
     pub gate: Gate,
     /// Settings.
-    pub cfg: ExecConfig,
+    pub cfg: Settings,
     /// Stop state.
     pub stop: Stop,
     /// Counters.
@@ -75,7 +75,7 @@ pub enum Endpoint {
 
 impl Ctx {
     /// A context for one run.
-    pub fn new(client: Client, cfg: ExecConfig, ui: Ui) -> Ctx {
+    pub fn new(client: Client, cfg: Settings, ui: Ui) -> Ctx {
         Ctx {
             limiter: Limiter::new(cfg.rate, cfg.burst),
             gate: Gate::new(cfg.concurrency),

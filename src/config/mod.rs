@@ -1,0 +1,279 @@
+//! Validated, resolved configuration: flags + environment + YAML `settings:` + defaults, merged
+//! once into a [`RunConfig`]. The only module that sees [`crate::cli`] types; everything below
+//! (session, runner, report) reads the resolved values.
+
+mod portal;
+pub mod settings;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use secrecy::SecretString;
+
+pub use portal::{api_key, is_loopback, portal_url};
+pub use settings::{LogFormat, PartialSettings, ProgressMode, Settings};
+
+use crate::cli::{PortalArgs, RestoreArgs, RunArgs};
+use crate::error::Error;
+use crate::job::{self, JobFile};
+use crate::sandbox::SandboxOptions;
+
+/// A usage or configuration problem: exit 2, nothing sent.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+impl From<settings::SettingsError> for ConfigError {
+    fn from(e: settings::SettingsError) -> Self {
+        ConfigError(e.0)
+    }
+}
+
+/// How the command talks to people.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Output {
+    /// Draw an indicatif bar (a terminal, or `--progress always`).
+    pub bar: bool,
+    /// `--quiet`
+    pub quiet: bool,
+    /// `--log-format json`
+    pub json: bool,
+}
+
+impl Output {
+    /// The output mode the settings ask for, on this terminal (or none).
+    pub fn from_settings(s: &Settings) -> Output {
+        let json = s.log_format == LogFormat::Json;
+        let bar = !s.quiet
+            && !json
+            && match s.progress {
+                ProgressMode::Always => true,
+                ProgressMode::Never => false,
+                ProgressMode::Auto => std::io::stderr().is_terminal(),
+            };
+        Output {
+            bar,
+            quiet: s.quiet,
+            json,
+        }
+    }
+
+    /// Before the settings are merged (errors while loading job files): only what the
+    /// command line says.
+    pub fn from_partial(p: &PartialSettings) -> Output {
+        Output {
+            bar: false,
+            quiet: p.quiet.unwrap_or(false),
+            json: p.log_format == Some(LogFormat::Json),
+        }
+    }
+}
+
+/// The portal a command talks to.
+pub enum PortalTarget {
+    /// A real portal and its API key.
+    Real {
+        /// Base URL, checked by [`portal_url`].
+        url: url::Url,
+        /// Sent as `Authorization: Bearer`; never printed.
+        key: SecretString,
+    },
+    /// An in-process sandbox started for this command (`--sandbox`).
+    Sandbox(SandboxOptions),
+}
+
+impl std::fmt::Debug for PortalTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PortalTarget::Real { url, .. } => f
+                .debug_struct("Real")
+                .field("url", &url.as_str())
+                .field("key", &"[redacted]")
+                .finish(),
+            PortalTarget::Sandbox(_) => f.write_str("Sandbox"),
+        }
+    }
+}
+
+/// Where the command's record and reports go.
+#[derive(Clone, Debug)]
+pub enum ReportTarget {
+    /// A new directory: the one given, or a default name made from the run name.
+    New(Option<PathBuf>),
+    /// `--resume DIR`: the directory of the run being continued.
+    Resume(PathBuf),
+}
+
+/// Everything a command needs, resolved once.
+#[derive(Debug)]
+pub struct RunConfig {
+    /// Execution settings (command line over YAML over defaults).
+    pub settings: Settings,
+    /// How to talk to people.
+    pub output: Output,
+    /// The portal; `None` for a dry run over listed files that names none.
+    pub portal: Option<PortalTarget>,
+    /// Where the reports go.
+    pub report: ReportTarget,
+    /// `--dry-run`: plan only, send no write.
+    pub dry_run: bool,
+    /// The command line as typed (lossily UTF-8), for the printed resume command.
+    pub argv: Vec<String>,
+    /// Warnings found while resolving (e.g. a key file readable by others), shown once.
+    pub warnings: Vec<String>,
+    /// When the command started: `--max-duration` counts from here.
+    pub started: Instant,
+}
+
+impl RunConfig {
+    /// Resolves `run`: settings from the command line over those of `files`, the portal
+    /// (needed unless a dry run has no folder to expand) and the report target.
+    pub fn for_run(a: &RunArgs, files: &[JobFile], argv: Vec<String>) -> Result<RunConfig, Error> {
+        let started = Instant::now();
+        let yaml: Vec<_> = files
+            .iter()
+            .map(|f| (f.path.as_path(), &f.settings))
+            .collect();
+        let settings = settings::merge(a.settings.partial(), &yaml)
+            .map_err(ConfigError::from)?
+            .resolve();
+        let has_folders = files.iter().any(JobFile::has_folders);
+        // A dry run over listed files needs no portal, unless one is named on the command line
+        // (then its key is read and the dry run's summary names it).
+        let needs_portal =
+            !a.dry_run || has_folders || a.portal.sandbox || a.settings.portal.is_some();
+        let mut warnings = Vec::new();
+        let portal = if needs_portal {
+            Some(portal_target(&a.portal, &settings, &mut warnings)?)
+        } else {
+            None
+        };
+        let report = match &a.resume {
+            Some(d) => ReportTarget::Resume(d.clone()),
+            None => ReportTarget::New(settings.report_dir.clone()),
+        };
+        Ok(RunConfig {
+            output: Output::from_settings(&settings),
+            settings,
+            portal,
+            report,
+            dry_run: a.dry_run,
+            argv,
+            warnings,
+            started,
+        })
+    }
+
+    /// Resolves `restore`: command-line settings only (the source run's job files are not
+    /// read), and the portal the source run used unless another is given.
+    pub fn for_restore(
+        a: &RestoreArgs,
+        recorded_portal: &str,
+        argv: Vec<String>,
+    ) -> Result<RunConfig, Error> {
+        let started = Instant::now();
+        let partial = a.settings.partial();
+        for (set, flag) in [
+            (partial.shard.is_some(), "--shard"),
+            (partial.action.is_some(), "--action"),
+            (
+                partial.skip_missing_folders.is_some(),
+                "--skip-missing-folders",
+            ),
+        ] {
+            if set {
+                return Err(Error::Usage(format!(
+                    "{flag} has no meaning for restore: it releases exactly what the recorded run locked"
+                )));
+            }
+        }
+        let mut settings = partial.resolve();
+        if settings.portal.is_none() && !a.portal.sandbox && !recorded_portal.is_empty() {
+            settings.portal = Some(recorded_portal.to_string());
+        }
+        let mut warnings = Vec::new();
+        let portal = if a.dry_run {
+            None
+        } else {
+            Some(portal_target(&a.portal, &settings, &mut warnings)?)
+        };
+        Ok(RunConfig {
+            output: Output::from_settings(&settings),
+            report: ReportTarget::New(settings.report_dir.clone()),
+            settings,
+            portal,
+            dry_run: a.dry_run,
+            argv,
+            warnings,
+            started,
+        })
+    }
+}
+
+/// The sandbox, or the portal URL and key (key file first, then `DOCSPACE_API_KEY`).
+fn portal_target(
+    a: &PortalArgs,
+    s: &Settings,
+    warnings: &mut Vec<String>,
+) -> Result<PortalTarget, Error> {
+    if a.sandbox {
+        let mut opts = SandboxOptions::default();
+        if let Some(n) = a.sandbox_files {
+            opts.files = n;
+        }
+        if let Some(l) = a.sandbox_latency {
+            opts.latency = l;
+        }
+        return Ok(PortalTarget::Sandbox(opts));
+    }
+    let raw = s.portal.as_deref().ok_or_else(|| {
+        Error::Usage("no portal: pass --portal https://yourportal.onlyoffice.com or set DOCSPACE_URL (or use --sandbox)".into())
+    })?;
+    let url = portal_url(raw, s.allow_http)?;
+    let (key, w) = api_key(a.api_key_file.as_deref())?;
+    warnings.extend(w);
+    Ok(PortalTarget::Real { url, key })
+}
+
+/// Loads every job file, YAML first: a YAML `settings.action` is the default action for the
+/// CSV files given with it (the `--action` flag still wins), like every other setting. Every
+/// file is loaded before anything is reported, so one run shows every broken file.
+pub fn load_jobs(paths: &[PathBuf], action: Option<job::Action>) -> Result<Vec<JobFile>, Error> {
+    let is_yaml = |p: &PathBuf| {
+        p.extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"))
+    };
+    let mut loaded: Vec<Option<Result<JobFile, job::JobError>>> =
+        paths.iter().map(|_| None).collect();
+    let opts = job::LoadOptions {
+        default_action: action,
+    };
+    for (i, p) in paths.iter().enumerate().filter(|(_, p)| is_yaml(p)) {
+        loaded[i] = Some(job::load_file(p, &opts));
+    }
+    let yaml_action = loaded
+        .iter()
+        .flatten()
+        .flatten()
+        .find_map(|f| f.settings.action);
+    let opts = job::LoadOptions {
+        default_action: action.or(yaml_action),
+    };
+    for (i, p) in paths.iter().enumerate().filter(|(_, p)| !is_yaml(p)) {
+        loaded[i] = Some(job::load_file(p, &opts));
+    }
+    let (mut files, mut errs) = (Vec::new(), Vec::new());
+    for r in loaded.into_iter().flatten() {
+        match r {
+            Ok(f) => files.push(f),
+            Err(e) => errs.push(e.to_string()),
+        }
+    }
+    if !errs.is_empty() {
+        errs.push("nothing was sent; fix the job file and run again".into());
+        return Err(Error::Usage(errs.join("\n")));
+    }
+    Ok(files)
+}

@@ -1,0 +1,408 @@
+//! Execution settings, declared once. Each setting is one entry in [`settings!`] below: its doc
+//! comment (which is also its `--help` text), its type, its default, the rule that parses and
+//! range-checks its value, and its clap attributes. From that one entry come the flag, the YAML
+//! `settings:` key (same name, `-` or `_`), the merge (command line over YAML over default) and
+//! the check that two job files do not set it differently. Adding a setting means adding an
+//! entry here and its test; the code that uses it reads the field.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
+
+use crate::job::Action;
+use crate::text::shown;
+use crate::units::{parse_duration, parse_rate, parse_shard, Rate, Shard};
+
+/// Largest accepted `concurrency`.
+pub const MAX_CONCURRENCY: usize = 1000;
+
+/// `--progress`
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ProgressMode {
+    /// A bar on a terminal, periodic stats lines otherwise.
+    #[default]
+    Auto,
+    /// A bar on a terminal even when auto-detection says otherwise; stats lines into a pipe.
+    Always,
+    /// Never a bar (stats lines instead).
+    Never,
+}
+
+/// `--log-format`
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line on stderr.
+    Json,
+}
+
+/// A merge or consistency problem between settings sources.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct SettingsError(pub String);
+
+/// Picks the resolved field type: the value type when the setting has a default, else an
+/// `Option` of it.
+macro_rules! resolved_ty {
+    ($ty:ty;) => { Option<$ty> };
+    ($ty:ty; $default:expr) => { $ty };
+}
+
+/// Applies the default, when the setting has one.
+macro_rules! resolved_val {
+    ($v:expr;) => {
+        $v
+    };
+    ($v:expr; $default:expr) => {
+        $v.unwrap_or_else(|| $default)
+    };
+}
+
+macro_rules! settings {
+    ($(
+        $(#[doc = $doc:expr])*
+        $field:ident: $ty:ty $(= $default:expr)?, rule $rule:path, expect $expect:literal,
+            arg($($arg:tt)*) $(, no $neg:ident)?;
+    )*) => {
+        /// Settings from one source (one job file's `settings:`, or the command line): what
+        /// that source says, nothing more.
+        #[derive(Clone, Debug, Default, PartialEq)]
+        pub struct PartialSettings {
+            $( $(#[doc = $doc])* pub $field: Option<$ty>, )*
+        }
+
+        /// The settings as command-line flags. Doc comments are the `--help` text.
+        #[derive(Clone, Debug, Default, clap::Args)]
+        pub struct SettingsArgs {
+            $(
+                $(#[doc = $doc])*
+                #[arg($($arg)*, value_parser = $rule)]
+                pub $field: Option<$ty>,
+                $(
+                    #[doc = concat!("Turns `--", stringify!($field), "` off.")]
+                    #[arg(long, overrides_with = stringify!($field))]
+                    pub $neg: bool,
+                )?
+            )*
+        }
+
+        /// Every setting resolved: command line over YAML over default.
+        #[derive(Clone, Debug, PartialEq)]
+        pub struct Settings {
+            $( $(#[doc = $doc])* pub $field: resolved_ty!($ty; $($default)?), )*
+        }
+
+        impl SettingsArgs {
+            /// What the command line (flags and their environment forms) says.
+            pub fn partial(&self) -> PartialSettings {
+                PartialSettings {
+                    $( $field: self.$field.clone() $( .or(self.$neg.then_some(false)) )?, )*
+                }
+            }
+        }
+
+        impl PartialSettings {
+            /// The YAML keys, in declaration order.
+            pub const KEYS: &'static [&'static str] = &[$(stringify!($field)),*];
+
+            /// `self` where it says something, else `lower`.
+            pub fn or(self, lower: PartialSettings) -> PartialSettings {
+                PartialSettings { $( $field: self.$field.or(lower.$field), )* }
+            }
+
+            /// Applies the defaults.
+            pub fn resolve(self) -> Settings {
+                Settings { $( $field: resolved_val!(self.$field; $($default)?), )* }
+            }
+
+            /// The keys whose values differ between `self` and `other` where both set them.
+            fn conflicts(&self, other: &PartialSettings) -> Vec<&'static str> {
+                let mut out = Vec::new();
+                $(
+                    if let (Some(a), Some(b)) = (&self.$field, &other.$field) {
+                        if a != b {
+                            out.push(stringify!($field));
+                        }
+                    }
+                )*
+                out
+            }
+
+            /// Whether this source sets `key`.
+            fn sets(&self, key: &str) -> bool {
+                match key {
+                    $( stringify!($field) => self.$field.is_some(), )*
+                    _ => false,
+                }
+            }
+
+            /// Reads the value of YAML key `key` (already normalised to `_`) from `map`.
+            fn read_yaml<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
+                match key {
+                    $(
+                        stringify!($field) => {
+                            if self.$field.is_some() {
+                                return Err(de::Error::duplicate_field(stringify!($field)));
+                            }
+                            self.$field = Some(map.next_value_seed(Scalar { expect: $expect, rule: $rule })?);
+                            Ok(())
+                        }
+                    )*
+                    other => Err(de::Error::unknown_field(other, Self::KEYS)),
+                }
+            }
+        }
+    };
+}
+
+settings! {
+    /// Portal base URL, e.g. https://yourportal.onlyoffice.com
+    portal: String, rule rules::portal, expect "a portal URL like `https://yourportal.onlyoffice.com`",
+        arg(long, env = "DOCSPACE_URL", value_name = "URL");
+    /// Tasks in flight at once [default: 8]. DocSpace allows 15 concurrent writes per user.
+    concurrency: usize = 8, rule rules::concurrency, expect "a number of tasks like `8`",
+        arg(long, value_name = "N");
+    /// Request rate cap: `20/s`, `1500/min`, `100/h` or `unlimited` [default: 20/s].
+    rate: Rate = Rate::PerSecond(20.0), rule parse_rate, expect "a rate like `20/s`, `1500/min` or `unlimited`",
+        arg(long, value_name = "R");
+    /// Requests that may go out back-to-back after idle time [default: 1].
+    burst: u32 = 1, rule rules::burst, expect "a number like `1`",
+        arg(long, value_name = "N");
+    /// Retries after the first attempt, for retryable failures only [default: 4].
+    retries: u32 = 4, rule rules::retries, expect "a number like `4`",
+        arg(long, value_name = "N");
+    /// Per-request timeout: `500ms`, `30s`, `2m` [default: 30s].
+    timeout: Duration = Duration::from_secs(30), rule rules::duration, expect "a duration like `30s`, `500ms` or `2m`",
+        arg(long, value_name = "DUR");
+    /// Where reports go [default: reports/<name>-<UTC yyyymmddThhmmssZ>]; created if missing.
+    report_dir: PathBuf, rule rules::path, expect "a path",
+        arg(long, value_name = "DIR");
+    /// Stop starting tasks after DUR (cron windows); exit 4 when work is left.
+    max_duration: Duration, rule rules::duration, expect "a duration like `30s`, `500ms` or `2m`",
+        arg(long, value_name = "DUR");
+    /// Abort after N failed tasks; exit 3.
+    max_failures: u64, rule rules::max_failures, expect "a number like `50`",
+        arg(long, value_name = "N");
+    /// Before lock/unlock, read the file and skip the write when it is already as wanted [default].
+    check_state: bool = true, rule rules::flag, expect "`true` or `false`",
+        arg(long, num_args = 0, default_missing_value = "true", overrides_with = "no_check_state"), no no_check_state;
+    /// Run only the files whose stable hash falls in shard K of N (1-based).
+    shard: Shard, rule parse_shard, expect "a shard like `2/4`",
+        arg(long, value_name = "K/N");
+    /// Action for CSV files that have no `action` column.
+    action: Action, rule Action::parse, expect "an action: lock, unlock, protectusers or info",
+        arg(long, value_name = "A");
+    /// Bar on a terminal, periodic log lines otherwise: auto, always or never [default: auto].
+    progress: ProgressMode = ProgressMode::Auto, rule rules::progress, expect "`auto`, `always` or `never`",
+        arg(long, value_name = "WHEN");
+    /// Only errors, credential warnings, the resume command and the one-line final summary.
+    quiet: bool = false, rule rules::flag, expect "`true` or `false`",
+        arg(long, short, num_args = 0, default_missing_value = "true");
+    /// `text` or `json` (one JSON object per line on stderr) [default: text].
+    log_format: LogFormat = LogFormat::Text, rule rules::log_format, expect "`text` or `json`",
+        arg(long, value_name = "FORMAT");
+    /// Extra trusted root certificate (PEM file) for self-hosted portals.
+    ca_cert: PathBuf, rule rules::path, expect "a path",
+        arg(long, value_name = "PEM");
+    /// Permit http:// to a non-loopback host.
+    allow_http: bool = false, rule rules::flag, expect "`true` or `false`",
+        arg(long, num_args = 0, default_missing_value = "true");
+    /// Treat a folder that does not exist or cannot be read as empty instead of an error.
+    skip_missing_folders: bool = false, rule rules::flag, expect "`true` or `false`",
+        arg(long, num_args = 0, default_missing_value = "true");
+}
+
+impl<'de> serde::Deserialize<'de> for PartialSettings {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = PartialSettings;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a `settings:` mapping, e.g. `settings: {concurrency: 8, rate: 20/s}`")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<PartialSettings, A::Error> {
+                let mut out = PartialSettings::default();
+                while let Some(key) = map.next_key::<String>()? {
+                    // The flags are spelled with `-`; both spellings work in YAML.
+                    out.read_yaml(&key.replace('-', "_"), &mut map)?;
+                }
+                Ok(out)
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<PartialSettings, E> {
+                Ok(PartialSettings::default())
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// Merges the `settings:` of several job files under the command line's. The same key with
+/// different values in two files is an error unless the command line sets it (then it wins
+/// anyway); which file should win is not ours to guess.
+pub fn merge(
+    cli: PartialSettings,
+    files: &[(&Path, &PartialSettings)],
+) -> Result<PartialSettings, SettingsError> {
+    let mut merged = PartialSettings::default();
+    let mut from: HashMap<&'static str, &Path> = HashMap::new();
+    for (path, s) in files {
+        if let Some(key) = merged.conflicts(s).into_iter().find(|k| !cli.sets(k)) {
+            return Err(SettingsError(format!(
+                "settings.{key} differs between {} and {}; set it once, or on the command line",
+                from[key].display(),
+                path.display()
+            )));
+        }
+        for key in PartialSettings::KEYS {
+            if s.sets(key) && !merged.sets(key) {
+                from.insert(key, path);
+            }
+        }
+        merged = merged.or((*s).clone());
+    }
+    Ok(cli.or(merged))
+}
+
+/// One YAML scalar handed to a setting's rule inside the visitor, so a rule's error carries
+/// the value's line and column.
+struct Scalar<T> {
+    expect: &'static str,
+    rule: fn(&str) -> Result<T, String>,
+}
+
+impl<'de, T> DeserializeSeed<'de> for Scalar<T> {
+    type Value = T;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<T, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de, T> Visitor<'de> for Scalar<T> {
+    type Value = T;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(self.expect)
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<T, E> {
+        (self.rule)(v).map_err(E::custom)
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<T, E> {
+        self.visit_str(&v.to_string())
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<T, E> {
+        self.visit_str(&v.to_string())
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<T, E> {
+        self.visit_str(&v.to_string())
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<T, E> {
+        self.visit_str(if v { "true" } else { "false" })
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<T, E> {
+        Err(E::custom(format!(
+            "no value given; write {} or remove the key",
+            self.expect
+        )))
+    }
+}
+
+/// The value rules: each setting's parse and range check, for flags and YAML alike.
+pub mod rules {
+    use super::*;
+
+    fn int_in<T: TryFrom<u64>>(s: &str, key: &str, min: u64, max: u64) -> Result<T, String> {
+        s.trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|n| (min..=max).contains(n))
+            .and_then(|n| T::try_from(n).ok())
+            .ok_or_else(|| {
+                format!(
+                    "`{key}` must be a whole number from {min} to {max}, not `{}`",
+                    shown(s)
+                )
+            })
+    }
+
+    fn non_empty(s: &str, key: &str) -> Result<String, String> {
+        let t = s.trim();
+        if t.is_empty() || t.chars().any(char::is_control) {
+            return Err(format!(
+                "`{key}` must be a non-empty text without control characters"
+            ));
+        }
+        Ok(t.to_string())
+    }
+
+    /// Checked for form here; [`crate::config::portal_url`] checks it as a URL.
+    pub fn portal(s: &str) -> Result<String, String> {
+        non_empty(s, "portal")
+    }
+    /// 1..=1000.
+    pub fn concurrency(s: &str) -> Result<usize, String> {
+        int_in(s, "concurrency", 1, MAX_CONCURRENCY as u64)
+    }
+    /// 1..=10000.
+    pub fn burst(s: &str) -> Result<u32, String> {
+        int_in(s, "burst", 1, 10_000)
+    }
+    /// 0..=100.
+    pub fn retries(s: &str) -> Result<u32, String> {
+        int_in(s, "retries", 0, 100)
+    }
+    /// At least 1: `0` would abort before the first failure.
+    pub fn max_failures(s: &str) -> Result<u64, String> {
+        int_in(s, "max_failures", 1, u64::from(u32::MAX))
+    }
+    /// A positive duration: a zero timeout fails every request and a zero `max_duration`
+    /// starts nothing.
+    pub fn duration(s: &str) -> Result<Duration, String> {
+        let d = parse_duration(s)?;
+        if d.is_zero() {
+            return Err(format!(
+                "the duration `{}` must be greater than zero",
+                shown(s)
+            ));
+        }
+        Ok(d)
+    }
+    /// A non-empty path.
+    pub fn path(s: &str) -> Result<PathBuf, String> {
+        non_empty(s, "path").map(PathBuf::from)
+    }
+    /// `true` or `false` (a flag given without a value is `true`).
+    pub fn flag(s: &str) -> Result<bool, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "true" => Ok(true),
+            "false" => Ok(false),
+            _ => Err(format!("expected `true` or `false`, not `{}`", shown(s))),
+        }
+    }
+    /// auto | always | never.
+    pub fn progress(s: &str) -> Result<ProgressMode, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "auto" => Ok(ProgressMode::Auto),
+            "always" => Ok(ProgressMode::Always),
+            "never" => Ok(ProgressMode::Never),
+            _ => Err(format!(
+                "`progress` must be one of auto, always, never, not `{}`",
+                shown(s)
+            )),
+        }
+    }
+    /// text | json.
+    pub fn log_format(s: &str) -> Result<LogFormat, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "text" => Ok(LogFormat::Text),
+            "json" => Ok(LogFormat::Json),
+            _ => Err(format!(
+                "`log_format` must be one of text, json, not `{}`",
+                shown(s)
+            )),
+        }
+    }
+}

@@ -1,0 +1,150 @@
+//! Reaching the portal: the in-process sandbox or the real URL, the HTTP client (with
+//! `--ca-cert`), the credential check, and what stops the run from outside (signals, the
+//! `--max-duration` deadline).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use secrecy::SecretString;
+
+use crate::api::{Client, ClientOptions};
+use crate::config::{PortalTarget, Settings};
+use crate::error::{Error, Exit};
+use crate::progress::Ui;
+use crate::runner::exec::{self, Ctx};
+use crate::runner::stop::StopReason;
+
+/// The portal's client, and the in-process sandbox kept alive for `--sandbox`.
+pub struct Connection {
+    /// The HTTP client.
+    pub client: Client,
+    /// Base URL, as recorded in the reports.
+    pub url: url::Url,
+    /// Kept until the command ends: dropping it stops the sandbox.
+    pub sandbox: Option<crate::sandbox::Sandbox>,
+}
+
+impl Connection {
+    /// Starts the sandbox if asked and builds the client. Nothing is sent yet.
+    pub async fn open(target: &PortalTarget, s: &Settings, ui: &Ui) -> Result<Connection, Error> {
+        // The client (and `--ca-cert`) is checked before the report directory exists: a usage
+        // error must not leave a directory that the next run refuses as "already holds reports".
+        let ca_cert = ca_cert(s)?;
+        let (url, key, sandbox) = match target {
+            PortalTarget::Sandbox(opts) => {
+                let sb = crate::sandbox::Sandbox::start(opts.clone())
+                    .await
+                    .map_err(|e| Error::Io(format!("cannot start the in-process sandbox: {e}")))?;
+                let url = url::Url::parse(&sb.url()).map_err(|e| Error::Io(e.to_string()))?;
+                ui.info(&format!("using the in-process sandbox portal at {url}"));
+                let key = SecretString::from(sb.api_key().to_string());
+                (url, key, Some(sb))
+            }
+            PortalTarget::Real { url, key } => (url.clone(), key.clone(), None),
+        };
+        let client = Client::new(&ClientOptions {
+            base: url.clone(),
+            key,
+            timeout: s.timeout,
+            ca_cert,
+            pool: s.concurrency,
+        })
+        .map_err(Error::Usage)?;
+        Ok(Connection {
+            client,
+            url,
+            sandbox,
+        })
+    }
+}
+
+fn ca_cert(s: &Settings) -> Result<Option<Vec<u8>>, Error> {
+    let Some(path) = &s.ca_cert else {
+        return Ok(None);
+    };
+    let pem = std::fs::read(path)
+        .map_err(|e| Error::Usage(format!("--ca-cert {}: {e}", path.display())))?;
+    // Checked here so the message names the file (Client::new only sees bytes).
+    crate::api::pem_certificates(&pem)
+        .map_err(|e| Error::Usage(format!("--ca-cert {}: {e}", path.display())))?;
+    Ok(Some(pem))
+}
+
+/// `GET /api/2.0/authentication` before anything else: a rejected key is exit 3 with nothing
+/// written.
+pub async fn check_key(ctx: &Ctx) -> Result<(), Error> {
+    // Through the retry loop: a 502 or a dropped connection at the very first request must not
+    // abort a cron run that the next attempt would have started.
+    match ctx
+        .request(exec::Endpoint::Read, || ctx.client.check_auth())
+        .await
+    {
+        Ok((true, _)) => Ok(()),
+        Ok((false, _)) => Err(Error::Aborted(
+            "the portal rejected the API key (GET /api/2.0/authentication); nothing was written"
+                .into(),
+        )),
+        Err(f) if f.cancelled && ctx.stop.reason() == Some(StopReason::Signal) => {
+            Err(Error::Interrupted(
+                "interrupted while checking the API key; nothing was written".into(),
+            ))
+        }
+        Err(f) => Err(Error::Aborted(format!(
+            "cannot check the API key at {}: {}; nothing was written",
+            ctx.client.base(),
+            f.err
+        ))),
+    }
+}
+
+/// Installs SIGINT/SIGTERM handling: the first stops starting tasks, the second exits at once.
+pub fn install_signals(ctx: Arc<Ctx>) {
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            let (Ok(mut int), Ok(mut term)) = (
+                signal(SignalKind::interrupt()),
+                signal(SignalKind::terminate()),
+            ) else {
+                return;
+            };
+            let mut first = true;
+            loop {
+                tokio::select! {
+                    _ = int.recv() => {}
+                    _ = term.recv() => {}
+                }
+                if first {
+                    first = false;
+                    ctx.ui.warn("stopping: no new tasks; finishing requests in flight (signal again to exit at once)");
+                    ctx.stop.stop(StopReason::Signal);
+                } else {
+                    ctx.ui
+                        .error("second signal: exiting now; rows already written stay valid");
+                    std::process::exit(Exit::Interrupted.code() as i32);
+                }
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            ctx.stop.stop(StopReason::Signal);
+            let _ = tokio::signal::ctrl_c().await;
+            std::process::exit(Exit::Interrupted.code() as i32);
+        }
+    });
+}
+
+/// `--max-duration`, counted from `from` (the command's start, so folder expansion is inside
+/// the window): after it no new task starts; started tasks finish.
+pub fn start_deadline(ctx: &Arc<Ctx>, max: Option<std::time::Duration>, from: Instant) {
+    if let Some(max) = max {
+        let c = ctx.clone();
+        let at = tokio::time::Instant::from_std(from + max);
+        tokio::spawn(async move {
+            tokio::time::sleep_until(at).await;
+            c.stop.stop_starting(StopReason::MaxDuration);
+        });
+    }
+}

@@ -1,9 +1,9 @@
-//! Job files: the model ([`model`]), the loaders ([`yaml`], [`csv`]) and folder expansion.
+//! Job files: the model ([`model`]) and the loaders ([`yaml`], [`csv`]).
 //!
-//! Everything here runs before the first request (SPEC §3): every job file is parsed and
-//! validated completely, and any error names the file, line and (where there is one) column.
-//! Loaders produce [`Entry`] values in the order written; the runner's planner turns them into
-//! [`Task`]s after folder expansion.
+//! Everything here runs before the first request: every job file is parsed and validated
+//! completely, and any error names the file, line and (where there is one) column. Loaders
+//! produce [`Entry`] values in the order written; folders are expanded later, by the runner's
+//! planner (`runner::plan`), which turns the entries into [`Task`]s.
 
 pub mod csv;
 pub mod model;

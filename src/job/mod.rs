@@ -1,9 +1,9 @@
-//! Job files: the model ([`model`]), the loaders ([`yaml`], [`csv`]) and folder expansion.
+//! Job files: the model ([`model`]) and the loaders ([`yaml`], [`csv`]).
 //!
-//! Everything here runs before the first request (SPEC §3): every job file is parsed and
-//! validated completely, and any error names the file, line and (where there is one) column.
-//! Loaders produce [`Entry`] values in the order written; the runner's planner turns them into
-//! [`Task`]s after folder expansion.
+//! Everything here runs before the first request: every job file is parsed and validated
+//! completely, and any error names the file, line and (where there is one) column. Loaders
+//! produce [`Entry`] values in the order written; folders are expanded later, by the runner's
+//! planner (`runner::plan`), which turns the entries into [`Task`]s.
 
 pub mod csv;
 pub mod model;
@@ -350,99 +350,16 @@ pub fn load_all(paths: &[PathBuf], opts: &LoadOptions) -> Result<Vec<JobFile>, V
     }
 }
 
+// The list of hostile files and their messages is the table in tests/hostile/README.md, read
+// by the same code as the integration test.
+#[cfg(test)]
+#[path = "../../tests/it/hostile_table.rs"]
+mod hostile_table;
+
 #[cfg(test)]
 mod tests {
+    use super::hostile_table::{hostile_dir, hostile_table};
     use super::*;
-
-    /// Every file in `tests/hostile/` with a fragment its error message must contain
-    /// (mirrored in `tests/hostile/README.md`).
-    const HOSTILE: &[(&str, &str)] = &[
-        ("actions-string.yaml", "write `actions: [lock]`"),
-        ("alias-bomb-nested.yaml", "expected a file ID"),
-        ("alias-bomb.yaml", "alias bomb"),
-        ("bad-extension.json", "unsupported job file type"),
-        ("bad-job-name.csv", "job name contains a control character"),
-        (
-            "bad-on-failure.yaml",
-            "use `skip_rest` (the default) or `continue`",
-        ),
-        ("bad-rate.yaml", "invalid rate `fast`"),
-        ("bad-yaml.yaml", "YAML syntax error"),
-        (
-            "binary.csv",
-            "does not look like a text CSV file (NUL byte at line 3)",
-        ),
-        ("bool-id.yaml", "invalid file ID `true`"),
-        ("both-file-and-folder.csv", "both a file_id and a folder_id"),
-        ("comment-only.csv", "empty CSV file"),
-        ("comment-only.yaml", "empty job file: add a `jobs:` list"),
-        ("concurrency-zero.yaml", "whole number from 1 to 1000"),
-        ("deep-mapping.yaml", "nested more than 64 levels"),
-        ("deep-nesting.yaml", "nested more than 64 levels"),
-        ("duplicate-column.csv", "two `file_id` columns"),
-        ("duplicate-job-name.yaml", "job names must be unique"),
-        ("empty-action.csv", "action cell is empty"),
-        ("empty-id.csv", "the ID is empty"),
-        ("empty-jobs.yaml", "`jobs` is empty"),
-        ("empty.csv", "empty CSV file"),
-        ("empty.yaml", "empty job file: add a `jobs:` list"),
-        ("files-from-missing.yaml", "the `files_from` list of job 1"),
-        ("files-not-list.yaml", "write `files: [5]`"),
-        ("float-id.yaml", "invalid file ID `1.5`"),
-        ("header-only.csv", "no rows"),
-        ("id-control.csv", "control character"),
-        ("id-dotdot.csv", "`..` is neither an integer"),
-        ("id-encoded-dotdot.csv", "`%2e%2e` is neither an integer"),
-        ("id-float.csv", "`1.5` is neither an integer"),
-        ("id-negative.csv", "`-5` is neither an integer"),
-        ("id-newline.csv", "control character"),
-        ("id-too-large.csv", "larger than the largest DocSpace ID"),
-        ("id-too-long.csv", "at most 512 bytes"),
-        ("id-traversal.csv", "`12/../people` is neither an integer"),
-        ("id-traversal.yaml", "`12/../people` is neither an integer"),
-        ("id-zero.csv", "`0` is not a DocSpace ID"),
-        ("invalid-utf8.csv", "invalid UTF-8 at line 3"),
-        ("invalid-utf8.yaml", "invalid UTF-8 at line 2"),
-        ("missing-header.csv", "missing header row"),
-        ("name-traversal.yaml", "used in a directory name"),
-        ("negative-id.yaml", "invalid file ID `-5`"),
-        (
-            "no-action-column.csv",
-            "no `action` column: add one or pass --action",
-        ),
-        ("no-actions.yaml", "has no actions"),
-        ("no-extension", "unsupported job file type"),
-        ("no-file-id-column.csv", "no `file_id` column"),
-        ("no-jobs.yaml", "no `jobs:` list"),
-        ("no-targets.yaml", "has no targets"),
-        ("nul-bytes.csv", "NUL byte at line 3"),
-        ("nul-bytes.yaml", "NUL byte at line 2"),
-        ("null-files.yaml", "`files` has no value"),
-        ("null-id.yaml", "empty file ID (null)"),
-        (
-            "ragged.csv",
-            "line 3 has 3 fields but the header (line 1) has 2",
-        ),
-        ("settings-typo.yaml", "did you mean `concurrency`?"),
-        (
-            "short-row.csv",
-            "line 3 has 1 field but the header (line 1) has 2",
-        ),
-        ("two-documents.yaml", "more than one YAML document"),
-        ("unknown-action.csv", "did you mean `lock`?"),
-        ("unknown-action.yaml", "did you mean `lock`?"),
-        ("unknown-alias.yaml", "without a matching anchor"),
-        (
-            "unknown-key.yaml",
-            "unknown key `acton` in job 1; did you mean `actions`?",
-        ),
-        ("utf16.csv", "UTF-16"),
-        ("whitespace-id.csv", "the ID is empty"),
-    ];
-
-    fn hostile_dir() -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/hostile")
-    }
 
     #[test]
     fn load_all_reports_every_bad_file() {
@@ -462,23 +379,7 @@ mod tests {
 
     #[test]
     fn hostile_files_are_rejected() {
-        let mut names: Vec<String> = std::fs::read_dir(hostile_dir())
-            .expect("tests/hostile")
-            .map(|e| {
-                e.expect("dir entry")
-                    .file_name()
-                    .to_string_lossy()
-                    .into_owned()
-            })
-            .filter(|n| n != "README.md")
-            .collect();
-        names.sort();
-        let listed: Vec<&str> = HOSTILE.iter().map(|(n, _)| *n).collect();
-        assert_eq!(
-            names, listed,
-            "tests/hostile and HOSTILE must list the same files"
-        );
-        for (name, fragment) in HOSTILE {
+        for (name, fragment) in &hostile_table() {
             let path = hostile_dir().join(name);
             let t = std::time::Instant::now();
             let err = match load_file(&path, &LoadOptions::default()) {

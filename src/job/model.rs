@@ -1,8 +1,9 @@
 //! The job model shared by the loaders, the runner and the reports: file IDs, actions and tasks.
 //!
-//! IDs follow SPEC §3: an internal ID is an integer 1..=2147483647, a connected-storage ID is
-//! `selector-providerId[-path]` (docspace-api.md §7). Both go into URLs as one percent-encoded
-//! path segment, always.
+//! DocSpace has two kinds of ID: an internal ID is an integer 1..=2147483647 (the portal's int32
+//! keys); a file in connected third-party storage has a string ID `selector-providerId[-path]`,
+//! e.g. `dropbox-337-L9Cd0L7QstGL0Lkg`. Both go into URLs as one percent-encoded path segment,
+//! always.
 
 use std::fmt;
 use std::sync::Arc;
@@ -145,7 +146,7 @@ impl fmt::Debug for FileId {
     }
 }
 
-/// One operation on one file (SPEC §3 "Actions").
+/// One operation on one file; each is one request to the portal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Action {
     /// `PUT …/lock` with `{"lockFile":true}`.

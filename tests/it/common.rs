@@ -269,25 +269,6 @@ pub fn run_shell(sb: &Sandbox, w: &Work, cmd: &str) -> Output {
     tokio::task::block_in_place(|| c.output().expect("sh runs"))
 }
 
-/// `tests/hostile/` in the source tree.
-pub fn hostile_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/hostile")
-}
-
-/// The `| file | expected substring |` table of tests/hostile/README.md, backticks kept
-/// (only the outer cell spaces are trimmed).
-pub fn hostile_table() -> Vec<(String, String)> {
-    let text = std::fs::read_to_string(hostile_dir().join("README.md")).unwrap();
-    text.lines()
-        .filter(|l| l.starts_with("| ") && !l.starts_with("| file ") && !l.starts_with("|---"))
-        .map(|l| {
-            let inner = l.trim().trim_start_matches('|').trim_end_matches('|');
-            let (file, frag) = inner.split_once('|').expect("two cells");
-            (file.trim().to_string(), frag.trim().to_string())
-        })
-        .collect()
-}
-
 /// Like [`run`], but with an explicit portal URL and key (or none) instead of `sb`'s.
 pub fn run_at(url: &str, key: Option<&str>, w: &Work, args: &[&str]) -> Output {
     let report = w.report();

@@ -3,5 +3,6 @@ mod audit;
 mod common;
 mod faults;
 mod hostile;
+mod hostile_table;
 mod runner;
 mod sandbox;

@@ -1,0 +1,139 @@
+//! Data rows into [`Entry`] values: target, action (or `--action`) and job per row, with job
+//! names and one-action slices shared between rows instead of allocated per row.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use super::table::{field, Layout};
+use crate::job::{
+    check_job_name, stem_name, too_many_entries, Action, Entry, FileId, JobError, OnFailure,
+    Target, MAX_ENTRIES_PER_FILE,
+};
+
+/// Turns rows into entries, sharing job names and action slices.
+pub(super) struct RowBuilder<'a> {
+    path: &'a Path,
+    default_action: Option<Action>,
+    default_job: Arc<str>,
+    jobs: std::collections::HashMap<String, Arc<str>>,
+    /// One shared `[action]` slice per action, indexed like [`Action::ALL`].
+    action_arcs: [Arc<[Action]>; 4],
+    pub(super) entries: Vec<Entry>,
+}
+
+impl<'a> RowBuilder<'a> {
+    pub(super) fn new(path: &'a Path, default_action: Option<Action>) -> Self {
+        RowBuilder {
+            path,
+            default_action,
+            default_job: Arc::from(stem_name(path)),
+            jobs: Default::default(),
+            action_arcs: Action::ALL.map(|a| Arc::from([a])),
+            entries: Vec::new(),
+        }
+    }
+
+    pub(super) fn push(
+        &mut self,
+        line: usize,
+        rec: &::csv::ByteRecord,
+        l: &Layout,
+    ) -> Result<(), JobError> {
+        let target = self.target(line, rec, l)?;
+        let action = self.action(line, rec, l)?;
+        let job = self.job(line, rec, l)?;
+        let actions = self.action_arcs[action_index(action)].clone();
+        // Consecutive duplicates of the same (job, target, action) collapse; a repeat after a
+        // different row is kept.
+        if let Some(last) = self.entries.last() {
+            if last.target == target && last.actions == actions && last.job == job {
+                return Ok(());
+            }
+        }
+        if self.entries.len() >= MAX_ENTRIES_PER_FILE {
+            return Err(self.err(line, too_many_entries()));
+        }
+        self.entries.push(Entry {
+            job,
+            on_failure: OnFailure::SkipRest,
+            target,
+            actions,
+            line,
+        });
+        Ok(())
+    }
+
+    fn target(&self, line: usize, rec: &::csv::ByteRecord, l: &Layout) -> Result<Target, JobError> {
+        let file = l.file.map(|i| field(rec, i));
+        let folder = l.folder.map(|i| field(rec, i));
+        match (file, folder) {
+            (Some(f), None) => Ok(Target::File(parse_id(self.path, line, f)?)),
+            (None, Some(d)) => Ok(Target::Folder(parse_id(self.path, line, d)?)),
+            (Some(f), Some(d)) => match (f.trim().is_empty(), d.trim().is_empty()) {
+                (false, true) => Ok(Target::File(parse_id(self.path, line, f)?)),
+                (true, false) => Ok(Target::Folder(parse_id(self.path, line, d)?)),
+                (false, false) => Err(self.err(
+                    line,
+                    "this row has both a file_id and a folder_id; put them on separate rows",
+                )),
+                (true, true) => {
+                    Err(self.err(line, "this row has neither a file_id nor a folder_id"))
+                }
+            },
+            (None, None) => Err(self.err(line, "no file_id column")),
+        }
+    }
+
+    fn action(&self, line: usize, rec: &::csv::ByteRecord, l: &Layout) -> Result<Action, JobError> {
+        let cell = l.action.map(|i| field(rec, i).trim()).unwrap_or("");
+        if cell.is_empty() {
+            return self.default_action.ok_or_else(|| {
+                self.err(
+                    line,
+                    "the action cell is empty; fill it in or pass --action lock|unlock|protectusers|info",
+                )
+            });
+        }
+        // Fast path without allocation; `Action::parse` builds the "did you mean" message.
+        for a in Action::ALL {
+            if cell.eq_ignore_ascii_case(a.as_str()) {
+                return Ok(a);
+            }
+        }
+        Action::parse(cell).map_err(|m| self.err(line, m))
+    }
+
+    fn job(
+        &mut self,
+        line: usize,
+        rec: &::csv::ByteRecord,
+        l: &Layout,
+    ) -> Result<Arc<str>, JobError> {
+        let cell = l.job.map(|i| field(rec, i).trim()).unwrap_or("");
+        if cell.is_empty() {
+            return Ok(self.default_job.clone());
+        }
+        if let Some(j) = self.jobs.get(cell) {
+            return Ok(j.clone());
+        }
+        let name = check_job_name(cell).map_err(|m| self.err(line, m))?;
+        let arc: Arc<str> = Arc::from(name);
+        self.jobs.insert(cell.to_string(), arc.clone());
+        Ok(arc)
+    }
+
+    fn err(&self, line: usize, msg: impl Into<String>) -> JobError {
+        JobError::new(self.path, Some(line), None, msg)
+    }
+}
+
+/// Position of `a` in [`Action::ALL`] (the index into the shared action slices).
+fn action_index(a: Action) -> usize {
+    Action::ALL.iter().position(|x| *x == a).unwrap_or(0)
+}
+
+/// A cell as a file ID, or an error at `line`.
+pub(super) fn parse_id(path: &Path, line: usize, cell: &str) -> Result<FileId, JobError> {
+    FileId::parse(cell)
+        .map_err(|e| JobError::new(path, Some(line), None, format!("invalid file ID: {e}")))
+}

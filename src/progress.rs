@@ -7,11 +7,8 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::config::Output;
+use crate::text::sanitize;
 
-/// Portal text is untrusted: strip control characters (terminal escapes) before printing.
-pub fn sanitize(s: &str) -> String {
-    s.chars().filter(|c| !c.is_control()).collect()
-}
 
 /// Log levels.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -67,7 +67,7 @@ macro_rules! settings {
     ($(
         $(#[doc = $doc:expr])*
         $field:ident: $ty:ty $(= $default:expr)?, rule $rule:path, expect $expect:literal,
-            arg($($arg:tt)*) $(, no $neg:ident)?;
+            arg($($arg:tt)*) $(, no $neg:ident $negdoc:literal)?;
     )*) => {
         /// Settings from one source (one job file's `settings:`, or the command line): what
         /// that source says, nothing more.
@@ -84,7 +84,7 @@ macro_rules! settings {
                 #[arg($($arg)*, value_parser = $rule)]
                 pub $field: Option<$ty>,
                 $(
-                    #[doc = concat!("Turns `--", stringify!($field), "` off.")]
+                    #[doc = $negdoc]
                     #[arg(long, overrides_with = stringify!($field))]
                     pub $neg: bool,
                 )?
@@ -190,7 +190,8 @@ settings! {
         arg(long, value_name = "N");
     /// Before lock/unlock, read the file and skip the write when it is already as wanted [default].
     check_state: bool = true, rule rules::flag, expect "`true` or `false`",
-        arg(long, num_args = 0, default_missing_value = "true", overrides_with = "no_check_state"), no no_check_state;
+        arg(long, num_args = 0, default_missing_value = "true", overrides_with = "no_check_state"),
+        no no_check_state "Write without reading the file's state first (restore then cannot tell which locks the run made).";
     /// Run only the files whose stable hash falls in shard K of N (1-based).
     shard: Shard, rule parse_shard, expect "a shard like `2/4`",
         arg(long, value_name = "K/N");

@@ -290,7 +290,7 @@ pub(crate) fn check_run_name(raw: &str) -> Result<String, String> {
         ));
     }
     if name.starts_with('.') || !name.chars().all(ok_char) {
-        let shown: String = name.chars().filter(|c| !c.is_control()).take(40).collect();
+        let shown = crate::text::printable(name, crate::text::NAME);
         return Err(format!(
             "the run name `{shown}` is used in a directory name: use only letters, digits, `.`, `_` and `-`, not starting with `.`"
         ));

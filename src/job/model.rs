@@ -116,12 +116,7 @@ fn is_connected_storage_id(s: &str) -> bool {
 
 /// Keeps error messages readable when the offending value is huge.
 fn shorten(s: &str) -> String {
-    if s.chars().count() <= 60 {
-        s.to_string()
-    } else {
-        let head: String = s.chars().take(57).collect();
-        format!("{head}...")
-    }
+    crate::text::shown(s)
 }
 
 /// RFC 3986 unreserved characters stay as they are; everything else is encoded.
@@ -197,7 +192,7 @@ impl Action {
             .min_by_key(|(d, _)| *d)
             .map(|(_, a)| a)
             .unwrap_or(Action::Info);
-        let shown: String = raw.chars().filter(|c| !c.is_control()).take(40).collect();
+        let shown = crate::text::printable(raw, crate::text::NAME);
         Err(format!(
             "unknown action `{shown}`; did you mean `{}`? (valid actions: lock, unlock, protectusers, info)",
             best.as_str()

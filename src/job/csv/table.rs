@@ -244,10 +244,5 @@ pub(super) fn has_ext(path: &Path, ext: &str) -> bool {
 
 /// Header cells can be anything; keep warnings short and printable.
 fn shorten_cell(cell: &str) -> String {
-    let clean: String = cell.chars().filter(|c| !c.is_control()).take(40).collect();
-    if cell.chars().count() > 40 {
-        format!("{clean}...")
-    } else {
-        clean
-    }
+    crate::text::printable(cell, crate::text::NAME)
 }

@@ -72,15 +72,7 @@ pub(super) fn non_empty(s: &str, key: &str) -> Result<String, String> {
     Ok(t.to_string())
 }
 
-/// A value for a message: printable and short (a hostile value can be a megabyte).
-pub(super) fn shown(s: &str) -> String {
-    let clean: String = s.chars().filter(|c| !c.is_control()).take(60).collect();
-    if s.chars().count() > 60 {
-        format!("{clean}...")
-    } else {
-        clean
-    }
-}
+pub(super) use crate::text::shown;
 
 /// A file or folder ID as a YAML scalar: an integer or a string.
 pub(super) struct YamlId(pub(super) FileId);

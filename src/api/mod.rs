@@ -5,11 +5,15 @@
 //! [`crate::runner`]; this module only says what happened and whether it is worth retrying.
 
 mod classify;
+#[cfg(test)]
+pub(crate) mod fake;
+mod portal;
 
 /// The envelope decoder (status, `Retry-After`, `Location`, body → `response` or a classified
 /// error), public for the fuzz targets in `fuzz/`.
 pub use classify::envelope as decode_envelope;
 pub use classify::{clean as clean_text, report_text, ApiError, ErrorKind};
+pub use portal::Portal;
 
 use std::time::Duration;
 

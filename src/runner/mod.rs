@@ -223,7 +223,9 @@ pub(super) async fn check_key(ctx: &Ctx) -> Result<(), Error> {
             "the portal rejected the API key (GET /api/2.0/authentication); nothing was written"
                 .into(),
         )),
-        Err(f) if f.cancelled && ctx.stop.reason() == Some(StopReason::Signal) => {
+        Err(exec::RequestEnd::Cancelled { .. })
+            if ctx.stop.reason() == Some(StopReason::Signal) =>
+        {
             Err(Error::Interrupted(
                 "interrupted while checking the API key; nothing was written".into(),
             ))
@@ -231,7 +233,7 @@ pub(super) async fn check_key(ctx: &Ctx) -> Result<(), Error> {
         Err(f) => Err(Error::Aborted(format!(
             "cannot check the API key at {}: {}; nothing was written",
             ctx.client.base(),
-            f.err
+            f
         ))),
     }
 }
@@ -439,7 +441,7 @@ async fn run_inner(a: RunArgs, argv: Vec<String>, bootstrap: &Ui) -> Result<Exit
                 "that directory holds a dry run; start a real run instead of resuming it".into(),
             ));
         }
-        if st.kind != "run" {
+        if st.kind != plan::RunKind::Run {
             return Err(Error::Usage(
                 "that directory holds a restore report; run `docspace-batch restore` again instead"
                     .into(),
@@ -579,7 +581,7 @@ async fn run_inner(a: RunArgs, argv: Vec<String>, bootstrap: &Ui) -> Result<Exit
             shard: a.shard.clone(),
             created_at: started_at.clone(),
             tasks: plan.tasks.len() as u64,
-            kind: "run".into(),
+            kind: plan::RunKind::Run,
             action: action.clone(),
         };
         plan::save(&dir, &st, &plan)
@@ -611,7 +613,7 @@ async fn run_inner(a: RunArgs, argv: Vec<String>, bootstrap: &Ui) -> Result<Exit
     let previous = crate::report::read_results(&dir).map_err(|e| Error::Io(e.to_string()))?;
     let finished: std::collections::HashSet<u64> = previous
         .iter()
-        .filter(|r| Outcome::parse(&r.outcome).is_some_and(Outcome::is_final))
+        .filter(|r| r.outcome.is_final())
         .map(|r| r.seq)
         .collect();
     let pending: Vec<Task> = plan
@@ -818,7 +820,7 @@ pub(super) fn finish(
 ) -> Result<Exit, Error> {
     let io = |e: std::io::Error| Error::Io(format!("writing reports in {}: {e}", dir.display()));
     let base = Summary::from_rows(name, portal, rows);
-    let n = |o: Outcome| base.outcomes.get(o.as_str()).copied().unwrap_or(0);
+    let n = |o: Outcome| base.outcome(o);
     let left = n(Outcome::Cancelled) + n(Outcome::Failed) + n(Outcome::Skipped);
     let reason = ctx.stop.reason();
     let exit = match &reason {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::exec::{Ctx, Endpoint};
+use super::exec::{Ctx, Endpoint, RequestEnd};
 use crate::api::ErrorKind;
 use crate::job::{Action, Entry, FileId, OnFailure, Target, Task};
 use crate::units::Shard;
@@ -71,9 +71,8 @@ pub async fn expand_folder(
                 .await
             {
                 Ok((p, _)) => p,
-                Err(f)
-                    if !f.cancelled
-                        && matches!(f.err.kind, ErrorKind::NotFound | ErrorKind::Forbidden) =>
+                Err(RequestEnd::Failed(f))
+                    if matches!(f.err.kind, ErrorKind::NotFound | ErrorKind::Forbidden) =>
                 {
                     let msg = format!(
                         "folder {folder}{}: {} ({})",
@@ -96,10 +95,9 @@ pub async fn expand_folder(
                     }
                     return Err(ExpandError::Missing(msg));
                 }
-                Err(f) => {
+                Err(end) => {
                     return Err(ExpandError::Failed(format!(
-                        "listing folder {folder}: {}",
-                        f.err
+                        "listing folder {folder}: {end}"
                     )))
                 }
             };
@@ -243,13 +241,21 @@ pub struct RunState {
     /// `--action` of the run (resumes reuse it).
     #[serde(default)]
     pub action: Option<String>,
-    /// Kind of run: "run" or "restore".
-    #[serde(default = "default_kind")]
-    pub kind: String,
+    /// What made the directory. Absent in run.json files written before restore existed.
+    #[serde(default)]
+    pub kind: RunKind,
 }
 
-fn default_kind() -> String {
-    "run".into()
+/// What made a report directory: `--resume` continues a run, never a restore (a restore is
+/// re-run from its source directory instead).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunKind {
+    /// `run` (with or without `--resume`).
+    #[default]
+    Run,
+    /// `restore DIR`.
+    Restore,
 }
 
 /// A job file and its hash.
@@ -403,6 +409,23 @@ mod tests {
             ]
         );
         assert_eq!(p.groups.get("2").map(String::as_str), Some("Room"));
+    }
+
+    #[test]
+    fn run_kind_is_stored_as_before_and_defaults_to_run() {
+        let st = |kind: &str| {
+            serde_json::from_str::<RunState>(&format!(
+                r#"{{"version":1,"name":"n","job_files":[],"argv":[],"portal":"","dry_run":false,"shard":null,"created_at":"","tasks":0{kind}}}"#
+            ))
+            .map(|s| s.kind)
+        };
+        assert_eq!(st("").unwrap(), RunKind::Run);
+        assert_eq!(st(r#","kind":"run""#).unwrap(), RunKind::Run);
+        assert_eq!(st(r#","kind":"restore""#).unwrap(), RunKind::Restore);
+        assert_eq!(
+            serde_json::to_value(RunKind::Restore).unwrap(),
+            serde_json::json!("restore")
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::exec::Ctx;
-use super::plan::{self, Plan, RunState};
+use super::plan::{self, Plan, RunKind, RunState};
 use super::{
     check_key, client, default_report_dir, engine, finish, fresh_report_dir, install_signals,
     portal, report_error, resume_command_without, start_deadline,
@@ -16,7 +16,7 @@ use crate::config;
 use crate::error::{Error, Exit};
 use crate::job::{self, Action, FileId, OnFailure, Task};
 use crate::progress::{print_stdout, Ui};
-use crate::report::{ReportWriter, ResultRow};
+use crate::report::{Outcome, ReportWriter, ResultRow};
 
 /// `restore DIR`: unlock exactly the files DIR's run locked (lock rows `ok` with `was_locked=false`).
 pub async fn restore(a: RestoreArgs, argv: Vec<String>) -> Exit {
@@ -42,7 +42,7 @@ async fn restore_inner(a: RestoreArgs, argv: Vec<String>) -> Result<Exit, Error>
     let rows = crate::report::read_results(&a.dir).map_err(|e| Error::Io(e.to_string()))?;
     let locked_ok: Vec<&ResultRow> = rows
         .iter()
-        .filter(|r| r.action == "lock" && r.outcome == "ok")
+        .filter(|r| r.action == Action::Lock && r.outcome == Outcome::Ok)
         .collect();
     if !locked_ok.is_empty() && locked_ok.iter().all(|r| r.was_locked.is_none()) {
         return Err(Error::Usage(format!(
@@ -130,7 +130,7 @@ async fn restore_inner(a: RestoreArgs, argv: Vec<String>) -> Result<Exit, Error>
         shard: None,
         created_at: started_at.clone(),
         tasks: plan.tasks.len() as u64,
-        kind: "restore".into(),
+        kind: RunKind::Restore,
         action: None,
     };
     plan::save(&dir, &rs, &plan).map_err(|e| Error::Io(e.to_string()))?;

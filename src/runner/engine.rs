@@ -213,3 +213,6 @@ fn group_by_file(tasks: &[Task]) -> Vec<Vec<usize>> {
     }
     queues
 }
+
+#[cfg(test)]
+mod tests;

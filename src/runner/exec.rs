@@ -479,3 +479,6 @@ async fn lock(
     }
     Ok(())
 }
+
+#[cfg(test)]
+pub(super) mod tests;

@@ -3,6 +3,7 @@
 //!
 //! One call here is one HTTP attempt. Retries, rate limiting and cooldowns belong to
 //! [`crate::runner`]; this module only says what happened and whether it is worth retrying.
+//! The runner calls through the [`Portal`] trait, so its tests swap [`Client`] for a fake.
 
 mod classify;
 #[cfg(test)]

@@ -103,8 +103,8 @@ impl Outcome {
     }
 }
 
-/// One row of `results.csv`. Typed until written: the cells are made in [`ResultRow::write`]
-/// and read back in [`ResultRow::from_record`], nowhere else.
+/// One row of `results.csv`. Typed until the CSV edge: cells are made when the row is written
+/// and parsed in [`ResultRow::from_record`], nowhere else.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ResultRow {
     /// `seq`

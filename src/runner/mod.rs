@@ -26,7 +26,7 @@ use crate::job::{self, Action, FileId, JobFile, Target, Task};
 use crate::progress::{print_stdout, Ui};
 use crate::report::summary::{self, RunStats, Summary};
 use crate::report::{Outcome, ReportWriter, ResultRow};
-use exec::Ctx;
+use exec::{Ctx, RequestEnd};
 use plan::{JobFileRef, Plan, RunState};
 use stop::StopReason;
 
@@ -223,9 +223,7 @@ pub(super) async fn check_key(ctx: &Ctx) -> Result<(), Error> {
             "the portal rejected the API key (GET /api/2.0/authentication); nothing was written"
                 .into(),
         )),
-        Err(exec::RequestEnd::Cancelled { .. })
-            if ctx.stop.reason() == Some(StopReason::Signal) =>
-        {
+        Err(RequestEnd::Cancelled { .. }) if ctx.stop.reason() == Some(StopReason::Signal) => {
             Err(Error::Interrupted(
                 "interrupted while checking the API key; nothing was written".into(),
             ))

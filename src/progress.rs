@@ -9,7 +9,6 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use crate::config::Output;
 use crate::text::sanitize;
 
-
 /// Log levels.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Level {

@@ -154,3 +154,25 @@ pub fn load(dir: &Path) -> Result<(RunState, Plan), String> {
     }
     Ok((st, plan))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_kind_is_stored_as_before_and_defaults_to_run() {
+        let st = |kind: &str| {
+            serde_json::from_str::<RunState>(&format!(
+                r#"{{"version":1,"name":"n","job_files":[],"argv":[],"portal":"","dry_run":false,"shard":null,"created_at":"","tasks":0{kind}}}"#
+            ))
+            .map(|s| s.kind)
+        };
+        assert_eq!(st("").unwrap(), RunKind::Run);
+        assert_eq!(st(r#","kind":"run""#).unwrap(), RunKind::Run);
+        assert_eq!(st(r#","kind":"restore""#).unwrap(), RunKind::Restore);
+        assert_eq!(
+            serde_json::to_value(RunKind::Restore).unwrap(),
+            serde_json::json!("restore")
+        );
+    }
+}

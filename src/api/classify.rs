@@ -30,6 +30,24 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    /// Every kind.
+    pub const ALL: [ErrorKind; 9] = [
+        ErrorKind::NotFound,
+        ErrorKind::Forbidden,
+        ErrorKind::Unauthorized,
+        ErrorKind::RateLimited,
+        ErrorKind::ServerError,
+        ErrorKind::Timeout,
+        ErrorKind::Network,
+        ErrorKind::BadResponse,
+        ErrorKind::StillLocked,
+    ];
+
+    /// Reads a column value back; `None` for anything [`ErrorKind::as_str`] does not write.
+    pub fn parse(s: &str) -> Option<ErrorKind> {
+        ErrorKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
     /// The column value.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -3,13 +3,18 @@
 //!
 //! One call here is one HTTP attempt. Retries, rate limiting and cooldowns belong to
 //! [`crate::runner`]; this module only says what happened and whether it is worth retrying.
+//! The runner calls through the [`Portal`] trait, so its tests swap [`Client`] for a fake.
 
 mod classify;
+#[cfg(test)]
+pub(crate) mod fake;
+mod portal;
 
 /// The envelope decoder (status, `Retry-After`, `Location`, body → `response` or a classified
 /// error), public for the fuzz targets in `fuzz/`.
 pub use classify::envelope as decode_envelope;
 pub use classify::{clean as clean_text, report_text, ApiError, ErrorKind};
+pub use portal::Portal;
 
 use std::time::Duration;
 

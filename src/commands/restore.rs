@@ -9,7 +9,7 @@ use crate::error::{Error, Exit};
 use crate::job::{Action, FileId, OnFailure, Task};
 use crate::progress::{print_stdout, Ui};
 use crate::record::{self, RunKind};
-use crate::report::{self, ResultRow};
+use crate::report::{self, Outcome, ResultRow};
 use crate::runner::plan::Plan;
 use crate::session::{self, PlanSource, Spec};
 
@@ -67,7 +67,7 @@ async fn restore_inner(a: RestoreArgs, argv: Vec<String>, ui: &Ui) -> Result<Exi
 fn unlock_tasks(dir: &std::path::Path, rows: &[ResultRow]) -> Result<Vec<Task>, Error> {
     let locked_ok: Vec<&ResultRow> = rows
         .iter()
-        .filter(|r| r.action == "lock" && r.outcome == "ok")
+        .filter(|r| r.action == Action::Lock && r.outcome == Outcome::Ok)
         .collect();
     if !locked_ok.is_empty() && locked_ok.iter().all(|r| r.was_locked.is_none()) {
         return Err(Error::Usage(format!(

@@ -11,6 +11,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+use crate::api::ErrorKind;
 use crate::job::{Action, FileId};
 
 /// `results.csv` header, exactly as SPEC §5 gives it.
@@ -88,7 +89,7 @@ impl Outcome {
         }
     }
 
-    /// Parses a column value.
+    /// Reads a column value back; `None` for anything [`Outcome::as_str`] does not write.
     pub fn parse(s: &str) -> Option<Outcome> {
         Outcome::ALL.into_iter().find(|o| o.as_str() == s)
     }
@@ -102,8 +103,9 @@ impl Outcome {
     }
 }
 
-/// One row of `results.csv`.
-#[derive(Clone, Debug, Default, PartialEq)]
+/// One row of `results.csv`. Typed until the CSV edge: cells are made when the row is written
+/// and parsed in [`ResultRow::from_record`], nowhere else.
+#[derive(Clone, Debug, PartialEq)]
 pub struct ResultRow {
     /// `seq`
     pub seq: u64,
@@ -112,15 +114,15 @@ pub struct ResultRow {
     /// `file_id`
     pub file_id: String,
     /// `action`
-    pub action: String,
+    pub action: Action,
     /// `outcome`
-    pub outcome: String,
+    pub outcome: Outcome,
     /// `http_status`
     pub http_status: Option<u16>,
     /// `attempts` (HTTP attempts made for the task, state check included)
     pub attempts: u32,
-    /// `error_kind`
-    pub error_kind: String,
+    /// `error_kind`: set for failures; a task cancelled before it sent anything has none.
+    pub error_kind: Option<ErrorKind>,
     /// `error`
     pub error: String,
     /// `was_locked`
@@ -181,9 +183,20 @@ impl ResultRow {
             seq,
             job: job.to_string(),
             file_id: file.to_string(),
-            action: action.as_str().to_string(),
-            outcome: outcome.as_str().to_string(),
-            ..Default::default()
+            action,
+            outcome,
+            http_status: None,
+            attempts: 0,
+            error_kind: None,
+            error: String::new(),
+            was_locked: None,
+            locked: None,
+            locked_by: String::new(),
+            title: String::new(),
+            users: None,
+            duration_ms: 0,
+            finished_at: String::new(),
+            can_lock: None,
         }
     }
 
@@ -197,11 +210,11 @@ impl ResultRow {
             seq.as_str(),
             &cell(&self.job),
             &cell(&self.file_id),
-            &self.action,
-            &self.outcome,
+            self.action.as_str(),
+            self.outcome.as_str(),
             &status,
             &attempts,
-            &self.error_kind,
+            self.error_kind.map_or("", ErrorKind::as_str),
             &cell(&self.error),
             opt_bool(self.was_locked),
             opt_bool(self.locked),
@@ -213,7 +226,8 @@ impl ResultRow {
         ])
     }
 
-    /// Reads a row back (cells as written; escaping is kept, which is harmless for IDs).
+    /// Reads a row back (cells as written; escaping is kept, which is harmless for IDs). A row
+    /// whose action, outcome or error kind is not one we write is damaged: `None`.
     pub fn from_record(r: &csv::StringRecord) -> Option<ResultRow> {
         if r.len() != RESULTS_HEADER.len() {
             return None;
@@ -227,11 +241,14 @@ impl ResultRow {
             seq: r[0].parse().ok()?,
             job: r[1].to_string(),
             file_id: r[2].to_string(),
-            action: r[3].to_string(),
-            outcome: r[4].to_string(),
+            action: Action::parse(&r[3]).ok()?,
+            outcome: Outcome::parse(&r[4])?,
             http_status: r[5].parse().ok(),
             attempts: r[6].parse().unwrap_or(0),
-            error_kind: r[7].to_string(),
+            error_kind: match &r[7] {
+                "" => None,
+                k => Some(ErrorKind::parse(k)?),
+            },
             error: r[8].to_string(),
             was_locked: b(&r[9]),
             locked: b(&r[10]),
@@ -431,14 +448,51 @@ mod tests {
             .unwrap();
         let rows = w.finish().unwrap();
         assert_eq!(
-            rows.iter()
-                .map(|r| (r.seq, r.outcome.as_str()))
-                .collect::<Vec<_>>(),
-            [(1, "ok"), (2, "ok"), (3, "ok")]
+            rows.iter().map(|r| (r.seq, r.outcome)).collect::<Vec<_>>(),
+            [(1, Outcome::Ok), (2, Outcome::Ok), (3, Outcome::Ok)]
         );
         let text = std::fs::read_to_string(&p).unwrap();
         assert!(text.starts_with("seq,job,file_id,action,outcome,http_status,attempts,error_kind,error,was_locked,locked,locked_by,title,users,duration_ms,finished_at\n"));
         assert!(text.contains("3,'=j,7,lock,ok"), "{text}");
         assert_eq!(text.lines().count(), 4);
+    }
+
+    #[test]
+    fn a_row_reads_back_as_written_and_unknown_cells_are_refused() {
+        let mut row = ResultRow::new(4, "j", &FileId::Int(7), Action::Unlock, Outcome::Failed);
+        row.http_status = Some(200);
+        row.attempts = 2;
+        row.error_kind = Some(ErrorKind::StillLocked);
+        row.error = "still locked by Jane".into();
+        row.was_locked = Some(true);
+        row.locked = Some(true);
+        row.locked_by = "Jane".into();
+        row.title = "Plan.docx".into();
+        row.duration_ms = 12;
+        row.finished_at = "2025-01-01T00:00:00.000Z".into();
+        let mut w = csv::Writer::from_writer(Vec::new());
+        row.write(&mut w).unwrap();
+        let text = String::from_utf8(w.into_inner().unwrap()).unwrap();
+        assert!(
+            text.starts_with("4,j,7,unlock,failed,200,2,still_locked,"),
+            "{text}"
+        );
+        let rec = |t: &str| {
+            csv::ReaderBuilder::new()
+                .has_headers(false)
+                .from_reader(t.as_bytes())
+                .records()
+                .next()
+                .unwrap()
+                .unwrap()
+        };
+        assert_eq!(ResultRow::from_record(&rec(&text)), Some(row));
+        for bad in [
+            text.replace(",unlock,", ",relock,"),
+            text.replace(",failed,", ",gone,"),
+            text.replace(",still_locked,", ",melted,"),
+        ] {
+            assert_eq!(ResultRow::from_record(&rec(&bad)), None, "{bad}");
+        }
     }
 }

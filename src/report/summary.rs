@@ -8,6 +8,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::{AccessRow, Outcome, ResultRow};
+use crate::api::ErrorKind;
 
 /// Run-level figures that are not in the rows.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -22,7 +23,8 @@ pub struct RunStats {
     pub busy_seconds: f64,
 }
 
-/// Task count, counts per outcome, and counts per action then outcome.
+/// Task count, counts per outcome, and counts per action then outcome, keyed by the names
+/// summary.json uses.
 pub type Counted = (
     u64,
     BTreeMap<String, u64>,
@@ -75,11 +77,11 @@ impl Summary {
         let mut outcomes: BTreeMap<String, u64> = BTreeMap::new();
         let mut actions: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
         for r in rows {
-            *outcomes.entry(r.outcome.clone()).or_default() += 1;
+            *outcomes.entry(r.outcome.as_str().into()).or_default() += 1;
             *actions
-                .entry(r.action.clone())
+                .entry(r.action.as_str().into())
                 .or_default()
-                .entry(r.outcome.clone())
+                .entry(r.outcome.as_str().into())
                 .or_default() += 1;
         }
         (rows.len() as u64, outcomes, actions)
@@ -108,6 +110,11 @@ impl Summary {
             dry_run: false,
             cannot_lock: Vec::new(),
         }
+    }
+
+    /// Tasks that ended with `o`.
+    pub fn outcome(&self, o: Outcome) -> u64 {
+        self.outcomes.get(o.as_str()).copied().unwrap_or(0)
     }
 
     /// Writes `summary.json` atomically.
@@ -188,10 +195,8 @@ pub fn write_markdown(
         let _ = writeln!(o, "- Work is left. Resume with: `{}`", c);
     }
     let _ = writeln!(o, "\n## Counts\n\n| outcome | tasks |\n|---|---:|");
-    for oc in Outcome::ALL {
-        if let Some(n) = s.outcomes.get(oc.as_str()) {
-            let _ = writeln!(o, "| {} | {n} |", oc.as_str());
-        }
+    for oc in Outcome::ALL.into_iter().filter(|&oc| s.outcome(oc) > 0) {
+        let _ = writeln!(o, "| {} | {} |", oc.as_str(), s.outcome(oc));
     }
     let _ = writeln!(o, "| **total** | {} |", s.tasks);
     let _ = writeln!(
@@ -209,7 +214,10 @@ pub fn write_markdown(
     }
 
     const MAX_LIST: usize = 500;
-    let failed: Vec<&ResultRow> = rows.iter().filter(|r| r.outcome == "failed").collect();
+    let failed: Vec<&ResultRow> = rows
+        .iter()
+        .filter(|r| r.outcome == Outcome::Failed)
+        .collect();
     if !failed.is_empty() {
         let _ = writeln!(o, "\n## Failures ({})\n\n| seq | file | action | kind | HTTP | reason |\n|---:|---|---|---|---:|---|", failed.len());
         for r in failed.iter().take(MAX_LIST) {
@@ -220,7 +228,7 @@ pub fn write_markdown(
                 r.seq,
                 md(&r.file_id),
                 r.action,
-                r.error_kind,
+                r.error_kind.map_or("", ErrorKind::as_str),
                 status,
                 md(&r.error)
             );
@@ -232,7 +240,8 @@ pub fn write_markdown(
     let by_other: BTreeMap<&str, &ResultRow> = rows
         .iter()
         .filter(|r| {
-            r.outcome == "locked_by_other" || (!r.locked_by.is_empty() && r.locked == Some(true))
+            r.outcome == Outcome::LockedByOther
+                || (!r.locked_by.is_empty() && r.locked == Some(true))
         })
         .map(|r| (r.file_id.as_str(), r))
         .collect();

@@ -138,10 +138,10 @@ fn refresh(ctx: &Ctx, c: &mut Counts) {
 
 fn count(c: &mut Counts, row: &ResultRow) {
     c.done += 1;
-    match Outcome::parse(&row.outcome) {
-        Some(Outcome::Failed) => c.failed += 1,
-        Some(Outcome::Skipped) => c.skipped += 1,
-        Some(o) if o.is_final() => c.ok += 1,
+    match row.outcome {
+        Outcome::Failed => c.failed += 1,
+        Outcome::Skipped => c.skipped += 1,
+        o if o.is_final() => c.ok += 1,
         _ => {}
     }
 }
@@ -181,14 +181,14 @@ async fn run_queue(
             }
         } else {
             let out = run_task(ctx, t, &mut memo).await;
-            if out.row.outcome == Outcome::Cancelled.as_str() {
+            if out.row.outcome == Outcome::Cancelled {
                 // Not done: leave it to the cancelled rows unless it made requests (then its
                 // row says what happened before the stop).
                 if out.row.attempts == 0 {
                     continue;
                 }
             }
-            if out.row.outcome == Outcome::Failed.as_str() && t.on_failure == OnFailure::SkipRest {
+            if out.row.outcome == Outcome::Failed && t.on_failure == OnFailure::SkipRest {
                 failed_in.push((t.job.clone(), t.seq));
             }
             out
@@ -213,3 +213,6 @@ fn group_by_file(tasks: &[Task]) -> Vec<Vec<usize>> {
     }
     queues
 }
+
+#[cfg(test)]
+mod tests;

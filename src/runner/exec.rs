@@ -2,8 +2,10 @@
 //! backoff with jitter, 401 abort, key re-check) and the per-action logic that turns answers
 //! into report rows (SPEC §3 "Actions", §4).
 
+use std::fmt;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use rand::Rng;
@@ -12,7 +14,7 @@ use tokio::sync::OnceCell;
 use super::gate::Gate;
 use super::limiter::Limiter;
 use super::stop::{Stop, StopReason};
-use crate::api::{ApiError, Client, ErrorKind, FileState};
+use crate::api::{ApiError, ErrorKind, FileState, Portal};
 use crate::config::Settings;
 use crate::job::{Action, Task};
 use crate::progress::Ui;
@@ -34,8 +36,8 @@ pub struct Stats {
 
 /// What every worker shares.
 pub struct Ctx {
-    /// The portal client.
-    pub client: Client,
+    /// The portal: the HTTP client in a run, a scripted fake in the runner's tests.
+    pub client: Arc<dyn Portal>,
     /// The run's one limiter.
     pub limiter: Limiter,
     /// The cap on requests in flight (`--concurrency`, lowered by concurrency 429s).
@@ -51,15 +53,53 @@ pub struct Ctx {
     auth_recheck: OnceCell<bool>,
 }
 
-/// How a request ended when it did not succeed.
+/// A request the portal's answers ended: not worth retrying, or out of retries.
 #[derive(Debug)]
 pub struct Failure {
     /// The last error.
     pub err: ApiError,
     /// HTTP attempts made.
     pub attempts: u32,
-    /// The run stopped before the request could succeed (the task is `cancelled`, not `failed`).
-    pub cancelled: bool,
+}
+
+/// How a request ended when it did not succeed. A stop is not a failure: its task is
+/// `cancelled` (and `--resume` runs it again), so it is a variant of its own.
+#[derive(Debug)]
+pub enum RequestEnd {
+    /// The task fails with this error.
+    Failed(Failure),
+    /// The run stopped (or stopped writes) before the request could succeed.
+    Cancelled {
+        /// HTTP attempts made before the stop.
+        attempts: u32,
+        /// The error of the last attempt, when one was made: the daily-cap 429 itself, or the
+        /// fault that was being retried.
+        last: Option<ApiError>,
+    },
+}
+
+impl RequestEnd {
+    /// HTTP attempts made.
+    pub fn attempts(&self) -> u32 {
+        match self {
+            RequestEnd::Failed(f) => f.attempts,
+            RequestEnd::Cancelled { attempts, .. } => *attempts,
+        }
+    }
+
+    fn failed(err: ApiError, attempts: u32) -> RequestEnd {
+        RequestEnd::Failed(Failure { err, attempts })
+    }
+}
+
+impl fmt::Display for RequestEnd {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RequestEnd::Failed(x) => x.err.fmt(f),
+            RequestEnd::Cancelled { last: Some(e), .. } => e.fmt(f),
+            RequestEnd::Cancelled { last: None, .. } => f.write_str("not started: the run stopped"),
+        }
+    }
 }
 
 /// Which kind of endpoint a request goes to; decides how 403 and long `Retry-After` are read.
@@ -74,12 +114,12 @@ pub enum Endpoint {
 }
 
 impl Ctx {
-    /// A context for one run.
-    pub fn new(client: Client, cfg: Settings, ui: Ui) -> Ctx {
+    /// A context for one run against `client`.
+    pub fn new(client: impl Portal + 'static, cfg: Settings, ui: Ui) -> Ctx {
         Ctx {
             limiter: Limiter::new(cfg.rate, cfg.burst),
             gate: Gate::new(cfg.concurrency),
-            client,
+            client: Arc::new(client),
             cfg,
             stop: Stop::default(),
             stats: Stats::default(),
@@ -89,7 +129,7 @@ impl Ctx {
     }
 
     /// Runs `op` under the limiter with retries. Returns the value and the attempts used.
-    pub async fn request<T, F, Fut>(&self, ep: Endpoint, op: F) -> Result<(T, u32), Failure>
+    pub async fn request<T, F, Fut>(&self, ep: Endpoint, op: F) -> Result<(T, u32), RequestEnd>
     where
         F: Fn() -> Fut,
         Fut: Future<Output = Result<T, ApiError>>,
@@ -97,24 +137,17 @@ impl Ctx {
         let mut attempts = 0u32;
         let mut last: Option<ApiError> = None;
         loop {
-            let cancelled = |last: Option<ApiError>, attempts| Failure {
-                err: last.unwrap_or_else(|| {
-                    ApiError::new(ErrorKind::BadResponse, None, "not started: the run stopped")
-                }),
-                attempts,
-                cancelled: true,
-            };
             if self.stop.stopped() || (ep == Endpoint::Write && self.stop.writes_stopped()) {
-                return Err(cancelled(last, attempts));
+                return Err(RequestEnd::Cancelled { attempts, last });
             }
             let place = tokio::select! {
                 biased;
-                _ = self.stop.cancelled() => return Err(cancelled(last, attempts)),
+                _ = self.stop.cancelled() => return Err(RequestEnd::Cancelled { attempts, last }),
                 p = self.gate.enter() => p,
             };
             let sent_at = tokio::select! {
                 biased;
-                _ = self.stop.cancelled() => return Err(cancelled(last, attempts)),
+                _ = self.stop.cancelled() => return Err(RequestEnd::Cancelled { attempts, last }),
                 t = self.limiter.acquire() => t,
             };
             attempts += 1;
@@ -132,78 +165,88 @@ impl Ctx {
                 }
                 Err(e) => e,
             };
-            match err.kind {
-                ErrorKind::Unauthorized => {
-                    self.stop.stop(StopReason::Unauthorized);
-                    return Err(Failure {
-                        err,
-                        attempts,
-                        cancelled: false,
-                    });
-                }
-                ErrorKind::Forbidden if ep == Endpoint::AnonymousRead => {
-                    // A revoked key shows as 403 on anonymous endpoints (docspace-api.md §3): check once.
-                    if !self.key_still_valid().await {
-                        self.stop.stop(StopReason::Unauthorized);
-                        let mut e = err;
-                        e.kind = ErrorKind::Unauthorized;
-                        e.message = format!("{}; the key re-check was rejected", e.message);
-                        return Err(Failure {
-                            err: e,
-                            attempts,
-                            cancelled: false,
-                        });
-                    }
-                    return Err(Failure {
-                        err,
-                        attempts,
-                        cancelled: false,
-                    });
-                }
-                ErrorKind::RateLimited => {
-                    self.stats.throttled.fetch_add(1, Ordering::Relaxed);
-                    if let Some(ra) = err.retry_after.filter(|ra| *ra > DAILY_CAP_THRESHOLD) {
-                        let resume_at = SystemTime::now() + ra;
-                        self.stop.stop_writes(resume_at);
-                        if ep != Endpoint::Write {
-                            // Reads are not under the daily cap; a read told to wait hours stops everything.
-                            self.stop.stop(StopReason::DailyCap { resume_at });
-                        }
-                        return Err(Failure {
-                            err,
-                            attempts,
-                            cancelled: true,
-                        });
-                    }
-                    // DocSpace's concurrency limiters name their cap in X-RateLimit-Limit; when we
-                    // had that many open, the answer is fewer requests in flight, not a lower rate.
-                    let concurrency = err.retry_after.is_none()
-                        && err.rate_limit.is_some_and(|l| l as usize <= in_flight);
-                    if concurrency {
-                        self.gate.limit_to(err.rate_limit.unwrap_or(1) as usize);
-                    }
-                    self.limiter.on_429(sent_at, err.retry_after, !concurrency);
-                }
-                _ => {}
-            }
-            if !err.retryable() || attempts > self.cfg.retries {
-                return Err(Failure {
+            let err = self
+                .judge(
+                    ep,
                     err,
-                    attempts,
-                    cancelled: false,
-                });
-            }
+                    Attempt {
+                        n: attempts,
+                        sent_at,
+                        in_flight,
+                    },
+                )
+                .await?;
             if err.kind != ErrorKind::RateLimited {
                 // 429s wait in the limiter's shared cooldown; other faults back off per task.
                 let delay = backoff(attempts);
                 tokio::select! {
                     biased;
-                    _ = self.stop.cancelled() => return Err(Failure { err, attempts, cancelled: true }),
+                    _ = self.stop.cancelled() => {
+                        return Err(RequestEnd::Cancelled { attempts, last: Some(err) })
+                    }
                     _ = tokio::time::sleep(delay) => {}
                 }
             }
             last = Some(err);
         }
+    }
+
+    /// Reads a failed attempt: `Ok(err)` when it is worth another attempt, otherwise how the
+    /// request ends. Feeds 429s to the limiter and the gate, and stops the run on a rejected key
+    /// or the daily cap.
+    async fn judge(
+        &self,
+        ep: Endpoint,
+        err: ApiError,
+        at: Attempt,
+    ) -> Result<ApiError, RequestEnd> {
+        match err.kind {
+            ErrorKind::Unauthorized => {
+                self.stop.stop(StopReason::Unauthorized);
+                return Err(RequestEnd::failed(err, at.n));
+            }
+            ErrorKind::Forbidden if ep == Endpoint::AnonymousRead => {
+                // A revoked key shows as 403 on anonymous endpoints (DocSpace serves them to
+                // anyone, so a bad key reads as "no access"): check the key once.
+                if !self.key_still_valid().await {
+                    self.stop.stop(StopReason::Unauthorized);
+                    let mut e = err;
+                    e.kind = ErrorKind::Unauthorized;
+                    e.message = format!("{}; the key re-check was rejected", e.message);
+                    return Err(RequestEnd::failed(e, at.n));
+                }
+                return Err(RequestEnd::failed(err, at.n));
+            }
+            ErrorKind::RateLimited => {
+                self.stats.throttled.fetch_add(1, Ordering::Relaxed);
+                if let Some(ra) = err.retry_after.filter(|ra| *ra > DAILY_CAP_THRESHOLD) {
+                    let resume_at = SystemTime::now() + ra;
+                    self.stop.stop_writes(resume_at);
+                    if ep != Endpoint::Write {
+                        // Reads are not under the daily cap; a read told to wait hours stops everything.
+                        self.stop.stop(StopReason::DailyCap { resume_at });
+                    }
+                    return Err(RequestEnd::Cancelled {
+                        attempts: at.n,
+                        last: Some(err),
+                    });
+                }
+                // DocSpace's concurrency limiters name their cap in X-RateLimit-Limit; when we
+                // had that many open, the answer is fewer requests in flight, not a lower rate.
+                let concurrency = err.retry_after.is_none()
+                    && err.rate_limit.is_some_and(|l| l as usize <= at.in_flight);
+                if concurrency {
+                    self.gate.limit_to(err.rate_limit.unwrap_or(1) as usize);
+                }
+                self.limiter
+                    .on_429(at.sent_at, err.retry_after, !concurrency);
+            }
+            _ => {}
+        }
+        if !err.retryable() || at.n > self.cfg.retries {
+            return Err(RequestEnd::failed(err, at.n));
+        }
+        Ok(err)
     }
 
     /// `GET /api/2.0/authentication`, once per run, shared by all callers.
@@ -218,6 +261,17 @@ impl Ctx {
             })
             .await
     }
+}
+
+/// One attempt as [`Ctx::judge`] needs it.
+#[derive(Clone, Copy)]
+struct Attempt {
+    /// Its number (1 for the first).
+    n: u32,
+    /// When the limiter let it go: 429s of requests sent before a cooldown began belong to it.
+    sent_at: tokio::time::Instant,
+    /// Requests in flight when it was answered, itself included.
+    in_flight: usize,
 }
 
 /// Exponential backoff with full jitter: 0.5 s, 1 s, 2 s, … capped at 30 s, times 0.5–1.0.
@@ -256,24 +310,26 @@ pub async fn run_task(ctx: &Ctx, task: &Task, memo: &mut FileMemo) -> TaskOutput
         }
         Action::Lock | Action::Unlock => lock(ctx, task, &mut row, &mut attempts).await,
     };
-    if let Err(f) = result {
-        row.outcome = if f.cancelled {
-            Outcome::Cancelled
-        } else {
-            Outcome::Failed
-        }
-        .as_str()
-        .into();
-        row.http_status = f.err.status;
-        row.error_kind = f.err.kind.as_str().into();
-        row.error = f.err.message.clone();
-        if f.cancelled && f.err.kind == ErrorKind::BadResponse && f.err.status.is_none() {
-            row.error_kind.clear();
-            row.error = ctx
-                .stop
-                .reason()
-                .map(|r| r.describe())
-                .unwrap_or_else(|| "the run stopped".into());
+    if let Err(end) = result {
+        let (outcome, err) = match end {
+            RequestEnd::Failed(f) => (Outcome::Failed, Some(f.err)),
+            RequestEnd::Cancelled { last, .. } => (Outcome::Cancelled, last),
+        };
+        row.outcome = outcome;
+        match err {
+            Some(e) => {
+                row.http_status = e.status;
+                row.error_kind = Some(e.kind);
+                row.error = e.message;
+            }
+            None => {
+                row.http_status = None;
+                row.error = ctx
+                    .stop
+                    .reason()
+                    .map(|r| r.describe())
+                    .unwrap_or_else(|| "the run stopped".into());
+            }
         }
     }
     if let Some(t) = row.title.is_empty().then(|| memo.title.clone()).flatten() {
@@ -293,15 +349,15 @@ pub async fn run_task(ctx: &Ctx, task: &Task, memo: &mut FileMemo) -> TaskOutput
 }
 
 /// Adds the attempts of a finished request to the task's count.
-fn counted<T>(attempts: &mut u32, r: Result<(T, u32), Failure>) -> Result<T, Failure> {
+fn counted<T>(attempts: &mut u32, r: Result<(T, u32), RequestEnd>) -> Result<T, RequestEnd> {
     match r {
         Ok((v, n)) => {
             *attempts += n;
             Ok(v)
         }
-        Err(f) => {
-            *attempts += f.attempts;
-            Err(f)
+        Err(end) => {
+            *attempts += end.attempts();
+            Err(end)
         }
     }
 }
@@ -324,7 +380,7 @@ async fn info(
     task: &Task,
     row: &mut ResultRow,
     attempts: &mut u32,
-) -> Result<(), Failure> {
+) -> Result<(), RequestEnd> {
     let st = counted(
         attempts,
         ctx.request(Endpoint::AnonymousRead, || ctx.client.file_info(&task.file))
@@ -342,7 +398,7 @@ async fn protect_users(
     attempts: &mut u32,
     memo: &FileMemo,
     access: &mut Vec<AccessRow>,
-) -> Result<(), Failure> {
+) -> Result<(), RequestEnd> {
     let users = counted(
         attempts,
         ctx.request(Endpoint::Read, || ctx.client.protect_users(&task.file))
@@ -366,11 +422,14 @@ async fn lock(
     task: &Task,
     row: &mut ResultRow,
     attempts: &mut u32,
-) -> Result<(), Failure> {
+) -> Result<(), RequestEnd> {
     let want = task.action == Action::Lock;
     if ctx.cfg.check_state {
         if ctx.stop.writes_stopped() {
-            return Err(not_started());
+            return Err(RequestEnd::Cancelled {
+                attempts: 0,
+                last: None,
+            });
         }
         let st = counted(
             attempts,
@@ -383,11 +442,11 @@ async fn lock(
         match (want, st.locked, st.locked_by.is_some()) {
             // Someone else holds it: locking changes nothing and unlocking would break their lock.
             (_, true, true) => {
-                row.outcome = Outcome::LockedByOther.as_str().into();
+                row.outcome = Outcome::LockedByOther;
                 return Ok(());
             }
             (true, true, false) | (false, false, _) => {
-                row.outcome = Outcome::Unchanged.as_str().into();
+                row.outcome = Outcome::Unchanged;
                 return Ok(());
             }
             _ => {}
@@ -402,16 +461,16 @@ async fn lock(
     row.http_status = Some(200);
     match (want, st.locked, st.locked_by.is_some()) {
         (true, true, false) => {}
-        (true, true, true) => row.outcome = Outcome::LockedByOther.as_str().into(),
+        (true, true, true) => row.outcome = Outcome::LockedByOther,
         (true, false, _) => {
-            row.outcome = Outcome::Failed.as_str().into();
-            row.error_kind = ErrorKind::BadResponse.as_str().into();
+            row.outcome = Outcome::Failed;
+            row.error_kind = Some(ErrorKind::BadResponse);
             row.error = "the portal answered 200 but the file is not locked".into();
         }
         (false, false, _) => {}
         (false, true, _) => {
-            row.outcome = Outcome::Failed.as_str().into();
-            row.error_kind = ErrorKind::StillLocked.as_str().into();
+            row.outcome = Outcome::Failed;
+            row.error_kind = Some(ErrorKind::StillLocked);
             row.error = match &st.locked_by {
                 Some(by) => format!("still locked by {}", crate::api::clean_text(by)),
                 None => "still locked after unlock".into(),
@@ -421,10 +480,5 @@ async fn lock(
     Ok(())
 }
 
-fn not_started() -> Failure {
-    Failure {
-        err: ApiError::new(ErrorKind::BadResponse, None, "not started: the run stopped"),
-        attempts: 0,
-        cancelled: true,
-    }
-}
+#[cfg(test)]
+pub(super) mod tests;

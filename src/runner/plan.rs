@@ -4,7 +4,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use super::exec::{Ctx, Endpoint};
+use super::exec::{Ctx, Endpoint, RequestEnd};
 use crate::api::ErrorKind;
 use crate::job::{Action, Entry, FileId, JobFile, Target, Task};
 use crate::units::Shard;
@@ -67,9 +67,8 @@ pub async fn expand_folder(
                 .await
             {
                 Ok((p, _)) => p,
-                Err(f)
-                    if !f.cancelled
-                        && matches!(f.err.kind, ErrorKind::NotFound | ErrorKind::Forbidden) =>
+                Err(RequestEnd::Failed(f))
+                    if matches!(f.err.kind, ErrorKind::NotFound | ErrorKind::Forbidden) =>
                 {
                     let msg = format!(
                         "folder {folder}{}: {} ({})",
@@ -92,10 +91,9 @@ pub async fn expand_folder(
                     }
                     return Err(ExpandError::Missing(msg));
                 }
-                Err(f) => {
+                Err(end) => {
                     return Err(ExpandError::Failed(format!(
-                        "listing folder {folder}: {}",
-                        f.err
+                        "listing folder {folder}: {end}"
                     )))
                 }
             };

@@ -11,7 +11,7 @@ use crate::api::{Client, ClientOptions};
 use crate::config::{PortalTarget, Settings};
 use crate::error::{Error, Exit};
 use crate::progress::Ui;
-use crate::runner::exec::{self, Ctx};
+use crate::runner::exec::{self, Ctx, RequestEnd};
 use crate::runner::stop::StopReason;
 
 /// The portal's client, and the in-process sandbox kept alive for `--sandbox`.
@@ -84,7 +84,7 @@ pub async fn check_key(ctx: &Ctx) -> Result<(), Error> {
             "the portal rejected the API key (GET /api/2.0/authentication); nothing was written"
                 .into(),
         )),
-        Err(f) if f.cancelled && ctx.stop.reason() == Some(StopReason::Signal) => {
+        Err(RequestEnd::Cancelled { .. }) if ctx.stop.reason() == Some(StopReason::Signal) => {
             Err(Error::Interrupted(
                 "interrupted while checking the API key; nothing was written".into(),
             ))
@@ -92,7 +92,7 @@ pub async fn check_key(ctx: &Ctx) -> Result<(), Error> {
         Err(f) => Err(Error::Aborted(format!(
             "cannot check the API key at {}: {}; nothing was written",
             ctx.client.base(),
-            f.err
+            f
         ))),
     }
 }

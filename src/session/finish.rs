@@ -51,7 +51,7 @@ impl Session {
     ) -> Result<Exit, Error> {
         let io = |e| self.io_error(e);
         let base = Summary::from_rows(&self.name, &self.portal, rows);
-        let n = |o: Outcome| base.outcomes.get(o.as_str()).copied().unwrap_or(0);
+        let n = |o: Outcome| base.outcome(o);
         let tally = Tally {
             failed: n(Outcome::Failed),
             skipped: n(Outcome::Skipped),

@@ -171,84 +171,98 @@ pub fn envelope(
     body: &[u8],
 ) -> Result<Value, ApiError> {
     let json: Option<Value> = serde_json::from_slice(body).ok();
-    let portal_msg = json
-        .as_ref()
-        .and_then(|j| j.get("error"))
-        .and_then(|e| {
-            e.get("message")
-                .and_then(Value::as_str)
-                .or_else(|| e.as_str())
-        })
-        .map(clean);
-    let with_msg = |default: &str| portal_msg.clone().unwrap_or_else(|| default.to_string());
-    let err = |kind, msg: String| {
+    let portal_msg = json.as_ref().and_then(error_message);
+    let err = |(kind, msg): (ErrorKind, String)| {
         let mut e = ApiError::new(kind, Some(status), msg);
         e.retry_after = retry_after;
         Err(e)
     };
+    if !(200..=299).contains(&status) {
+        let html = json.is_none() && looks_like_html(body);
+        return err(status_error(status, portal_msg, location, html));
+    }
+    let Some(mut json) = json else {
+        return err((ErrorKind::BadResponse, "the answer is not JSON".into()));
+    };
+    // DocSpace does not always respect status codes: an `error` object in a 200 is a failure.
+    if json.get("error").is_some_and(|e| !e.is_null()) {
+        return err(error_in_success(status, &json, portal_msg));
+    }
+    // Moved out, not cloned: the file object is most of the answer.
+    match json.as_object_mut().and_then(|o| o.remove("response")) {
+        Some(v) => Ok(v),
+        None => err((
+            ErrorKind::BadResponse,
+            "the answer has no `response`".into(),
+        )),
+    }
+}
+
+/// The portal's `error.message` (or an `error` that is a bare string), cleaned for messages.
+fn error_message(json: &Value) -> Option<String> {
+    let e = json.get("error")?;
+    e.get("message")
+        .and_then(Value::as_str)
+        .or_else(|| e.as_str())
+        .map(clean)
+}
+
+/// The kind and message for a status outside 2xx. `html` says the body is an HTML page (a
+/// proxy's error page rather than the portal's JSON).
+fn status_error(
+    status: u16,
+    portal_msg: Option<String>,
+    location: Option<&str>,
+    html: bool,
+) -> (ErrorKind, String) {
+    let with_msg = |default: &str| portal_msg.clone().unwrap_or_else(|| default.to_string());
     match status {
-        200..=299 => {}
         300..=399 => {
             let target = location
                 .map(clean)
                 .unwrap_or_else(|| "an unnamed location".into());
-            return err(
+            (
                 ErrorKind::BadResponse,
                 format!("the portal redirected to {target}; redirects are not followed (the key would go along). Use the final portal URL"),
-            );
-        }
-        401 => {
-            return err(
-                ErrorKind::Unauthorized,
-                "the portal rejected the API key".into(),
             )
         }
+        401 => (
+            ErrorKind::Unauthorized,
+            "the portal rejected the API key".into(),
+        ),
         403 if portal_msg.as_deref() == Some(FILE_NOT_FOUND) => {
-            return err(ErrorKind::NotFound, FILE_NOT_FOUND.into())
+            (ErrorKind::NotFound, FILE_NOT_FOUND.into())
         }
-        403 => return err(ErrorKind::Forbidden, with_msg("forbidden")),
-        404 => return err(ErrorKind::NotFound, with_msg("not found")),
-        408 => return err(ErrorKind::Timeout, with_msg("request timeout")),
-        429 => return err(ErrorKind::RateLimited, "rate limited by the portal".into()),
+        403 => (ErrorKind::Forbidden, with_msg("forbidden")),
+        404 => (ErrorKind::NotFound, with_msg("not found")),
+        408 => (ErrorKind::Timeout, with_msg("request timeout")),
+        429 => (ErrorKind::RateLimited, "rate limited by the portal".into()),
         500..=599 => {
-            let what = if json.is_none() && looks_like_html(body) {
+            let what = if html {
                 "an HTML error page (proxy)"
             } else {
                 "server error"
             };
-            return err(
-                ErrorKind::ServerError,
-                portal_msg.unwrap_or_else(|| what.to_string()),
-            );
+            (ErrorKind::ServerError, with_msg(what))
         }
-        _ => return err(ErrorKind::BadResponse, with_msg("unexpected status")),
+        _ => (ErrorKind::BadResponse, with_msg("unexpected status")),
     }
-    let Some(json) = json else {
-        return err(ErrorKind::BadResponse, "the answer is not JSON".into());
+}
+
+/// The kind and message for an `error` object inside a 2xx answer, classified by the body's
+/// own `statusCode`.
+fn error_in_success(status: u16, json: &Value, portal_msg: Option<String>) -> (ErrorKind, String) {
+    let code = json.get("statusCode").and_then(Value::as_u64).unwrap_or(0);
+    let msg = portal_msg.unwrap_or_else(|| "error in response body".into());
+    let kind = match code {
+        404 => ErrorKind::NotFound,
+        403 if msg == FILE_NOT_FOUND => ErrorKind::NotFound,
+        403 => ErrorKind::Forbidden,
+        401 => ErrorKind::Unauthorized,
+        500..=599 => ErrorKind::ServerError,
+        _ => ErrorKind::BadResponse,
     };
-    // DocSpace does not always respect status codes: an `error` object in a 200 is a failure.
-    if json.get("error").is_some_and(|e| !e.is_null()) {
-        let code = json.get("statusCode").and_then(Value::as_u64).unwrap_or(0);
-        let msg = portal_msg.unwrap_or_else(|| "error in response body".into());
-        let kind = match code {
-            404 => ErrorKind::NotFound,
-            403 if msg == FILE_NOT_FOUND => ErrorKind::NotFound,
-            403 => ErrorKind::Forbidden,
-            401 => ErrorKind::Unauthorized,
-            500..=599 => ErrorKind::ServerError,
-            _ => ErrorKind::BadResponse,
-        };
-        return err(kind, format!("error in a {status} answer: {msg}"));
-    }
-    let mut json = json;
-    // Moved out, not cloned: the file object is most of the answer.
-    match json.as_object_mut().and_then(|o| o.remove("response")) {
-        Some(v) => Ok(v),
-        None => err(
-            ErrorKind::BadResponse,
-            "the answer has no `response`".into(),
-        ),
-    }
+    (kind, format!("error in a {status} answer: {msg}"))
 }
 
 fn looks_like_html(body: &[u8]) -> bool {

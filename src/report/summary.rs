@@ -175,6 +175,20 @@ pub fn write_markdown(
     groups: &HashMap<String, String>,
 ) -> io::Result<()> {
     let mut o = String::new();
+    md_header(&mut o, s);
+    md_counts(&mut o, s);
+    md_failures(&mut o, rows);
+    md_locked_by_others(&mut o, rows);
+    md_cannot_lock(&mut o, s, rows);
+    md_access(&mut o, &read_access(dir), groups);
+    atomic_write(&dir.join(super::SUMMARY_MD), o.as_bytes())
+}
+
+/// Longest list a section shows; the rest is in the CSV files.
+const MAX_LIST: usize = 500;
+
+/// The title and the run's figures: portal, times, requests, exit code, stop and resume.
+fn md_header(o: &mut String, s: &Summary) {
     let _ = writeln!(o, "# {} — docspace-batch report\n", md(&s.name));
     let _ = writeln!(o, "- Portal: {}", md(&s.portal));
     let _ = writeln!(
@@ -194,6 +208,10 @@ pub fn write_markdown(
     if let Some(c) = &s.resume_command {
         let _ = writeln!(o, "- Work is left. Resume with: `{}`", c);
     }
+}
+
+/// Tasks per outcome (outcomes that occurred), then a table of action × outcome.
+fn md_counts(o: &mut String, s: &Summary) {
     let _ = writeln!(o, "\n## Counts\n\n| outcome | tasks |\n|---|---:|");
     for oc in Outcome::ALL.into_iter().filter(|&oc| s.outcome(oc) > 0) {
         let _ = writeln!(o, "| {} | {} |", oc.as_str(), s.outcome(oc));
@@ -212,31 +230,39 @@ pub fn write_markdown(
             .collect();
         let _ = writeln!(o, "| {a} | {} |", cells.join(" | "));
     }
+}
 
-    const MAX_LIST: usize = 500;
+/// Every failed task with its kind, HTTP status and reason; omitted when nothing failed.
+fn md_failures(o: &mut String, rows: &[ResultRow]) {
     let failed: Vec<&ResultRow> = rows
         .iter()
         .filter(|r| r.outcome == Outcome::Failed)
         .collect();
-    if !failed.is_empty() {
-        let _ = writeln!(o, "\n## Failures ({})\n\n| seq | file | action | kind | HTTP | reason |\n|---:|---|---|---|---:|---|", failed.len());
-        for r in failed.iter().take(MAX_LIST) {
-            let status = r.http_status.map(|x| x.to_string()).unwrap_or_default();
-            let _ = writeln!(
-                o,
-                "| {} | {} | {} | {} | {} | {} |",
-                r.seq,
-                md(&r.file_id),
-                r.action,
-                r.error_kind.map_or("", ErrorKind::as_str),
-                status,
-                md(&r.error)
-            );
-        }
-        if failed.len() > MAX_LIST {
-            let _ = writeln!(o, "\n…and {} more in results.csv.", failed.len() - MAX_LIST);
-        }
+    if failed.is_empty() {
+        return;
     }
+    let _ = writeln!(o, "\n## Failures ({})\n\n| seq | file | action | kind | HTTP | reason |\n|---:|---|---|---|---:|---|", failed.len());
+    for r in failed.iter().take(MAX_LIST) {
+        let status = r.http_status.map(|x| x.to_string()).unwrap_or_default();
+        let _ = writeln!(
+            o,
+            "| {} | {} | {} | {} | {} | {} |",
+            r.seq,
+            md(&r.file_id),
+            r.action,
+            r.error_kind.map_or("", ErrorKind::as_str),
+            status,
+            md(&r.error)
+        );
+    }
+    if failed.len() > MAX_LIST {
+        let _ = writeln!(o, "\n…and {} more in results.csv.", failed.len() - MAX_LIST);
+    }
+}
+
+/// Files another user holds the lock on (by `locked_by_other`, or a `locked_by` name on a
+/// locked file), each once.
+fn md_locked_by_others(o: &mut String, rows: &[ResultRow]) {
     let by_other: BTreeMap<&str, &ResultRow> = rows
         .iter()
         .filter(|r| {
@@ -245,69 +271,78 @@ pub fn write_markdown(
         })
         .map(|r| (r.file_id.as_str(), r))
         .collect();
-    if !by_other.is_empty() {
+    if by_other.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        o,
+        "\n## Files locked by others ({})\n\n| file | title | locked by |\n|---|---|---|",
+        by_other.len()
+    );
+    for (id, r) in by_other.iter().take(MAX_LIST) {
         let _ = writeln!(
             o,
-            "\n## Files locked by others ({})\n\n| file | title | locked by |\n|---|---|---|",
-            by_other.len()
+            "| {} | {} | {} |",
+            md(id),
+            md(&r.title),
+            md(&r.locked_by)
         );
-        for (id, r) in by_other.iter().take(MAX_LIST) {
-            let _ = writeln!(
-                o,
-                "| {} | {} | {} |",
-                md(id),
-                md(&r.title),
-                md(&r.locked_by)
-            );
-        }
     }
-    if !s.cannot_lock.is_empty() {
-        let titles: HashMap<&str, &str> = rows
-            .iter()
-            .map(|r| (r.file_id.as_str(), r.title.as_str()))
-            .collect();
+}
+
+/// Files whose answer said `security.Lock: false`, with titles from the rows.
+fn md_cannot_lock(o: &mut String, s: &Summary, rows: &[ResultRow]) {
+    if s.cannot_lock.is_empty() {
+        return;
+    }
+    let titles: HashMap<&str, &str> = rows
+        .iter()
+        .map(|r| (r.file_id.as_str(), r.title.as_str()))
+        .collect();
+    let _ = writeln!(
+        o,
+        "\n## Files you may not lock ({})\n\nThe portal answered `security.Lock: false`: lock/unlock with this key fails (403).\n\n| file | title |\n|---|---|",
+        s.cannot_lock.len()
+    );
+    for id in s.cannot_lock.iter().take(MAX_LIST) {
         let _ = writeln!(
             o,
-            "\n## Files you may not lock ({})\n\nThe portal answered `security.Lock: false`: lock/unlock with this key fails (403).\n\n| file | title |\n|---|---|",
-            s.cannot_lock.len()
+            "| {} | {} |",
+            md(id),
+            md(titles.get(id.as_str()).copied().unwrap_or(""))
         );
-        for id in s.cannot_lock.iter().take(MAX_LIST) {
-            let _ = writeln!(
-                o,
-                "| {} | {} |",
-                md(id),
-                md(titles.get(id.as_str()).copied().unwrap_or(""))
-            );
-        }
     }
-    let access = read_access(dir);
-    if !access.is_empty() {
-        let mut per_group: BTreeMap<String, BTreeMap<(String, String), BTreeSet<String>>> =
-            BTreeMap::new();
-        for a in &access {
-            let g = groups
-                .get(&a.file_id)
-                .cloned()
-                .unwrap_or_else(|| "files listed by ID".to_string());
-            per_group
-                .entry(g)
-                .or_default()
-                .entry((a.name.clone(), a.email.clone()))
-                .or_default()
-                .insert(a.file_id.clone());
-        }
-        let _ = writeln!(o, "\n## Users with access\n");
-        for (g, users) in &per_group {
-            let _ = writeln!(
-                o,
-                "### {}\n\n| user | email | files |\n|---|---|---:|",
-                md(g)
-            );
-            for ((name, email), files) in users {
-                let _ = writeln!(o, "| {} | {} | {} |", md(name), md(email), files.len());
-            }
-            let _ = writeln!(o);
-        }
+}
+
+/// Users from `access.csv` per room/folder, each with the number of its files they can reach.
+fn md_access(o: &mut String, access: &[AccessRow], groups: &HashMap<String, String>) {
+    if access.is_empty() {
+        return;
     }
-    atomic_write(&dir.join(super::SUMMARY_MD), o.as_bytes())
+    let mut per_group: BTreeMap<String, BTreeMap<(String, String), BTreeSet<String>>> =
+        BTreeMap::new();
+    for a in access {
+        let g = groups
+            .get(&a.file_id)
+            .cloned()
+            .unwrap_or_else(|| "files listed by ID".to_string());
+        per_group
+            .entry(g)
+            .or_default()
+            .entry((a.name.clone(), a.email.clone()))
+            .or_default()
+            .insert(a.file_id.clone());
+    }
+    let _ = writeln!(o, "\n## Users with access\n");
+    for (g, users) in &per_group {
+        let _ = writeln!(
+            o,
+            "### {}\n\n| user | email | files |\n|---|---|---:|",
+            md(g)
+        );
+        for ((name, email), files) in users {
+            let _ = writeln!(o, "| {} | {} | {} |", md(name), md(email), files.len());
+        }
+        let _ = writeln!(o);
+    }
 }

@@ -3,12 +3,13 @@
 //! send each finished task to the collector, which owns the report writer, the counters and
 //! the progress display (STYLE habit 6).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 
 use super::exec::{run_task, Ctx, FileMemo, TaskOutput};
 use super::stop::StopReason;
@@ -36,9 +37,35 @@ pub async fn execute(
     ui: &mut Ui,
     label: &str,
 ) -> std::io::Result<Executed> {
-    let queues = Arc::new(group_by_file(&tasks));
+    let (handles, rx) = spawn_workers(&ctx, &tasks, titles);
+    let mut progress = Progress::new(ui, tasks.len() as u64, label);
+    let mut c = Collector {
+        ctx: &ctx,
+        writer,
+        done: vec![false; tasks.len()],
+        out: Executed::default(),
+        cannot_lock_seen: HashSet::new(),
+    };
+    c.collect(rx, &mut progress).await?;
+    for h in handles {
+        let _ = h.await;
+    }
+    c.cancel_unrun(&tasks)?;
+    refresh(&ctx, &mut c.out.counts);
+    progress.finish();
+    Ok(c.out)
+}
+
+/// Starts up to `--concurrency` workers (never more than there are files). Each takes the next
+/// file's queue and runs it to the end; the receiver closes once every worker is done.
+fn spawn_workers(
+    ctx: &Arc<Ctx>,
+    tasks: &Arc<Vec<Task>>,
+    titles: Arc<HashMap<FileId, String>>,
+) -> (Vec<JoinHandle<()>>, mpsc::Receiver<Finished>) {
+    let queues = Arc::new(group_by_file(tasks));
     let next = Arc::new(AtomicUsize::new(0));
-    let (tx, mut rx) = mpsc::channel::<(usize, TaskOutput)>(4096);
+    let (tx, rx) = mpsc::channel::<Finished>(4096);
     let workers = ctx.cfg.concurrency.min(queues.len()).max(1);
     let mut handles = Vec::with_capacity(workers);
     for _ in 0..workers {
@@ -63,72 +90,93 @@ pub async fn execute(
             }
         }));
     }
-    drop(tx);
+    (handles, rx)
+}
 
-    let mut done = vec![false; tasks.len()];
-    let mut out = Executed::default();
-    let mut cannot_lock_seen = std::collections::HashSet::new();
-    let mut progress = Progress::new(ui, tasks.len() as u64, label);
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            msg = rx.recv() => {
-                let Some(mut msg) = msg else { break };
-                // Write every row already waiting, then flush once: rows are still on disk
-                // before the collector waits again, without a write(2) per row at high rates.
-                loop {
-                    let (i, o) = msg;
-                    done[i] = true;
-                    if o.row.can_lock == Some(false) && cannot_lock_seen.insert(o.row.file_id.clone()) {
-                        out.cannot_lock.push(o.row.file_id.clone());
-                    }
-                    count(&mut out.counts, &o.row);
-                    writer.result_unflushed(&o.row)?;
-                    if !o.access.is_empty() {
-                        writer.access_unflushed(&o.access)?;
-                    }
-                    if let Some(max) = ctx.cfg.max_failures {
-                        if out.counts.failed >= max && !ctx.stop.stopped() {
-                            ctx.stop.stop(StopReason::MaxFailures(max));
+/// A finished task: its index in the task list and what it produced.
+type Finished = (usize, TaskOutput);
+
+/// The one owner of the report writer, the counters and the progress display while tasks run.
+struct Collector<'a> {
+    ctx: &'a Ctx,
+    writer: &'a mut ReportWriter,
+    /// Indexed like the task list: true once the task's row is written.
+    done: Vec<bool>,
+    out: Executed,
+    /// Files already in `out.cannot_lock`.
+    cannot_lock_seen: HashSet<String>,
+}
+
+impl Collector<'_> {
+    /// Takes finished tasks until every worker has hung up, refreshing the progress display
+    /// after each batch and once a second in between.
+    async fn collect(
+        &mut self,
+        mut rx: mpsc::Receiver<Finished>,
+        progress: &mut Progress,
+    ) -> std::io::Result<()> {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                msg = rx.recv() => {
+                    let Some(mut msg) = msg else { return Ok(()) };
+                    // Write every row already waiting, then flush once: rows are still on disk
+                    // before the collector waits again, without a write(2) per row at high rates.
+                    loop {
+                        self.take(msg)?;
+                        match rx.try_recv() {
+                            Ok(m) => msg = m,
+                            Err(_) => break,
                         }
                     }
-                    match rx.try_recv() {
-                        Ok(m) => msg = m,
-                        Err(_) => break,
-                    }
+                    self.writer.flush()?;
                 }
-                writer.flush()?;
-                refresh(&ctx, &mut out.counts);
-                progress.update(&out.counts);
+                _ = tick.tick() => {}
             }
-            _ = tick.tick() => {
-                refresh(&ctx, &mut out.counts);
-                progress.update(&out.counts);
-            }
+            refresh(self.ctx, &mut self.out.counts);
+            progress.update(&self.out.counts);
         }
     }
-    for h in handles {
-        let _ = h.await;
-    }
-    // Every task not run gets its row now.
-    let why = ctx
-        .stop
-        .reason()
-        .map(|r| r.describe())
-        .unwrap_or_else(|| "not run".into());
-    for (i, t) in tasks.iter().enumerate() {
-        if !done[i] {
-            let mut row = ResultRow::new(t.seq, &t.job, &t.file, t.action, Outcome::Cancelled);
-            row.error = why.clone();
-            row.finished_at = crate::now_rfc3339();
-            count(&mut out.counts, &row);
-            writer.result(&row)?;
+
+    /// Counts one finished task and buffers its rows; trips `--max-failures`.
+    fn take(&mut self, (i, o): Finished) -> std::io::Result<()> {
+        self.done[i] = true;
+        if o.row.can_lock == Some(false) && self.cannot_lock_seen.insert(o.row.file_id.clone()) {
+            self.out.cannot_lock.push(o.row.file_id.clone());
         }
+        count(&mut self.out.counts, &o.row);
+        self.writer.result_unflushed(&o.row)?;
+        if !o.access.is_empty() {
+            self.writer.access_unflushed(&o.access)?;
+        }
+        if let Some(max) = self.ctx.cfg.max_failures {
+            if self.out.counts.failed >= max && !self.ctx.stop.stopped() {
+                self.ctx.stop.stop(StopReason::MaxFailures(max));
+            }
+        }
+        Ok(())
     }
-    refresh(&ctx, &mut out.counts);
-    progress.finish();
-    Ok(out)
+
+    /// Writes a `cancelled` row, carrying the stop reason, for every task that has none.
+    fn cancel_unrun(&mut self, tasks: &[Task]) -> std::io::Result<()> {
+        let why = self
+            .ctx
+            .stop
+            .reason()
+            .map(|r| r.describe())
+            .unwrap_or_else(|| "not run".into());
+        for (i, t) in tasks.iter().enumerate() {
+            if !self.done[i] {
+                let mut row = ResultRow::new(t.seq, &t.job, &t.file, t.action, Outcome::Cancelled);
+                row.error = why.clone();
+                row.finished_at = crate::now_rfc3339();
+                count(&mut self.out.counts, &row);
+                self.writer.result(&row)?;
+            }
+        }
+        Ok(())
+    }
 }
 
 fn refresh(ctx: &Ctx, c: &mut Counts) {
@@ -152,7 +200,7 @@ async fn run_queue(
     tasks: &[Task],
     queue: &[usize],
     titles: &HashMap<FileId, String>,
-    tx: &mpsc::Sender<(usize, TaskOutput)>,
+    tx: &mpsc::Sender<Finished>,
 ) -> bool {
     // A title from the folder listing, so access.csv has it without an extra request.
     let mut memo = FileMemo {

@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use super::exec::{Ctx, Endpoint, RequestEnd};
-use crate::api::ErrorKind;
+use crate::api::{ErrorKind, FolderPage};
 use crate::job::{Action, Entry, FileId, JobFile, Target, Task};
 use crate::units::Shard;
 
@@ -60,42 +60,8 @@ pub async fn expand_folder(
                     "folder {root}: more than {MAX_PAGES} pages; refusing to go on"
                 )));
             }
-            let page = match ctx
-                .request(Endpoint::AnonymousRead, || {
-                    ctx.client.folder_page(&folder, start, PAGE)
-                })
-                .await
-            {
-                Ok((p, _)) => p,
-                Err(RequestEnd::Failed(f))
-                    if matches!(f.err.kind, ErrorKind::NotFound | ErrorKind::Forbidden) =>
-                {
-                    let msg = format!(
-                        "folder {folder}{}: {} ({})",
-                        if &folder != root {
-                            format!(" (below {root})")
-                        } else {
-                            String::new()
-                        },
-                        if f.err.kind == ErrorKind::NotFound {
-                            "does not exist"
-                        } else {
-                            "cannot be read with this key"
-                        },
-                        f.err
-                    );
-                    if skip_missing {
-                        ctx.ui
-                            .warn(&format!("{msg}; skipped (--skip-missing-folders)"));
-                        break;
-                    }
-                    return Err(ExpandError::Missing(msg));
-                }
-                Err(end) => {
-                    return Err(ExpandError::Failed(format!(
-                        "listing folder {folder}: {end}"
-                    )))
-                }
+            let Some(page) = list_page(ctx, root, &folder, start, skip_missing).await? else {
+                break;
             };
             if &folder == root && out.title.is_none() {
                 out.title = page.title.clone();
@@ -120,6 +86,55 @@ pub async fn expand_folder(
         stack.extend(subfolders.into_iter().rev());
     }
     Ok(out)
+}
+
+/// One page of `folder` from `start`. A folder that is missing or unreadable is
+/// [`ExpandError::Missing`], or `None` (with a warning) under `--skip-missing-folders`.
+async fn list_page(
+    ctx: &Ctx,
+    root: &FileId,
+    folder: &FileId,
+    start: u64,
+    skip_missing: bool,
+) -> Result<Option<FolderPage>, ExpandError> {
+    let f = match ctx
+        .request(Endpoint::AnonymousRead, || {
+            ctx.client.folder_page(folder, start, PAGE)
+        })
+        .await
+    {
+        Ok((p, _)) => return Ok(Some(p)),
+        Err(RequestEnd::Failed(f))
+            if matches!(f.err.kind, ErrorKind::NotFound | ErrorKind::Forbidden) =>
+        {
+            f
+        }
+        Err(end) => {
+            return Err(ExpandError::Failed(format!(
+                "listing folder {folder}: {end}"
+            )))
+        }
+    };
+    let msg = format!(
+        "folder {folder}{}: {} ({})",
+        if folder != root {
+            format!(" (below {root})")
+        } else {
+            String::new()
+        },
+        if f.err.kind == ErrorKind::NotFound {
+            "does not exist"
+        } else {
+            "cannot be read with this key"
+        },
+        f.err
+    );
+    if skip_missing {
+        ctx.ui
+            .warn(&format!("{msg}; skipped (--skip-missing-folders)"));
+        return Ok(None);
+    }
+    Err(ExpandError::Missing(msg))
 }
 
 /// A planned run: tasks in `seq` order plus the room/folder each file was found in.

@@ -4,5 +4,6 @@ mod common;
 mod faults;
 mod hostile;
 mod hostile_table;
+mod layout;
 mod runner;
 mod sandbox;

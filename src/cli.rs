@@ -27,7 +27,7 @@ pub enum Command {
     Run(RunArgs),
     /// Load and validate job files only; no network at all.
     Validate(ValidateArgs),
-    /// Unlock exactly the files that the run recorded in DIR locked.
+    /// Unlock exactly the files that the runs recorded in DIR... locked; run it again to continue.
     Restore(RestoreArgs),
     /// Serve a simulated DocSpace portal on loopback, for rehearsals and tests.
     Sandbox(crate::sandbox::SandboxArgs),
@@ -87,9 +87,9 @@ pub struct ValidateArgs {
 /// `restore`
 #[derive(Debug, Args)]
 pub struct RestoreArgs {
-    /// Report directory of the run whose locks to release.
-    #[arg(value_name = "DIR")]
-    pub dir: PathBuf,
+    /// Report directories of the runs whose locks to release.
+    #[arg(value_name = "DIR", required = true)]
+    pub dirs: Vec<PathBuf>,
     /// Print what would be unlocked; send no write.
     #[arg(long)]
     pub dry_run: bool,

@@ -1,6 +1,8 @@
-//! `restore DIR`: release exactly the locks a run made, through the same session as `run`.
+//! `restore DIR...`: release exactly the locks the recorded runs made, through the same session
+//! as `run`. Progress is recorded in each DIR, so running the same command again continues.
 
 use std::collections::HashSet;
+use std::path::Path;
 use std::sync::Arc;
 
 use crate::cli::RestoreArgs;
@@ -8,12 +10,12 @@ use crate::config::{Output, RunConfig};
 use crate::error::{Error, Exit};
 use crate::job::{Action, FileId, OnFailure, Task};
 use crate::progress::{print_stdout, Ui};
-use crate::record::{self, RunKind};
-use crate::report::{self, Outcome, ResultRow};
+use crate::record::{Record, RunKind, RunState};
+use crate::report::Outcome;
 use crate::runner::plan::Plan;
 use crate::session::{self, PlanSource, Spec};
 
-/// `restore DIR`: unlock the files DIR's run locked (lock rows `ok` with `was_locked=false`).
+/// `restore DIR...`: unlock what the runs locked and has not been released yet.
 pub async fn restore(a: RestoreArgs, argv: Vec<String>) -> Exit {
     let ui = Ui::new(Output::from_partial(&a.settings.partial()));
     match restore_inner(a, argv, &ui).await {
@@ -23,33 +25,53 @@ pub async fn restore(a: RestoreArgs, argv: Vec<String>) -> Exit {
 }
 
 async fn restore_inner(a: RestoreArgs, argv: Vec<String>, ui: &Ui) -> Result<Exit, Error> {
-    let (st, _) = record::load(&a.dir).map_err(Error::Usage)?;
-    if st.dry_run {
-        return Err(Error::Usage(format!(
-            "{} holds a dry run: it locked nothing",
-            a.dir.display()
-        )));
+    let mut sources = Vec::new();
+    let mut first: Option<RunState> = None;
+    let mut files = Vec::new();
+    let mut seen = HashSet::new();
+    for dir in &a.dirs {
+        let (record, st) = session::open_existing(dir)?;
+        check_source(dir, &st, first.as_ref())?;
+        for f in locked_by_run(dir, &record)? {
+            if seen.insert(f.clone()) {
+                files.push(f);
+            }
+        }
+        first.get_or_insert(st);
+        sources.push(record);
     }
-    let rows = report::read_results(&a.dir).map_err(|e| Error::Io(e.to_string()))?;
-    let tasks = unlock_tasks(&a.dir, &rows)?;
+    let st = first.ok_or_else(|| Error::Usage("restore needs a report directory".into()))?;
     let cfg = RunConfig::for_restore(&a, &st.portal, argv)?;
+    let shown: Vec<String> = a.dirs.iter().map(|d| d.display().to_string()).collect();
     ui.info(&format!(
         "{}: {} files to unlock",
-        a.dir.display(),
-        tasks.len()
+        shown.join(", "),
+        files.len()
     ));
     if a.dry_run {
         let mut out = format!(
             "Restore plan for {} (dry run, nothing sent): unlock {} files\n",
-            a.dir.display(),
-            tasks.len()
+            shown.join(", "),
+            files.len()
         );
-        for t in &tasks {
-            out.push_str(&format!("  {}\n", t.file));
+        for f in &files {
+            out.push_str(&format!("  {f}\n"));
         }
         print_stdout(&out);
         return Ok(Exit::Success);
     }
+    let job: Arc<str> = Arc::from("restore");
+    let tasks = files
+        .into_iter()
+        .enumerate()
+        .map(|(i, file)| Task {
+            seq: i as u64 + 1,
+            job: job.clone(),
+            file,
+            action: Action::Unlock,
+            on_failure: OnFailure::Continue,
+        })
+        .collect();
     let spec = Spec {
         kind: RunKind::Restore,
         name: format!("{}-restore", st.name),
@@ -59,13 +81,43 @@ async fn restore_inner(a: RestoreArgs, argv: Vec<String>, ui: &Ui) -> Result<Exi
         }),
         job_files: Vec::new(),
         action: None,
+        sources,
     };
     session::run(cfg, spec).await
 }
 
-/// One unlock per file the run locked: lock tasks `ok` that found the file unlocked.
-fn unlock_tasks(dir: &std::path::Path, rows: &[ResultRow]) -> Result<Vec<Task>, Error> {
-    let locked_ok: Vec<&ResultRow> = rows
+fn check_source(dir: &Path, st: &RunState, first: Option<&RunState>) -> Result<(), Error> {
+    if st.dry_run {
+        return Err(Error::Usage(format!(
+            "{} holds a dry run: it locked nothing",
+            dir.display()
+        )));
+    }
+    if st.kind != RunKind::Run {
+        return Err(Error::Usage(format!(
+            "{} holds a restore report; restore the run's own directory",
+            dir.display()
+        )));
+    }
+    if let Some(f) = first.filter(|f| f.portal != st.portal) {
+        return Err(Error::Usage(format!(
+            "{} was run against {} but the first directory against {}; restore them separately",
+            dir.display(),
+            f.portal,
+            st.portal
+        )));
+    }
+    Ok(())
+}
+
+/// The files the run in `dir` locked and no restore has released yet: lock tasks `ok` that
+/// found the file unlocked, and lock intents with no answer recorded (the process ended while
+/// the request was on the wire) on files known to have been unlocked before.
+fn locked_by_run(dir: &Path, record: &Record) -> Result<Vec<FileId>, Error> {
+    let bad = |e: crate::record::RecordError| Error::Usage(e.to_string());
+    let rows = record.results().map_err(bad)?;
+    let released = record.released().map_err(bad)?;
+    let locked_ok: Vec<_> = rows
         .iter()
         .filter(|r| r.action == Action::Lock && r.outcome == Outcome::Ok)
         .collect();
@@ -75,22 +127,26 @@ fn unlock_tasks(dir: &std::path::Path, rows: &[ResultRow]) -> Result<Vec<Task>, 
             dir.display()
         )));
     }
-    let mut seen = HashSet::new();
-    let mut tasks = Vec::new();
-    let job: Arc<str> = Arc::from("restore");
+    let plan = record.plan().map_err(bad)?;
+    let by_seq: std::collections::HashMap<u64, &FileId> =
+        plan.tasks.iter().map(|t| (t.seq, &t.file)).collect();
+    let mut out: Vec<(u64, FileId)> = Vec::new();
     for r in locked_ok.iter().filter(|r| r.was_locked == Some(false)) {
-        let Ok(file) = FileId::parse(&r.file_id) else {
-            continue;
-        };
-        if seen.insert(file.clone()) {
-            tasks.push(Task {
-                seq: tasks.len() as u64 + 1,
-                job: job.clone(),
-                file,
-                action: Action::Unlock,
-                on_failure: OnFailure::Continue,
-            });
+        if let Ok(f) = FileId::parse(&r.file_id) {
+            out.push((r.seq, f));
         }
     }
-    Ok(tasks)
+    for (seq, i) in record.unsettled_intents().map_err(bad)? {
+        if i.lock && i.was_locked == Some(false) {
+            if let Some(f) = by_seq.get(&seq) {
+                out.push((seq, (*f).clone()));
+            }
+        }
+    }
+    out.sort_by_key(|(seq, _)| *seq);
+    Ok(out
+        .into_iter()
+        .map(|(_, f)| f)
+        .filter(|f| !released.contains(&f.to_string()))
+        .collect())
 }

@@ -7,7 +7,7 @@ use crate::config::{self, Output, RunConfig};
 use crate::error::{Error, Exit};
 use crate::job::{Action, JobFile};
 use crate::progress::Ui;
-use crate::record::{self, JobFileRef, RunKind, RunState};
+use crate::record::{JobFileRef, Record, RunKind, RunState};
 use crate::runner::plan::{self, Plan};
 use crate::session::{self, PlanSource, Spec};
 
@@ -30,7 +30,7 @@ async fn run_inner(a: RunArgs, argv: Vec<String>, ui: &Ui) -> Result<Exit, Error
     }
     let resumed = a.resume.as_deref().map(resumable).transpose()?;
     let paths: Vec<PathBuf> = match (&resumed, a.jobfiles.is_empty()) {
-        (Some((st, _)), true) => st.job_files.iter().map(|j| j.path.clone()).collect(),
+        (Some((st, ..)), true) => st.job_files.iter().map(|j| j.path.clone()).collect(),
         (_, false) => a.jobfiles.clone(),
         (None, true) => {
             return Err(Error::Usage(
@@ -39,7 +39,7 @@ async fn run_inner(a: RunArgs, argv: Vec<String>, ui: &Ui) -> Result<Exit, Error
         }
     };
     // A resume uses the --action of the run it continues unless told otherwise.
-    let recorded_action = resumed.as_ref().and_then(|(st, _)| st.action.as_deref());
+    let recorded_action = resumed.as_ref().and_then(|(st, ..)| st.action.as_deref());
     let action = match (a.settings.action, recorded_action) {
         (Some(a), _) => Some(a),
         (None, Some(r)) => Some(Action::parse(r).map_err(Error::Usage)?),
@@ -51,7 +51,7 @@ async fn run_inner(a: RunArgs, argv: Vec<String>, ui: &Ui) -> Result<Exit, Error
             ui.warn(&format!("{}: {w}", f.path.display()));
         }
     }
-    if let Some((st, _)) = &resumed {
+    if let Some((st, ..)) = &resumed {
         same_job_files(st, &files, a.resume.as_deref().unwrap_or(".".as_ref()))?;
     }
     let cfg = RunConfig::for_run(&a, &files, argv)?;
@@ -65,16 +65,19 @@ async fn run_inner(a: RunArgs, argv: Vec<String>, ui: &Ui) -> Result<Exit, Error
         job_files: files.iter().map(job_file_ref).collect(),
         action: action.map(|a| a.as_str().to_string()),
         plan: match resumed {
-            Some((st, p)) => PlanSource::Recorded(p, st.created_at),
+            Some((st, p, record)) => PlanSource::Recorded(record, p, st),
             None => PlanSource::Expand(files.into_iter().flat_map(|f| f.entries).collect()),
         },
+        sources: Vec::new(),
     };
     session::run(cfg, spec).await
 }
 
-/// The recorded state of `--resume DIR`, refused when DIR is not a run that can continue.
-fn resumable(dir: &std::path::Path) -> Result<(RunState, Plan), Error> {
-    let (st, p) = record::load(dir).map_err(Error::Usage)?;
+/// The record of `--resume DIR` (locked) with its state and plan, refused when DIR is not a
+/// run that can continue.
+fn resumable(dir: &std::path::Path) -> Result<(RunState, Plan, Record), Error> {
+    let (record, st) = session::open_existing(dir)?;
+    let p = record.plan().map_err(|e| Error::Usage(e.to_string()))?;
     if st.dry_run {
         return Err(Error::Usage(
             "that directory holds a dry run; start a real run instead of resuming it".into(),
@@ -86,7 +89,7 @@ fn resumable(dir: &std::path::Path) -> Result<(RunState, Plan), Error> {
                 .into(),
         ));
     }
-    Ok((st, p))
+    Ok((st, p, record))
 }
 
 fn same_job_files(st: &RunState, files: &[JobFile], dir: &std::path::Path) -> Result<(), Error> {

@@ -4,12 +4,10 @@
 //! Every text cell goes through [`cell`] (formula-injection escaping); numbers are written as
 //! they are. Rows are flushed one by one so a crash loses no finished row.
 
+pub mod export;
 pub mod summary;
 
-use std::collections::BTreeMap;
-use std::fs::{File, OpenOptions};
-use std::io::{self, BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::io::Write;
 
 use crate::api::ErrorKind;
 use crate::job::{Action, FileId};
@@ -159,6 +157,19 @@ pub struct AccessRow {
     pub email: String,
 }
 
+impl AccessRow {
+    /// Writes the row's cells, escaped.
+    pub(crate) fn write<W: Write>(&self, w: &mut csv::Writer<W>) -> csv::Result<()> {
+        w.write_record([
+            &*cell(&self.file_id),
+            &cell(&self.title),
+            &cell(&self.user_id),
+            &cell(&self.name),
+            &cell(&self.email),
+        ])
+    }
+}
+
 /// Formula-injection escaping for text cells (SPEC §5): a leading `=`, `+`, `-`, `@`, tab or CR
 /// gets a `'` in front, so spreadsheets show the text instead of evaluating it.
 pub fn cell(s: &str) -> std::borrow::Cow<'_, str> {
@@ -200,7 +211,7 @@ impl ResultRow {
         }
     }
 
-    fn write<W: Write>(&self, w: &mut csv::Writer<W>) -> csv::Result<()> {
+    pub(crate) fn write<W: Write>(&self, w: &mut csv::Writer<W>) -> csv::Result<()> {
         let seq = self.seq.to_string();
         let status = self.http_status.map(|s| s.to_string()).unwrap_or_default();
         let attempts = self.attempts.to_string();
@@ -225,194 +236,6 @@ impl ResultRow {
             &self.finished_at,
         ])
     }
-
-    /// Reads a row back (cells as written; escaping is kept, which is harmless for IDs). A row
-    /// whose action, outcome or error kind is not one we write is damaged: `None`.
-    pub fn from_record(r: &csv::StringRecord) -> Option<ResultRow> {
-        if r.len() != RESULTS_HEADER.len() {
-            return None;
-        }
-        let b = |s: &str| match s {
-            "true" => Some(true),
-            "false" => Some(false),
-            _ => None,
-        };
-        Some(ResultRow {
-            seq: r[0].parse().ok()?,
-            job: r[1].to_string(),
-            file_id: r[2].to_string(),
-            action: Action::parse(&r[3]).ok()?,
-            outcome: Outcome::parse(&r[4])?,
-            http_status: r[5].parse().ok(),
-            attempts: r[6].parse().unwrap_or(0),
-            error_kind: match &r[7] {
-                "" => None,
-                k => Some(ErrorKind::parse(k)?),
-            },
-            error: r[8].to_string(),
-            was_locked: b(&r[9]),
-            locked: b(&r[10]),
-            locked_by: r[11].to_string(),
-            title: r[12].to_string(),
-            users: r[13].parse().ok(),
-            duration_ms: r[14].parse().unwrap_or(0),
-            finished_at: r[15].to_string(),
-            can_lock: None,
-        })
-    }
-}
-
-/// Streams rows to `results.csv` and `access.csv`, flushing each row.
-pub struct ReportWriter {
-    dir: PathBuf,
-    results: csv::Writer<BufWriter<File>>,
-    access: csv::Writer<BufWriter<File>>,
-}
-
-impl ReportWriter {
-    /// Opens (creating or appending) the two CSV files in `dir`. Headers are written to new or
-    /// empty files; a torn last line left by a hard kill is cut off before appending.
-    pub fn open(dir: &Path) -> io::Result<ReportWriter> {
-        std::fs::create_dir_all(dir)?;
-        let results = open_csv(&dir.join(RESULTS), &RESULTS_HEADER)?;
-        let access = open_csv(&dir.join(ACCESS), &ACCESS_HEADER)?;
-        Ok(ReportWriter {
-            dir: dir.to_path_buf(),
-            results,
-            access,
-        })
-    }
-
-    /// The directory.
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
-    /// Appends and flushes one result row.
-    pub fn result(&mut self, row: &ResultRow) -> io::Result<()> {
-        self.result_unflushed(row)?;
-        self.results.flush()
-    }
-
-    /// Appends one result row to the buffer; [`ReportWriter::flush`] writes it out. For a
-    /// caller that has several finished rows at hand and flushes once after them.
-    pub fn result_unflushed(&mut self, row: &ResultRow) -> io::Result<()> {
-        row.write(&mut self.results).map_err(io::Error::other)
-    }
-
-    /// Writes every buffered row of both files to disk.
-    pub fn flush(&mut self) -> io::Result<()> {
-        self.results.flush()?;
-        self.access.flush()
-    }
-
-    /// Appends and flushes access rows.
-    pub fn access(&mut self, rows: &[AccessRow]) -> io::Result<()> {
-        self.access_unflushed(rows)?;
-        self.access.flush()
-    }
-
-    /// Appends access rows to the buffer; see [`ReportWriter::result_unflushed`].
-    pub fn access_unflushed(&mut self, rows: &[AccessRow]) -> io::Result<()> {
-        for r in rows {
-            self.access
-                .write_record([
-                    &*cell(&r.file_id),
-                    &cell(&r.title),
-                    &cell(&r.user_id),
-                    &cell(&r.name),
-                    &cell(&r.email),
-                ])
-                .map_err(io::Error::other)?;
-        }
-        Ok(())
-    }
-
-    /// Flushes and closes, then rewrites `results.csv` in `seq` order (last row per `seq` wins)
-    /// through a temporary file and an atomic rename. Returns the final rows.
-    pub fn finish(mut self) -> io::Result<Vec<ResultRow>> {
-        self.results.flush()?;
-        self.access.flush()?;
-        let dir = self.dir.clone();
-        drop(self);
-        let rows = read_results(&dir)?;
-        let tmp = dir.join(".results.csv.tmp");
-        {
-            let mut w = csv::Writer::from_writer(BufWriter::new(File::create(&tmp)?));
-            w.write_record(RESULTS_HEADER).map_err(io::Error::other)?;
-            for r in &rows {
-                r.write(&mut w).map_err(io::Error::other)?;
-            }
-            let mut inner = w
-                .into_inner()
-                .map_err(|e| io::Error::other(e.to_string()))?;
-            inner.flush()?;
-            inner.get_ref().sync_all()?;
-        }
-        std::fs::rename(&tmp, dir.join(RESULTS))?;
-        Ok(rows)
-    }
-}
-
-fn open_csv(path: &Path, header: &[&str]) -> io::Result<csv::Writer<BufWriter<File>>> {
-    let existing = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-    if existing > 0 {
-        truncate_torn_tail(path)?;
-    }
-    let f = OpenOptions::new().create(true).append(true).open(path)?;
-    let len = f.metadata()?.len();
-    let mut w = csv::WriterBuilder::new()
-        .has_headers(false)
-        .from_writer(BufWriter::new(f));
-    if len == 0 {
-        w.write_record(header).map_err(io::Error::other)?;
-        w.flush()?;
-    }
-    Ok(w)
-}
-
-/// Cuts a partial last line (no trailing newline) left by a kill mid-write.
-fn truncate_torn_tail(path: &Path) -> io::Result<()> {
-    let data = std::fs::read(path)?;
-    if data.last() == Some(&b'\n') {
-        return Ok(());
-    }
-    let keep = data
-        .iter()
-        .rposition(|&b| b == b'\n')
-        .map(|p| p + 1)
-        .unwrap_or(0);
-    let f = OpenOptions::new().write(true).open(path)?;
-    f.set_len(keep as u64)?;
-    Ok(())
-}
-
-/// Reads `results.csv` of `dir`: one row per `seq` (the last written wins), sorted by `seq`.
-/// Unreadable lines (a torn last line) are skipped.
-pub fn read_results(dir: &Path) -> io::Result<Vec<ResultRow>> {
-    let path = dir.join(RESULTS);
-    let f = match File::open(&path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e),
-    };
-    let mut rd = csv::ReaderBuilder::new()
-        .flexible(true)
-        .from_reader(io::BufReader::new(f));
-    let mut by_seq: BTreeMap<u64, ResultRow> = BTreeMap::new();
-    let mut rec = csv::StringRecord::new();
-    loop {
-        match rd.read_record(&mut rec) {
-            Ok(true) => {
-                if let Some(row) = ResultRow::from_record(&rec) {
-                    by_seq.insert(row.seq, row);
-                }
-            }
-            Ok(false) => break,
-            Err(_) => continue,
-        }
-    }
-    Ok(by_seq.into_values().collect())
 }
 
 #[cfg(test)]
@@ -429,36 +252,7 @@ mod tests {
     }
 
     #[test]
-    fn rewrite_sorts_dedupes_and_survives_a_torn_tail() {
-        let d = tempfile::tempdir().unwrap();
-        let mut w = ReportWriter::open(d.path()).unwrap();
-        let f = FileId::Int(7);
-        for (seq, out) in [(2, Outcome::Failed), (1, Outcome::Ok), (2, Outcome::Ok)] {
-            w.result(&ResultRow::new(seq, "j", &f, Action::Lock, out))
-                .unwrap();
-        }
-        drop(w);
-        // a torn line, as after kill -9
-        let p = d.path().join(RESULTS);
-        let mut data = std::fs::read(&p).unwrap();
-        data.extend_from_slice(b"3,j,7,lo");
-        std::fs::write(&p, data).unwrap();
-        let mut w = ReportWriter::open(d.path()).unwrap();
-        w.result(&ResultRow::new(3, "=j", &f, Action::Lock, Outcome::Ok))
-            .unwrap();
-        let rows = w.finish().unwrap();
-        assert_eq!(
-            rows.iter().map(|r| (r.seq, r.outcome)).collect::<Vec<_>>(),
-            [(1, Outcome::Ok), (2, Outcome::Ok), (3, Outcome::Ok)]
-        );
-        let text = std::fs::read_to_string(&p).unwrap();
-        assert!(text.starts_with("seq,job,file_id,action,outcome,http_status,attempts,error_kind,error,was_locked,locked,locked_by,title,users,duration_ms,finished_at\n"));
-        assert!(text.contains("3,'=j,7,lock,ok"), "{text}");
-        assert_eq!(text.lines().count(), 4);
-    }
-
-    #[test]
-    fn a_row_reads_back_as_written_and_unknown_cells_are_refused() {
+    fn a_row_is_written_with_its_cells_in_header_order() {
         let mut row = ResultRow::new(4, "j", &FileId::Int(7), Action::Unlock, Outcome::Failed);
         row.http_status = Some(200);
         row.attempts = 2;
@@ -477,22 +271,5 @@ mod tests {
             text.starts_with("4,j,7,unlock,failed,200,2,still_locked,"),
             "{text}"
         );
-        let rec = |t: &str| {
-            csv::ReaderBuilder::new()
-                .has_headers(false)
-                .from_reader(t.as_bytes())
-                .records()
-                .next()
-                .unwrap()
-                .unwrap()
-        };
-        assert_eq!(ResultRow::from_record(&rec(&text)), Some(row));
-        for bad in [
-            text.replace(",unlock,", ",relock,"),
-            text.replace(",failed,", ",gone,"),
-            text.replace(",still_locked,", ",melted,"),
-        ] {
-            assert_eq!(ResultRow::from_record(&rec(&bad)), None, "{bad}");
-        }
     }
 }

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{AccessRow, Outcome, ResultRow};
 use crate::api::ErrorKind;
+use crate::record::files;
 
 /// Run-level figures that are not in the rows.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -65,10 +66,21 @@ pub struct Summary {
     pub resumes: u32,
     /// Dry run (nothing was executed).
     pub dry_run: bool,
-    /// Files the portal said the caller may not lock (`security.Lock: false`), seen by the last
-    /// run.
+    /// Files the portal said the caller may not lock (`security.Lock: false`).
     #[serde(default)]
     pub cannot_lock: Vec<String>,
+    /// Folders `--skip-missing-folders` skipped, with why.
+    #[serde(default)]
+    pub skipped_folders: Vec<SkippedFolder>,
+}
+
+/// A folder target that was skipped.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SkippedFolder {
+    /// The folder or room ID.
+    pub folder_id: String,
+    /// What the portal said.
+    pub reason: String,
 }
 
 impl Summary {
@@ -108,7 +120,8 @@ impl Summary {
             resume_command: None,
             resumes: 0,
             dry_run: false,
-            cannot_lock: Vec::new(),
+            cannot_lock: cannot_lock(rows),
+            skipped_folders: Vec::new(),
         }
     }
 
@@ -117,45 +130,35 @@ impl Summary {
         self.outcomes.get(o.as_str()).copied().unwrap_or(0)
     }
 
-    /// Writes `summary.json` atomically.
+    /// Writes `summary.json` (a new file renamed into place).
     pub fn write_json(&self, dir: &Path) -> io::Result<()> {
         let text = serde_json::to_string_pretty(self).map_err(io::Error::other)?;
-        atomic_write(&dir.join(super::SUMMARY_JSON), text.as_bytes())
-    }
-
-    /// Reads a previous `summary.json`, if any.
-    pub fn read(dir: &Path) -> Option<Summary> {
-        let text = std::fs::read(dir.join(super::SUMMARY_JSON)).ok()?;
-        serde_json::from_slice(&text).ok()
+        let path = dir.join(super::SUMMARY_JSON);
+        files::replace(&path, text.as_bytes()).map_err(|e| super::export::with_path(&path, e))
     }
 }
 
-/// Writes `path` through a temporary file and a rename, so readers never see half a file.
-pub fn atomic_write(path: &Path, data: &[u8]) -> io::Result<()> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, data)?;
-    std::fs::rename(tmp, path)
-}
-
-/// Reads `access.csv` of a directory (for summary.md).
-pub fn read_access(dir: &Path) -> Vec<AccessRow> {
-    let Ok(mut rd) = csv::ReaderBuilder::new()
-        .flexible(true)
-        .from_path(dir.join(super::ACCESS))
-    else {
-        return Vec::new();
-    };
-    rd.records()
-        .filter_map(Result::ok)
-        .filter(|r| r.len() == 5)
-        .map(|r| AccessRow {
-            file_id: r[0].to_string(),
-            title: r[1].to_string(),
-            user_id: r[2].to_string(),
-            name: r[3].to_string(),
-            email: r[4].to_string(),
-        })
+/// Files whose answer said `security.Lock: false`, in `seq` order, each once.
+fn cannot_lock(rows: &[ResultRow]) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    rows.iter()
+        .filter(|r| r.can_lock == Some(false) && seen.insert(r.file_id.clone()))
+        .map(|r| r.file_id.clone())
         .collect()
+}
+
+/// Folders skipped by `--skip-missing-folders`.
+fn md_skipped(o: &mut String, s: &Summary) {
+    if s.skipped_folders.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        o,
+        "\n## Skipped folders (--skip-missing-folders)\n\n| folder | why |\n|---|---|"
+    );
+    for f in &s.skipped_folders {
+        let _ = writeln!(o, "| {} | {} |", md(&f.folder_id), md(&f.reason));
+    }
 }
 
 /// Markdown table cell: no pipes or newlines, no control characters.
@@ -172,6 +175,7 @@ pub fn write_markdown(
     dir: &Path,
     s: &Summary,
     rows: &[ResultRow],
+    access: &[AccessRow],
     groups: &HashMap<String, String>,
 ) -> io::Result<()> {
     let mut o = String::new();
@@ -180,8 +184,10 @@ pub fn write_markdown(
     md_failures(&mut o, rows);
     md_locked_by_others(&mut o, rows);
     md_cannot_lock(&mut o, s, rows);
-    md_access(&mut o, &read_access(dir), groups);
-    atomic_write(&dir.join(super::SUMMARY_MD), o.as_bytes())
+    md_access(&mut o, access, groups);
+    md_skipped(&mut o, s);
+    let path = dir.join(super::SUMMARY_MD);
+    files::replace(&path, o.as_bytes()).map_err(|e| super::export::with_path(&path, e))
 }
 
 /// Longest list a section shows; the rest is in the CSV files.

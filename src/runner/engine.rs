@@ -1,7 +1,7 @@
 //! The scheduler and the collector. Tasks on one file run one at a time in `seq` order;
 //! different files run concurrently up to `--concurrency`. Workers never print or write: they
-//! send each finished task to the collector, which owns the report writer, the counters and
-//! the progress display (STYLE habit 6).
+//! send each finished task (and each write intent) to the collector, which owns the record
+//! ([`Sink`]), the counters and the progress display.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -12,10 +12,12 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::exec::{run_task, Ctx, FileMemo, TaskOutput};
+use super::journal::{Journal, Msg, Sink};
 use super::stop::StopReason;
 use crate::job::{FileId, OnFailure, Task};
 use crate::progress::{Counts, Progress, Ui};
-use crate::report::{Outcome, ReportWriter, ResultRow};
+use crate::record::Intent;
+use crate::report::{Outcome, ResultRow};
 
 /// What the collector saw.
 #[derive(Debug, Default)]
@@ -27,33 +29,40 @@ pub struct Executed {
     pub cannot_lock: Vec<String>,
 }
 
-/// Runs `tasks` and streams their rows into `writer`. Tasks that never started get
-/// `cancelled` rows, so every task has exactly one row.
+/// Runs `tasks` and commits their rows into `sink`. Tasks that never started get `cancelled`
+/// rows, so every task has exactly one row. `unsettled` holds the write intents an earlier
+/// process left without an answer, by `seq`. A sink that fails stops the run
+/// ([`StopReason::Record`]); the rows that could not be committed are lost, their intents not.
 pub async fn execute(
     ctx: Arc<Ctx>,
     tasks: Arc<Vec<Task>>,
     titles: Arc<HashMap<FileId, String>>,
-    writer: &mut ReportWriter,
+    sink: &mut dyn Sink,
+    unsettled: HashMap<u64, Intent>,
     ui: &mut Ui,
     label: &str,
-) -> std::io::Result<Executed> {
-    let (handles, rx) = spawn_workers(&ctx, &tasks, titles);
+) -> Executed {
+    let (tx, rx) = mpsc::channel::<Msg>(4096);
+    let journal = Journal::new(tx, Arc::new(unsettled));
+    let handles = spawn_workers(&ctx, &tasks, titles, &journal);
+    drop(journal);
     let mut progress = Progress::new(ui, tasks.len() as u64, label);
     let mut c = Collector {
         ctx: &ctx,
-        writer,
+        sink,
+        failed: false,
         done: vec![false; tasks.len()],
         out: Executed::default(),
         cannot_lock_seen: HashSet::new(),
     };
-    c.collect(rx, &mut progress).await?;
+    c.collect(rx, &mut progress).await;
     for h in handles {
         let _ = h.await;
     }
-    c.cancel_unrun(&tasks)?;
+    c.cancel_unrun(&tasks);
     refresh(&ctx, &mut c.out.counts);
     progress.finish();
-    Ok(c.out)
+    c.out
 }
 
 /// Starts up to `--concurrency` workers (never more than there are files). Each takes the next
@@ -62,10 +71,10 @@ fn spawn_workers(
     ctx: &Arc<Ctx>,
     tasks: &Arc<Vec<Task>>,
     titles: Arc<HashMap<FileId, String>>,
-) -> (Vec<JoinHandle<()>>, mpsc::Receiver<Finished>) {
+    journal: &Journal,
+) -> Vec<JoinHandle<()>> {
     let queues = Arc::new(group_by_file(tasks));
     let next = Arc::new(AtomicUsize::new(0));
-    let (tx, rx) = mpsc::channel::<Finished>(4096);
     let workers = ctx.cfg.concurrency.min(queues.len()).max(1);
     let mut handles = Vec::with_capacity(workers);
     for _ in 0..workers {
@@ -74,7 +83,7 @@ fn spawn_workers(
             tasks.clone(),
             queues.clone(),
             next.clone(),
-            tx.clone(),
+            journal.clone(),
             titles.clone(),
         );
         handles.push(tokio::spawn(async move {
@@ -90,16 +99,15 @@ fn spawn_workers(
             }
         }));
     }
-    (handles, rx)
+    handles
 }
 
-/// A finished task: its index in the task list and what it produced.
-type Finished = (usize, TaskOutput);
-
-/// The one owner of the report writer, the counters and the progress display while tasks run.
+/// The one owner of the record, the counters and the progress display while tasks run.
 struct Collector<'a> {
     ctx: &'a Ctx,
-    writer: &'a mut ReportWriter,
+    sink: &'a mut dyn Sink,
+    /// The sink failed once: the run is stopping; later batches are still tried.
+    failed: bool,
     /// Indexed like the task list: true once the task's row is written.
     done: Vec<bool>,
     out: Executed,
@@ -110,27 +118,24 @@ struct Collector<'a> {
 impl Collector<'_> {
     /// Takes finished tasks until every worker has hung up, refreshing the progress display
     /// after each batch and once a second in between.
-    async fn collect(
-        &mut self,
-        mut rx: mpsc::Receiver<Finished>,
-        progress: &mut Progress,
-    ) -> std::io::Result<()> {
+    async fn collect(&mut self, mut rx: mpsc::Receiver<Msg>, progress: &mut Progress) {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 msg = rx.recv() => {
-                    let Some(mut msg) = msg else { return Ok(()) };
-                    // Write every row already waiting, then flush once: rows are still on disk
-                    // before the collector waits again, without a write(2) per row at high rates.
+                    let Some(mut msg) = msg else { return };
+                    // Commit every row already waiting in one transaction: rows are on disk
+                    // before the collector waits again, without a commit per row at high rates.
+                    let mut batch = Vec::new();
                     loop {
-                        self.take(msg)?;
+                        self.take(msg, &mut batch);
                         match rx.try_recv() {
                             Ok(m) => msg = m,
                             Err(_) => break,
                         }
                     }
-                    self.writer.flush()?;
+                    self.commit(&batch);
                 }
                 _ = tick.tick() => {}
             }
@@ -139,43 +144,85 @@ impl Collector<'_> {
         }
     }
 
-    /// Counts one finished task and buffers its rows; trips `--max-failures`.
-    fn take(&mut self, (i, o): Finished) -> std::io::Result<()> {
+    /// An intent is committed at once (its worker waits); a finished task is counted and
+    /// kept for the batch; trips `--max-failures`.
+    fn take(&mut self, msg: Msg, batch: &mut Vec<TaskOutput>) {
+        let (i, o) = match msg {
+            Msg::Intent {
+                seq,
+                file,
+                lock,
+                was_locked,
+                ack,
+            } => {
+                let ok = !self.failed && {
+                    let r = self.sink.intent(seq, &file, lock, was_locked);
+                    self.sink_result(r)
+                };
+                let _ = ack.send(ok);
+                return;
+            }
+            Msg::Done(i, o) => (i, o),
+        };
         self.done[i] = true;
         if o.row.can_lock == Some(false) && self.cannot_lock_seen.insert(o.row.file_id.clone()) {
             self.out.cannot_lock.push(o.row.file_id.clone());
         }
         count(&mut self.out.counts, &o.row);
-        self.writer.result_unflushed(&o.row)?;
-        if !o.access.is_empty() {
-            self.writer.access_unflushed(&o.access)?;
-        }
         if let Some(max) = self.ctx.cfg.max_failures {
             if self.out.counts.failed >= max && !self.ctx.stop.stopped() {
                 self.ctx.stop.stop(StopReason::MaxFailures(max));
             }
         }
-        Ok(())
+        batch.push(o);
     }
 
-    /// Writes a `cancelled` row, carrying the stop reason, for every task that has none.
-    fn cancel_unrun(&mut self, tasks: &[Task]) -> std::io::Result<()> {
+    /// Commits a batch (with the counters as they stand).
+    fn commit(&mut self, batch: &[TaskOutput]) {
+        if batch.is_empty() {
+            return;
+        }
+        let refs: Vec<&TaskOutput> = batch.iter().collect();
+        let r = self.sink.commit(&refs, &self.ctx.counters());
+        self.sink_result(r);
+    }
+
+    /// A sink failure stops the run: no new task starts, tasks in flight finish.
+    fn sink_result(&mut self, r: Result<(), String>) -> bool {
+        match r {
+            Ok(()) => true,
+            Err(e) => {
+                if !self.failed {
+                    self.failed = true;
+                    self.ctx.stop.stop_starting(StopReason::Record(e));
+                }
+                false
+            }
+        }
+    }
+
+    /// Commits a `cancelled` row, carrying the stop reason, for every task that has none.
+    fn cancel_unrun(&mut self, tasks: &[Task]) {
         let why = self
             .ctx
             .stop
             .reason()
             .map(|r| r.describe())
             .unwrap_or_else(|| "not run".into());
+        let mut batch = Vec::new();
         for (i, t) in tasks.iter().enumerate() {
             if !self.done[i] {
                 let mut row = ResultRow::new(t.seq, &t.job, &t.file, t.action, Outcome::Cancelled);
                 row.error = why.clone();
                 row.finished_at = crate::now_rfc3339();
                 count(&mut self.out.counts, &row);
-                self.writer.result(&row)?;
+                batch.push(TaskOutput {
+                    row,
+                    access: Vec::new(),
+                });
             }
         }
-        Ok(())
+        self.commit(&batch);
     }
 }
 
@@ -200,7 +247,7 @@ async fn run_queue(
     tasks: &[Task],
     queue: &[usize],
     titles: &HashMap<FileId, String>,
-    tx: &mpsc::Sender<Finished>,
+    journal: &Journal,
 ) -> bool {
     // A title from the folder listing, so access.csv has it without an extra request.
     let mut memo = FileMemo {
@@ -228,7 +275,7 @@ async fn run_queue(
                 access: Vec::new(),
             }
         } else {
-            let out = run_task(ctx, t, &mut memo).await;
+            let out = run_task(ctx, t, &mut memo, journal).await;
             if out.row.outcome == Outcome::Cancelled {
                 // Not done: leave it to the cancelled rows unless it made requests (then its
                 // row says what happened before the stop).
@@ -241,7 +288,10 @@ async fn run_queue(
             }
             out
         };
-        if tx.send((i, out)).await.is_err() {
+        let Some(tx) = journal.sender() else {
+            return false;
+        };
+        if tx.send(Msg::Done(i, out)).await.is_err() {
             return false; // collector gone: shutting down
         }
     }

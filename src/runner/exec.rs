@@ -12,6 +12,7 @@ use rand::Rng;
 use tokio::sync::OnceCell;
 
 use super::gate::Gate;
+use super::journal::Journal;
 use super::limiter::Limiter;
 use super::stop::{Stop, StopReason};
 use crate::api::{ApiError, ErrorKind, FileState, Portal};
@@ -32,6 +33,8 @@ pub struct Stats {
     pub retries: AtomicU64,
     /// 429s received.
     pub throttled: AtomicU64,
+    /// Lock/unlock requests sent (each may have changed the portal).
+    pub writes: AtomicU64,
 }
 
 /// What every worker shares.
@@ -51,6 +54,8 @@ pub struct Ctx {
     /// Log output.
     pub ui: Ui,
     auth_recheck: OnceCell<bool>,
+    /// When the context was made: the process's working time counts from here.
+    started: std::time::Instant,
 }
 
 /// A request the portal's answers ended: not worth retrying, or out of retries.
@@ -114,6 +119,18 @@ pub enum Endpoint {
 }
 
 impl Ctx {
+    /// The counters as they stand, for the record.
+    pub fn counters(&self) -> crate::record::Counters {
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        crate::record::Counters {
+            requests: get(&self.stats.requests),
+            retries: get(&self.stats.retries),
+            throttled: get(&self.stats.throttled),
+            writes: get(&self.stats.writes),
+            busy_ms: self.started.elapsed().as_millis() as u64,
+        }
+    }
+
     /// A context for one run against `client`.
     pub fn new(client: impl Portal + 'static, cfg: Settings, ui: Ui) -> Ctx {
         Ctx {
@@ -125,6 +142,7 @@ impl Ctx {
             stats: Stats::default(),
             ui,
             auth_recheck: OnceCell::new(),
+            started: std::time::Instant::now(),
         }
     }
 
@@ -152,6 +170,9 @@ impl Ctx {
             };
             attempts += 1;
             self.stats.requests.fetch_add(1, Ordering::Relaxed);
+            if ep == Endpoint::Write {
+                self.stats.writes.fetch_add(1, Ordering::Relaxed);
+            }
             if attempts > 1 {
                 self.stats.retries.fetch_add(1, Ordering::Relaxed);
             }
@@ -298,7 +319,12 @@ pub struct FileMemo {
 }
 
 /// Runs one task. Never fails: every ending is a row.
-pub async fn run_task(ctx: &Ctx, task: &Task, memo: &mut FileMemo) -> TaskOutput {
+pub async fn run_task(
+    ctx: &Ctx,
+    task: &Task,
+    memo: &mut FileMemo,
+    journal: &Journal,
+) -> TaskOutput {
     let started = std::time::Instant::now();
     let mut row = ResultRow::new(task.seq, &task.job, &task.file, task.action, Outcome::Ok);
     let mut access = Vec::new();
@@ -308,7 +334,7 @@ pub async fn run_task(ctx: &Ctx, task: &Task, memo: &mut FileMemo) -> TaskOutput
         Action::ProtectUsers => {
             protect_users(ctx, task, &mut row, &mut attempts, memo, &mut access).await
         }
-        Action::Lock | Action::Unlock => lock(ctx, task, &mut row, &mut attempts).await,
+        Action::Lock | Action::Unlock => lock(ctx, task, &mut row, &mut attempts, journal).await,
     };
     if let Err(end) = result {
         let (outcome, err) = match end {
@@ -422,9 +448,11 @@ async fn lock(
     task: &Task,
     row: &mut ResultRow,
     attempts: &mut u32,
+    journal: &Journal,
 ) -> Result<(), RequestEnd> {
     let want = task.action == Action::Lock;
-    if ctx.cfg.check_state {
+    let intent = journal.unsettled(task.seq).filter(|i| i.lock == want);
+    if ctx.cfg.check_state || intent.is_some() {
         if ctx.stop.writes_stopped() {
             return Err(RequestEnd::Cancelled {
                 attempts: 0,
@@ -437,20 +465,28 @@ async fn lock(
                 .await,
         )?;
         record_state(row, &st);
-        row.was_locked = Some(st.locked);
         row.http_status = Some(200);
-        match (want, st.locked, st.locked_by.is_some()) {
-            // Someone else holds it: locking changes nothing and unlocking would break their lock.
-            (_, true, true) => {
-                row.outcome = Outcome::LockedByOther;
-                return Ok(());
-            }
-            (true, true, false) | (false, false, _) => {
-                row.outcome = Outcome::Unchanged;
-                return Ok(());
-            }
-            _ => {}
+        row.was_locked = Some(st.locked);
+        // An earlier process sent this write and died before the answer: if the file is as
+        // it wanted, that write did it. `unchanged` here would hide a lock from `restore`.
+        if let Some(i) = intent.filter(|_| st.locked == want && st.locked_by.is_none()) {
+            row.was_locked = i.was_locked;
+            return Ok(());
         }
+        if let Some(outcome) = already(want, &st) {
+            row.outcome = outcome;
+            return Ok(());
+        }
+    }
+    if !journal
+        .intent(task.seq, &task.file, want, row.was_locked)
+        .await
+    {
+        // The record cannot say a write is on its way: it must not leave.
+        return Err(RequestEnd::Cancelled {
+            attempts: 0,
+            last: None,
+        });
     }
     let st = counted(
         attempts,
@@ -459,6 +495,22 @@ async fn lock(
     )?;
     record_state(row, &st);
     row.http_status = Some(200);
+    judge_write(want, &st, row);
+    Ok(())
+}
+
+/// The outcome when the state read shows nothing to write.
+fn already(want: bool, st: &FileState) -> Option<Outcome> {
+    match (want, st.locked, st.locked_by.is_some()) {
+        // Someone else holds it: locking changes nothing and unlocking would break their lock.
+        (_, true, true) => Some(Outcome::LockedByOther),
+        (true, true, false) | (false, false, _) => Some(Outcome::Unchanged),
+        _ => None,
+    }
+}
+
+/// Reads the write's answer: the state it shows is the truth.
+fn judge_write(want: bool, st: &FileState, row: &mut ResultRow) {
     match (want, st.locked, st.locked_by.is_some()) {
         (true, true, false) => {}
         (true, true, true) => row.outcome = Outcome::LockedByOther,
@@ -477,7 +529,6 @@ async fn lock(
             };
         }
     }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 pub mod engine;
 pub mod exec;
 pub mod gate;
+pub mod journal;
 pub mod limiter;
 pub mod plan;
 pub mod stop;

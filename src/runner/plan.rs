@@ -23,6 +23,8 @@ pub struct Listing {
     pub titles: HashMap<FileId, String>,
     /// Title of the folder/room.
     pub title: Option<String>,
+    /// Folders skipped by `--skip-missing-folders`: (folder ID, why).
+    pub skipped: Vec<(String, String)>,
 }
 
 /// Why expansion could not finish.
@@ -60,7 +62,9 @@ pub async fn expand_folder(
                     "folder {root}: more than {MAX_PAGES} pages; refusing to go on"
                 )));
             }
-            let Some(page) = list_page(ctx, root, &folder, start, skip_missing).await? else {
+            let Some(page) =
+                list_page(ctx, root, &folder, start, skip_missing, &mut out.skipped).await?
+            else {
                 break;
             };
             if &folder == root && out.title.is_none() {
@@ -96,6 +100,7 @@ async fn list_page(
     folder: &FileId,
     start: u64,
     skip_missing: bool,
+    skipped: &mut Vec<(String, String)>,
 ) -> Result<Option<FolderPage>, ExpandError> {
     let f = match ctx
         .request(Endpoint::AnonymousRead, || {
@@ -132,6 +137,7 @@ async fn list_page(
     if skip_missing {
         ctx.ui
             .warn(&format!("{msg}; skipped (--skip-missing-folders)"));
+        skipped.push((folder.to_string(), msg));
         return Ok(None);
     }
     Err(ExpandError::Missing(msg))

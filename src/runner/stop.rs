@@ -25,6 +25,8 @@ pub enum StopReason {
     MaxFailures(u64),
     /// `--max-duration` reached.
     MaxDuration,
+    /// The run's record could not be written (the message names the file and the cause).
+    Record(String),
 }
 
 impl StopReason {
@@ -32,9 +34,10 @@ impl StopReason {
     pub fn exit(&self) -> Exit {
         match self {
             StopReason::Signal => Exit::Interrupted,
-            StopReason::Unauthorized | StopReason::DailyCap { .. } | StopReason::MaxFailures(_) => {
-                Exit::Aborted
-            }
+            StopReason::Unauthorized
+            | StopReason::DailyCap { .. }
+            | StopReason::MaxFailures(_)
+            | StopReason::Record(_) => Exit::Aborted,
             StopReason::MaxDuration => Exit::MaxDuration,
         }
     }
@@ -50,6 +53,9 @@ impl StopReason {
             ),
             StopReason::MaxFailures(n) => format!("--max-failures {n} reached; run aborted"),
             StopReason::MaxDuration => "--max-duration reached".into(),
+            StopReason::Record(e) => {
+                format!("the run's record could not be written ({e}); run aborted")
+            }
         }
     }
 }

@@ -6,29 +6,43 @@ use super::Session;
 use crate::error::{Error, Exit};
 use crate::job::Action;
 use crate::progress::print_stdout;
-use crate::report::summary::{self, RunStats, Summary};
-use crate::report::{Outcome, ReportWriter, ResultRow};
+use crate::record::Counters;
+use crate::report::summary::{RunStats, Summary};
+use crate::report::{Outcome, ResultRow};
+use crate::runner::exec::TaskOutput;
 use crate::runner::plan::Plan;
 use crate::text::sanitize;
 
 impl Session {
-    /// Writes the `planned` rows and summaries, prints the plan. `requests_sent` counts the
+    /// Records and exports the `planned` rows, prints the plan. `requests_sent` counts the
     /// key check and folder listings.
-    pub(super) fn dry_run(
-        &self,
-        plan: &Plan,
-        mut writer: ReportWriter,
-        requests_sent: u64,
-    ) -> Result<Exit, Error> {
-        let io = |e| self.io_error(e);
-        for t in &plan.tasks {
-            let mut row = ResultRow::new(t.seq, &t.job, &t.file, t.action, Outcome::Planned);
-            row.title = plan.titles.get(&t.file).cloned().unwrap_or_default();
-            row.finished_at = crate::now_rfc3339();
-            writer.result(&row).map_err(io)?;
-        }
-        let rows = writer.finish().map_err(io)?;
+    pub(super) fn dry_run(&mut self, plan: &Plan, requests_sent: u64) -> Result<Exit, Error> {
+        let rec = |e: crate::record::RecordError| Error::Io(e.to_string());
+        let outputs: Vec<TaskOutput> = plan
+            .tasks
+            .iter()
+            .map(|t| {
+                let mut row = ResultRow::new(t.seq, &t.job, &t.file, t.action, Outcome::Planned);
+                row.title = plan.titles.get(&t.file).cloned().unwrap_or_default();
+                row.finished_at = crate::now_rfc3339();
+                TaskOutput {
+                    row,
+                    access: Vec::new(),
+                }
+            })
+            .collect();
+        let batch: Vec<_> = outputs
+            .iter()
+            .map(|o| (&o.row, o.access.as_slice()))
+            .collect();
+        let counters = Counters {
+            requests: requests_sent,
+            ..Counters::default()
+        };
+        self.record.commit(&batch, &counters).map_err(rec)?;
+        self.record.end(0, None, &counters).map_err(rec)?;
         print_stdout(&self.plan_text(plan));
+        let rows = self.record.results().map_err(rec)?;
         let s = Summary {
             stats: RunStats {
                 requests: requests_sent,
@@ -38,8 +52,7 @@ impl Session {
             dry_run: true,
             ..Summary::from_rows(&self.name, &self.portal, &rows)
         };
-        s.write_json(&self.dir).map_err(io)?;
-        summary::write_markdown(&self.dir, &s, &rows, &plan.groups).map_err(io)?;
+        self.export(&s, &rows, plan)?;
         Ok(Exit::Success)
     }
 
@@ -93,7 +106,7 @@ impl Session {
                 "  WARNING: {writes} writes exceed DocSpace's default daily cap of 10000 writes per user; the run would stop at the cap (exit 3) and resume the next day. Consider --shard to spread it over days\n"
             ));
         }
-        out.push_str(&format!("  report: {}\n", self.dir.display()));
+        out.push_str(&format!("  report: {}\n", self.dir().display()));
         out
     }
 }

@@ -9,9 +9,15 @@ use crate::runner::plan::{self, ExpandError, Listing, Plan};
 use crate::runner::stop::StopReason;
 use crate::text::sanitize;
 
-/// Expands every folder target (each once) and builds the task list.
-pub async fn make_plan(ctx: &Ctx, entries: &[Entry], skip_missing: bool) -> Result<Plan, Error> {
+/// Expands every folder target (each once) and builds the task list; also returns the
+/// folders `--skip-missing-folders` skipped, with why.
+pub async fn make_plan(
+    ctx: &Ctx,
+    entries: &[Entry],
+    skip_missing: bool,
+) -> Result<(Plan, Vec<(String, String)>), Error> {
     let mut listings: HashMap<FileId, Listing> = HashMap::new();
+    let mut skipped = Vec::new();
     for e in entries {
         if let Target::Folder(f) = &e.target {
             if listings.contains_key(f) {
@@ -26,10 +32,11 @@ pub async fn make_plan(ctx: &Ctx, entries: &[Entry], skip_missing: bool) -> Resu
                     .unwrap_or_default(),
                 l.files.len()
             ));
+            skipped.extend(l.skipped.iter().cloned());
             listings.insert(f.clone(), l);
         }
     }
-    Ok(plan::build(entries, &listings))
+    Ok((plan::build(entries, &listings), skipped))
 }
 
 async fn expand_one(ctx: &Ctx, f: &FileId, skip_missing: bool) -> Result<Listing, Error> {

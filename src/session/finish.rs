@@ -6,7 +6,9 @@ use std::sync::atomic::Ordering;
 use super::Session;
 use crate::error::{Error, Exit};
 use crate::progress::{print_stdout, Level};
-use crate::report::summary::{self, Summary};
+use crate::record::RecordError;
+use crate::report::export;
+use crate::report::summary::{self, RunStats, SkippedFolder, Summary};
 use crate::report::{Outcome, ResultRow};
 use crate::runner::exec::Ctx;
 use crate::runner::plan::Plan;
@@ -41,85 +43,77 @@ pub fn decide(t: Tally, reason: Option<&StopReason>) -> Exit {
 }
 
 impl Session {
-    /// Picks the exit code, writes summary.json/summary.md, prints the summary.
-    pub(super) fn finish(
-        &self,
-        ctx: &Ctx,
-        rows: &[ResultRow],
-        plan: &Plan,
-        cannot_lock: Vec<String>,
-    ) -> Result<Exit, Error> {
-        let io = |e| self.io_error(e);
-        let base = Summary::from_rows(&self.name, &self.portal, rows);
-        let n = |o: Outcome| base.outcome(o);
+    /// Decides the exit code, records how this process ended, rewrites every export from the
+    /// record, prints the summary.
+    pub(super) fn finish(&mut self, ctx: &Ctx, plan: &Plan) -> Result<Exit, Error> {
+        let rows = self.record.results().map_err(rec)?;
+        let base = Summary::from_rows(&self.name, &self.portal, &rows);
         let tally = Tally {
-            failed: n(Outcome::Failed),
-            skipped: n(Outcome::Skipped),
-            cancelled: n(Outcome::Cancelled),
+            failed: base.outcome(Outcome::Failed),
+            skipped: base.outcome(Outcome::Skipped),
+            cancelled: base.outcome(Outcome::Cancelled),
         };
         let reason = ctx.stop.reason();
         let exit = decide(tally, reason.as_ref());
         let left = tally.failed + tally.skipped + tally.cancelled;
         let resume = (left > 0).then(|| self.next_command());
-        let s = self.summary(
-            ctx,
-            base,
-            exit,
-            reason.as_ref(),
-            resume.clone(),
-            cannot_lock,
-        );
-        s.write_json(&self.dir).map_err(io)?;
-        summary::write_markdown(&self.dir, &s, rows, &plan.groups).map_err(io)?;
+        let counters = ctx.counters();
+        let describe = reason.as_ref().map(StopReason::describe);
+        self.record
+            .end(exit.code() as i32, describe.as_deref(), &counters)
+            .map_err(rec)?;
+        let s = self.summary(base, exit, reason.as_ref(), resume.clone())?;
+        self.export(&s, &rows, plan)?;
         self.print_summary(ctx, &s, exit, reason.as_ref(), resume.as_deref());
         Ok(exit)
     }
 
-    /// The summary over every run into this directory: counters add up across resumes.
-    fn summary(
+    /// Every export rewritten from the record.
+    pub(super) fn export(&self, s: &Summary, rows: &[ResultRow], plan: &Plan) -> Result<(), Error> {
+        let io = |e| self.io_error(e);
+        let access = self.record.access().map_err(rec)?;
+        export::write_csvs(self.dir(), rows, &access, false).map_err(io)?;
+        s.write_json(self.dir()).map_err(io)?;
+        summary::write_markdown(self.dir(), s, rows, &access, &plan.groups).map_err(io)
+    }
+
+    /// The summary over every process that recorded into this directory, from the record.
+    pub(super) fn summary(
         &self,
-        ctx: &Ctx,
         base: Summary,
         exit: Exit,
         reason: Option<&StopReason>,
         resume: Option<String>,
-        cannot_lock: Vec<String>,
-    ) -> Summary {
-        let prev = Summary::read(&self.dir);
-        let mut stats = prev.as_ref().map(|p| p.stats.clone()).unwrap_or_default();
-        let elapsed = self.t0.elapsed().as_secs_f64();
-        stats.requests += ctx.stats.requests.load(Ordering::Relaxed);
-        stats.retries += ctx.stats.retries.load(Ordering::Relaxed);
-        stats.rate_limited_429 += ctx.stats.throttled.load(Ordering::Relaxed);
-        stats.busy_seconds += elapsed;
-        // A resume whose directory lost its summary.json (hard kill before the first summary) is
-        // still a resume: count it as one and date the run from run.json, so the summary stays
-        // true for the union of the runs.
-        let first_start = prev
-            .as_ref()
-            .map(|p| p.started_at.clone())
-            .or_else(|| self.resumed_created.clone())
-            .unwrap_or_else(|| self.started_at.clone());
+    ) -> Result<Summary, Error> {
+        let t = self.record.totals().map_err(rec)?;
+        let skipped = self.record.skipped_folders().map_err(rec)?;
+        let first_start = t.first_start.unwrap_or_else(|| self.started_at.clone());
         let finished_at = crate::now_rfc3339();
-        Summary {
-            achieved_rate: if stats.busy_seconds > 0.0 {
-                stats.requests as f64 / stats.busy_seconds
+        Ok(Summary {
+            stats: RunStats {
+                requests: t.requests,
+                retries: t.retries,
+                rate_limited_429: t.throttled,
+                busy_seconds: t.busy_seconds,
+            },
+            achieved_rate: if t.busy_seconds > 0.0 {
+                t.requests as f64 / t.busy_seconds
             } else {
                 0.0
             },
-            duration_seconds: crate::seconds_between(&first_start, &finished_at).unwrap_or(elapsed),
+            duration_seconds: crate::seconds_between(&first_start, &finished_at).unwrap_or(0.0),
             started_at: first_start,
             finished_at,
-            stats,
             exit_code: exit.code() as i32,
             stop_reason: reason.map(StopReason::describe),
             resume_command: resume,
-            resumes: prev
-                .map(|p| p.resumes + 1)
-                .unwrap_or(u32::from(self.resumed_created.is_some())),
-            cannot_lock,
+            resumes: t.sessions.saturating_sub(1) as u32,
+            skipped_folders: skipped
+                .into_iter()
+                .map(|(folder_id, reason)| SkippedFolder { folder_id, reason })
+                .collect(),
             ..base
-        }
+        })
     }
 
     fn print_summary(
@@ -159,7 +153,7 @@ impl Session {
                 // Notice: the one-line summary survives --quiet in JSON as it does in text.
                 Level::Notice,
                 line.trim_end(),
-                serde_json::json!({"event": "summary", "tasks": s.tasks, "outcomes": s.outcomes, "exit_code": exit.code(), "report_dir": self.dir.display().to_string(), "resume_command": resume}),
+                serde_json::json!({"event": "summary", "tasks": s.tasks, "outcomes": s.outcomes, "exit_code": exit.code(), "report_dir": self.dir().display().to_string(), "resume_command": resume}),
             );
         } else {
             print_stdout(&line);
@@ -168,6 +162,11 @@ impl Session {
             Some(r) if r.exit() != exit => {
                 ui.info(&format!("{}; every task had started by then", r.describe()))
             }
+            Some(r @ StopReason::Record(_)) => ui.error(&format!(
+                "{}; {} lock/unlock requests had been sent",
+                r.describe(),
+                ctx.counters().writes
+            )),
             Some(r) => ui.log(
                 if exit == Exit::Interrupted {
                     Level::Warn
@@ -178,12 +177,17 @@ impl Session {
             ),
             None => {}
         }
-        ui.info(&format!("reports: {}", self.dir.display()));
+        ui.info(&format!("reports: {}", self.dir().display()));
         if let Some(c) = resume {
             // Shown even with --quiet: it is what the operator (or cron mail) needs next.
             ui.log(Level::Notice, &format!("work is left; resume with: {c}"));
         }
     }
+}
+
+/// A record that cannot be read or written at the end: an I/O problem.
+fn rec(e: RecordError) -> Error {
+    Error::Io(e.to_string())
 }
 
 #[cfg(test)]

@@ -1,27 +1,26 @@
 //! One command's life, shared by `run`, `run --resume`, `run --dry-run` and `restore`: connect,
-//! open the report directory, check the credential, expand and plan (or take the recorded
-//! plan), execute what is left, write the summaries, decide the exit code.
+//! lock and open the report directory's record, check the credential, expand and plan (or take
+//! the recorded plan), execute what is left, export, decide the exit code.
 
 mod connect;
 mod dry_run;
 mod expand;
 mod finish;
+mod recorder;
 mod report_dir;
 
-use std::collections::HashSet;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
 pub use finish::{decide, Tally};
-pub use report_dir::shell_quote;
+pub use report_dir::{open_existing, shell_quote};
 
 use crate::config::{ReportTarget, RunConfig, Settings};
 use crate::error::{Error, Exit};
 use crate::job::{Entry, Task};
 use crate::progress::Ui;
-use crate::record::{self, JobFileRef, RunKind, RunState};
-use crate::report::{self, ReportWriter};
+use crate::record::{JobFileRef, Record, RunKind, RunState};
+use crate::report::export::Stream;
 use crate::runner::engine;
 use crate::runner::exec::Ctx;
 use crate::runner::plan::{self, Plan};
@@ -31,8 +30,8 @@ use connect::Connection;
 pub enum PlanSource {
     /// Job entries; folder targets are expanded now.
     Expand(Vec<Entry>),
-    /// The plan recorded in the directory being resumed, and when that run started.
-    Recorded(Plan, String),
+    /// `--resume`: the directory's record (locked) and the plan and state it holds.
+    Recorded(Record, Plan, RunState),
     /// A plan made by the command (restore).
     Ready(Plan),
 }
@@ -49,6 +48,9 @@ pub struct Spec {
     pub job_files: Vec<JobFileRef>,
     /// `--action` as typed, recorded for `--resume`.
     pub action: Option<String>,
+    /// For `restore`: the records of the runs it restores (locked), marked as files are
+    /// released.
+    pub sources: Vec<Record>,
 }
 
 /// A command in progress; see the module comment for its steps.
@@ -57,16 +59,25 @@ pub struct Session {
     ui: Ui,
     name: String,
     kind: RunKind,
-    dir: PathBuf,
+    record: Record,
+    sources: Vec<Record>,
     argv: Vec<String>,
     portal: String,
     started_at: String,
     t0: Instant,
-    resumed_created: Option<String>,
+    resumed: bool,
 }
 
 /// Runs a command to its exit code.
 pub async fn run(cfg: RunConfig, spec: Spec) -> Result<Exit, Error> {
+    let Spec {
+        kind,
+        name,
+        plan,
+        job_files,
+        action,
+        sources,
+    } = spec;
     let ui = Ui::new(cfg.output);
     for w in &cfg.warnings {
         ui.warn(w);
@@ -75,47 +86,48 @@ pub async fn run(cfg: RunConfig, spec: Spec) -> Result<Exit, Error> {
         Some(p) => Some(Connection::open(p, &cfg.settings, &ui).await?),
         None => None,
     };
-    let (dir, resumed) = match &cfg.report {
-        ReportTarget::Resume(d) => (d.clone(), true),
-        ReportTarget::New(d) => {
-            let d = d
-                .clone()
-                .unwrap_or_else(|| report_dir::default_report_dir(&spec.name));
-            report_dir::fresh_report_dir(&d)?;
-            (d, false)
+    let (record, source) = match plan {
+        PlanSource::Recorded(record, plan, _) => (record, Source::Recorded(plan)),
+        other => {
+            let dir = match &cfg.report {
+                ReportTarget::New(d) => d.as_deref(),
+                ReportTarget::Resume(d) => Some(d.as_path()),
+            };
+            (report_dir::open_new(dir, &name)?, Source::Fresh(other))
         }
     };
-    let writer = ReportWriter::open(&dir)
-        .map_err(|e| Error::Io(format!("cannot write reports in {}: {e}", dir.display())))?;
     let session = Session {
         settings: cfg.settings.clone(),
         ui,
-        name: spec.name.clone(),
-        kind: spec.kind,
+        name,
+        kind,
         portal: conn.as_ref().map(|c| c.url.to_string()).unwrap_or_default(),
-        dir,
+        record,
+        sources,
         argv: cfg.argv.clone(),
         started_at: crate::now_rfc3339(),
         t0: Instant::now(),
-        resumed_created: match &spec.plan {
-            PlanSource::Recorded(_, created) => Some(created.clone()),
-            _ => None,
-        },
+        resumed: matches!(source, Source::Recorded(..)),
     };
-    debug_assert_eq!(resumed, session.resumed_created.is_some());
-    session.go(cfg, spec, conn, writer).await
+    session.go(cfg, (job_files, action), source, conn).await
+}
+
+/// [`PlanSource`] once the record is open.
+enum Source {
+    Fresh(PlanSource),
+    Recorded(Plan),
 }
 
 impl Session {
     async fn go(
-        self,
+        mut self,
         cfg: RunConfig,
-        spec: Spec,
+        (job_files, action): (Vec<JobFileRef>, Option<String>),
+        source: Source,
         conn: Option<Connection>,
-        writer: ReportWriter,
     ) -> Result<Exit, Error> {
         let needs_key = !cfg.dry_run
-            || matches!(&spec.plan, PlanSource::Expand(e) if e.iter().any(Entry::is_folder));
+            || matches!(&source, Source::Fresh(PlanSource::Expand(e)) if e.iter().any(Entry::is_folder));
         let ctx = conn.map(|c| {
             let ctx = Arc::new(Ctx::new(c.client, self.settings.clone(), self.ui.clone()));
             connect::install_signals(ctx.clone());
@@ -125,32 +137,60 @@ impl Session {
         if let (Some((ctx, _)), true) = (&ctx, needs_key) {
             connect::check_key(ctx).await?;
         }
-        let plan = self
-            .plan(ctx.as_ref().map(|(c, _)| &**c), spec.plan)
-            .await?;
-        if self.resumed_created.is_none() {
-            self.save(&plan, spec.job_files, spec.action, cfg.dry_run)?;
-        }
+        let plan = match source {
+            Source::Recorded(plan) => plan,
+            Source::Fresh(p) => {
+                let plan = self.plan(ctx.as_ref().map(|(c, _)| &**c), p).await?;
+                self.save(&plan, job_files, action, cfg.dry_run)?;
+                plan
+            }
+        };
+        let kind = match (cfg.dry_run, self.resumed, self.kind) {
+            (true, ..) => "dry_run",
+            (_, true, _) => "resume",
+            (_, _, RunKind::Restore) => "restore",
+            _ => "run",
+        };
+        self.record
+            .begin(kind)
+            .map_err(|e| Error::Io(e.to_string()))?;
         if cfg.dry_run {
             let sent = ctx
                 .as_ref()
-                .map(|(c, _)| c.stats.requests.load(std::sync::atomic::Ordering::Relaxed))
+                .map(|(c, _)| c.counters().requests)
                 .unwrap_or(0);
-            return self.dry_run(&plan, writer, sent);
+            return self.dry_run(&plan, sent);
         }
-        let Some((ctx, _conn)) = ctx else {
+        let Some((ctx, _sandbox)) = ctx else {
             return Err(Error::Usage("no portal".into()));
         };
-        self.execute(ctx, plan, writer).await
+        let result = self.execute(&ctx, plan).await;
+        // An I/O failure after requests went out is an abort, not a usage error: the portal
+        // may have been changed, and the operator needs to know how much.
+        result.map_err(|e| match e {
+            Error::Io(m) if ctx.counters().requests > 0 => Error::Aborted(format!(
+                "{m}; the run stopped. {} lock/unlock requests had been sent",
+                ctx.counters().writes
+            )),
+            other => other,
+        })
     }
 
-    /// The plan: expanded now (and sharded), or the recorded one.
-    async fn plan(&self, ctx: Option<&Ctx>, source: PlanSource) -> Result<Plan, Error> {
+    /// The plan: expanded now (and sharded), or given.
+    async fn plan(&mut self, ctx: Option<&Ctx>, source: PlanSource) -> Result<Plan, Error> {
         let plan = match source {
-            PlanSource::Recorded(p, _) | PlanSource::Ready(p) => return Ok(p),
+            PlanSource::Recorded(_, p, _) | PlanSource::Ready(p) => return Ok(p),
             PlanSource::Expand(entries) => match ctx {
                 Some(ctx) => {
-                    expand::make_plan(ctx, &entries, self.settings.skip_missing_folders).await?
+                    let (plan, skipped) =
+                        expand::make_plan(ctx, &entries, self.settings.skip_missing_folders)
+                            .await?;
+                    for (folder, reason) in skipped {
+                        self.record
+                            .skipped_folder(&folder, &reason)
+                            .map_err(|e| Error::Io(e.to_string()))?;
+                    }
+                    plan
                 }
                 None => plan::build(&entries, &Default::default()),
             },
@@ -165,14 +205,14 @@ impl Session {
     }
 
     fn save(
-        &self,
+        &mut self,
         plan: &Plan,
         job_files: Vec<JobFileRef>,
         action: Option<String>,
         dry_run: bool,
     ) -> Result<(), Error> {
         let st = RunState {
-            version: 1,
+            version: 2,
             name: self.name.clone(),
             job_files,
             argv: self.argv.clone(),
@@ -184,23 +224,17 @@ impl Session {
             kind: self.kind,
             action,
         };
-        record::save(&self.dir, &st, plan).map_err(|e| {
-            Error::Io(format!(
-                "cannot write run state in {}: {e}",
-                self.dir.display()
-            ))
-        })
+        self.record
+            .start_plan(&st, plan)
+            .map_err(|e| Error::Io(e.to_string()))
     }
 
     /// Runs the tasks that are not final yet and finishes.
-    async fn execute(
-        self,
-        ctx: Arc<Ctx>,
-        plan: Plan,
-        mut writer: ReportWriter,
-    ) -> Result<Exit, Error> {
-        let previous = report::read_results(&self.dir).map_err(|e| self.io_error(e))?;
-        let finished: HashSet<u64> = previous
+    async fn execute(mut self, ctx: &Arc<Ctx>, plan: Plan) -> Result<Exit, Error> {
+        let io = |e: crate::record::RecordError| Error::Io(e.to_string());
+        let previous = self.record.results().map_err(io)?;
+        let unsettled = self.record.unsettled_intents().map_err(io)?;
+        let finished: std::collections::HashSet<u64> = previous
             .iter()
             .filter(|r| r.outcome.is_final())
             .map(|r| r.seq)
@@ -211,38 +245,50 @@ impl Session {
             .filter(|t| !finished.contains(&t.seq))
             .cloned()
             .collect();
-        if self.resumed_created.is_some() {
+        if self.resumed {
             self.ui.info(&format!(
                 "resuming {}: {} of {} tasks left",
-                self.dir.display(),
+                self.record.dir().display(),
                 pending.len(),
                 plan.tasks.len()
             ));
         }
+        let access = self.record.access().map_err(io)?;
+        let stream = Stream::open(self.record.dir(), &previous, &access, false)
+            .map_err(|e| Error::Io(e.to_string()))?;
         let mut ui = self.ui.clone();
+        let mut sink = recorder::Recorder {
+            record: &mut self.record,
+            stream,
+            sources: &mut self.sources,
+        };
         let executed = engine::execute(
             ctx.clone(),
             Arc::new(pending),
             Arc::new(plan.titles.clone()),
-            &mut writer,
+            &mut sink,
+            unsettled,
             &mut ui,
             &self.name,
         )
-        .await
-        .map_err(|e| self.io_error(e))?;
-        let rows = writer.finish().map_err(|e| self.io_error(e))?;
-        self.finish(&ctx, &rows, &plan, executed.cannot_lock)
+        .await;
+        let _ = executed;
+        self.finish(ctx, &plan)
     }
 
     /// What to run to continue: `--resume DIR` for a run; a restore is simply run again.
     fn next_command(&self) -> String {
         match self.kind {
-            RunKind::Run => report_dir::resume_command(&self.argv, &self.dir),
+            RunKind::Run => report_dir::resume_command(&self.argv, self.record.dir()),
             RunKind::Restore => report_dir::command_without_target(&self.argv).join(" "),
         }
     }
 
+    fn dir(&self) -> &std::path::Path {
+        self.record.dir()
+    }
+
     fn io_error(&self, e: std::io::Error) -> Error {
-        Error::Io(format!("writing reports in {}: {e}", self.dir.display()))
+        Error::Io(format!("writing reports in {}: {e}", self.dir().display()))
     }
 }

@@ -1,54 +1,92 @@
-//! The report directory's name and state, and the commands printed for "run this next".
+//! Choosing, creating and locking the report directory, and the commands printed for "run
+//! this next".
 
 use std::path::{Path, PathBuf};
 
 use crate::error::Error;
-use crate::record;
+use crate::record::{self, files, Record, RunState};
 
-/// Default report directory: `reports/<name>-<UTC yyyymmddThhmmssZ>`.
-pub fn default_report_dir(name: &str) -> PathBuf {
+/// Opens the report directory of a new run or dry run, locked: the one given (created 0700 if
+/// missing; refused when it already holds a run), or a new default one.
+pub fn open_new(dir: Option<&Path>, name: &str) -> Result<Record, Error> {
+    let Some(dir) = dir else {
+        return open_default(name);
+    };
+    files::create_private_dir(dir).map_err(|e| {
+        Error::Io(format!(
+            "cannot create report directory {}: {e}",
+            dir.display()
+        ))
+    })?;
+    let record = open_record(dir)?;
+    if let Some(st) = record.state().map_err(|e| Error::Usage(e.to_string()))? {
+        // A dry run's record may be replaced by the real run it was rehearsing.
+        if !st.dry_run {
+            return Err(Error::Usage(format!(
+                "{} already holds a run's reports; continue it with --resume {} or choose another --report-dir",
+                dir.display(),
+                dir.display()
+            )));
+        }
+    }
+    Ok(record)
+}
+
+/// `reports/<name>-<UTC yyyymmddThhmmssZ>`, or `-2`, `-3`… when taken: the directory is
+/// created exclusively before it is used, so two runs started in the same second never
+/// share one.
+fn open_default(name: &str) -> Result<Record, Error> {
     let ts = time::OffsetDateTime::now_utc()
         .format(time::macros::format_description!(
             "[year][month][day]T[hour][minute][second]Z"
         ))
         .unwrap_or_else(|_| "run".into());
     let base = PathBuf::from("reports").join(format!("{name}-{ts}"));
-    // Two runs of one job started in the same second (cron and a person) get distinct
-    // directories rather than the second one refusing to start.
-    (1..1000)
-        .map(|n| {
-            if n == 1 {
-                base.clone()
-            } else {
-                PathBuf::from(format!("{}-{n}", base.display()))
-            }
-        })
-        .find(|d| !d.join(record::RUN_JSON).exists())
-        .unwrap_or(base)
+    for n in 1..1000 {
+        let dir = if n == 1 {
+            base.clone()
+        } else {
+            PathBuf::from(format!("{}-{n}", base.display()))
+        };
+        let created = files::create_private_dir(&dir).map_err(|e| {
+            Error::Io(format!(
+                "cannot create report directory {}: {e}",
+                dir.display()
+            ))
+        })?;
+        if created {
+            return open_record(&dir);
+        }
+    }
+    Err(Error::Io(format!(
+        "cannot find a free report directory name like {}; pass --report-dir",
+        base.display()
+    )))
 }
 
-/// Refuses a directory that already holds a run, then creates it.
-pub fn fresh_report_dir(dir: &Path) -> Result<(), Error> {
-    // The report files are opened (results.csv gets its header) before the key check and the
-    // folder expansion, so a start that ended there (key rejected, Ctrl-C while expanding, a
-    // missing folder) leaves a header-only results.csv and no run.json. Such a directory holds
-    // no work: running the same command again must be allowed, since `--resume` cannot take it.
-    let has_rows = std::fs::read(dir.join(crate::report::RESULTS))
-        .map(|d| d.iter().filter(|&&b| b == b'\n').count() > 1)
-        .unwrap_or(false);
-    if dir.join(record::RUN_JSON).exists() || has_rows {
+/// Locks and opens `dir`'s record; in use or unreadable is a usage error (nothing sent yet).
+pub fn open_record(dir: &Path) -> Result<Record, Error> {
+    Record::open(dir).map_err(|e| Error::Usage(e.to_string()))
+}
+
+/// Opens the record of a directory that must already hold one (`--resume`, `restore`).
+pub fn open_existing(dir: &Path) -> Result<(Record, RunState), Error> {
+    let meta = std::fs::symlink_metadata(dir);
+    if !meta.as_ref().is_ok_and(|m| m.is_dir()) || !dir.join(record::RUN_DB).exists() {
         return Err(Error::Usage(format!(
-            "{} already holds a run's reports; continue it with --resume {} or choose another --report-dir",
+            "{} is not a docspace-batch report directory (no {}), or it was made by a run that never started",
             dir.display(),
-            dir.display()
+            record::RUN_DB
         )));
     }
-    std::fs::create_dir_all(dir).map_err(|e| {
-        Error::Io(format!(
-            "cannot create report directory {}: {e}",
+    let record = open_record(dir)?;
+    match record.state().map_err(|e| Error::Usage(e.to_string()))? {
+        Some(st) => Ok((record, st)),
+        None => Err(Error::Usage(format!(
+            "{} holds no plan: the run that made it stopped before it started; start a new run",
             dir.display()
-        ))
-    })
+        ))),
+    }
 }
 
 /// Shell-quotes one argument for the printed resume command.

@@ -14,31 +14,49 @@ use super::execute;
 use crate::api::fake::{http_error, Call, FakePortal, Op, Reply};
 use crate::api::ErrorKind;
 use crate::config::Settings;
-use crate::job::{Action, Task};
-use crate::report::{Outcome, ReportWriter, ResultRow};
+use crate::job::{Action, FileId, Task};
+use crate::record::Counters;
+use crate::report::{Outcome, ResultRow};
 use crate::runner::exec::tests::{cfg, ctx_for, f, task};
 use crate::runner::exec::Ctx;
+use crate::runner::exec::TaskOutput;
+use crate::runner::journal::Sink;
 use crate::runner::stop::StopReason;
 use crate::units::Rate;
 
 const LATENCY: Duration = Duration::from_millis(100);
 
-/// Runs `tasks` through the engine into a scratch report directory; returns the final rows.
+/// Keeps the last row per `seq`, like the record.
+#[derive(Default)]
+struct Rows(std::collections::BTreeMap<u64, ResultRow>);
+
+impl Sink for Rows {
+    fn intent(&mut self, _: u64, _: &FileId, _: bool, _: Option<bool>) -> Result<(), String> {
+        Ok(())
+    }
+    fn commit(&mut self, batch: &[&TaskOutput], _: &Counters) -> Result<(), String> {
+        for o in batch {
+            self.0.insert(o.row.seq, o.row.clone());
+        }
+        Ok(())
+    }
+}
+
+/// Runs `tasks` through the engine; returns the final rows in `seq` order.
 async fn run(ctx: &Arc<Ctx>, tasks: Vec<Task>) -> Vec<ResultRow> {
-    let dir = tempfile::tempdir().unwrap();
-    let mut writer = ReportWriter::open(dir.path()).unwrap();
+    let mut rows = Rows::default();
     let mut ui = ctx.ui.clone();
     execute(
         ctx.clone(),
         Arc::new(tasks),
         Arc::new(HashMap::new()),
-        &mut writer,
+        &mut rows,
+        HashMap::new(),
         &mut ui,
         "test",
     )
-    .await
-    .unwrap();
-    writer.finish().unwrap()
+    .await;
+    rows.0.into_values().collect()
 }
 
 fn infos(n: u32) -> Vec<Task> {

@@ -50,9 +50,14 @@ pub(in crate::runner) fn f(id: u32) -> FileId {
 }
 
 async fn run_on(ctx: &Ctx, action: Action) -> ResultRow {
-    run_task(ctx, &task(1, 1, action), &mut FileMemo::default())
-        .await
-        .row
+    run_task(
+        ctx,
+        &task(1, 1, action),
+        &mut FileMemo::default(),
+        &crate::runner::journal::Journal::default(),
+    )
+    .await
+    .row
 }
 
 /// `action` on file 1 with the default settings.

@@ -1,0 +1,239 @@
+//! The run's record: `run.db`, an SQLite database in the report directory and the truth of the
+//! run. It holds the plan, a write intent committed before each lock/unlock request leaves,
+//! every result with its access rows (one transaction), each start/resume/stop of a process
+//! with its request counters, skipped folders, and, in a run that `restore` released, which
+//! files it released. Every CSV/JSON/MD file beside it is an export ([`crate::report`]).
+//!
+//! Durability: WAL with `synchronous=NORMAL`: a committed transaction survives the process
+//! being killed (it is in the WAL file, which the next open replays); a power loss can take
+//! the last transactions before the OS wrote the WAL out, which a resume then redoes (a lost
+//! intent makes a lock that was sent look unsent: the resume re-reads the file and records it
+//! as `unchanged`, so keep the run's own report of what it locked in mind after a power cut).
+//!
+//! Safety: the directory is locked ([`lock`]) before anything is read or written, and no file
+//! in it is opened through a symbolic link ([`files`]).
+
+pub mod files;
+pub mod lock;
+mod read;
+mod store;
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OpenFlags};
+use serde::{Deserialize, Serialize};
+
+pub use lock::{DirLock, LockError};
+pub use read::{Intent, Totals};
+pub use store::Counters;
+
+/// The database's file name.
+pub const RUN_DB: &str = "run.db";
+
+/// Everything in a report directory that is opened by name: checked for planted links
+/// before the first request.
+pub const REPORT_FILES: &[&str] = &[
+    RUN_DB,
+    "run.db-wal",
+    "run.db-shm",
+    "run.db-journal",
+    lock::LOCK_FILE,
+    crate::report::RESULTS,
+    crate::report::ACCESS,
+    crate::report::SUMMARY_JSON,
+    crate::report::SUMMARY_MD,
+];
+
+/// Schema version, in `PRAGMA user_version`.
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS tasks (
+    seq INTEGER PRIMARY KEY, job TEXT NOT NULL, file_id TEXT NOT NULL, action TEXT NOT NULL,
+    on_failure TEXT NOT NULL, grp TEXT, title TEXT);
+CREATE TABLE IF NOT EXISTS intents (
+    seq INTEGER PRIMARY KEY, file_id TEXT NOT NULL, lock INTEGER NOT NULL, was_locked INTEGER,
+    at TEXT NOT NULL, session INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS results (
+    seq INTEGER PRIMARY KEY, job TEXT NOT NULL, file_id TEXT NOT NULL, action TEXT NOT NULL,
+    outcome TEXT NOT NULL, http_status INTEGER, attempts INTEGER NOT NULL, error_kind TEXT,
+    error TEXT NOT NULL, was_locked INTEGER, locked INTEGER, locked_by TEXT NOT NULL,
+    title TEXT NOT NULL, users INTEGER, duration_ms INTEGER NOT NULL, finished_at TEXT NOT NULL,
+    can_lock INTEGER, session INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS access (
+    seq INTEGER NOT NULL, file_id TEXT NOT NULL, title TEXT NOT NULL, user_id TEXT NOT NULL,
+    name TEXT NOT NULL, email TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS access_seq ON access (seq);
+CREATE TABLE IF NOT EXISTS sessions (
+    id INTEGER PRIMARY KEY, kind TEXT NOT NULL, started_at TEXT NOT NULL, finished_at TEXT,
+    exit_code INTEGER, stop_reason TEXT, requests INTEGER NOT NULL DEFAULT 0,
+    retries INTEGER NOT NULL DEFAULT 0, throttled INTEGER NOT NULL DEFAULT 0,
+    writes INTEGER NOT NULL DEFAULT 0, busy_ms INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS skipped_folders (folder_id TEXT PRIMARY KEY, reason TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS released (file_id TEXT PRIMARY KEY, at TEXT NOT NULL, by TEXT NOT NULL);
+";
+
+/// A record that cannot be opened or written.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    /// Another process holds the directory.
+    #[error("{0}")]
+    InUse(String),
+    /// Anything else: the message names the path and the cause.
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// An open record: the directory lock and the database connection.
+pub struct Record {
+    conn: Connection,
+    dir: PathBuf,
+    session: i64,
+    _lock: DirLock,
+}
+
+impl std::fmt::Debug for Record {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Record").field("dir", &self.dir).finish()
+    }
+}
+
+impl Record {
+    /// Locks `dir` (which must exist) and opens its `run.db`, creating an empty one.
+    pub fn open(dir: &Path) -> Result<Record, RecordError> {
+        let lock = DirLock::acquire(dir).map_err(|e| match e {
+            LockError::InUse { .. } => RecordError::InUse(e.describe(dir)),
+            LockError::Io(_) => RecordError::Failed(e.describe(dir)),
+        })?;
+        files::check_no_links(dir, REPORT_FILES).map_err(|e| RecordError::Failed(e.to_string()))?;
+        let path = dir.join(RUN_DB);
+        let existed = path.exists();
+        let fail = |e: rusqlite::Error| RecordError::Failed(format!("{}: {e}", path.display()));
+        if !existed {
+            // Created here so it is 0600 from the start; SQLite then opens it.
+            files::open_rw(&path)
+                .map_err(|e| RecordError::Failed(format!("{}: {e}", path.display())))?;
+        }
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_NOFOLLOW
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(&path, flags).map_err(fail)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(fail)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(fail)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(fail)?;
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(fail)?;
+        if version > SCHEMA_VERSION {
+            return Err(RecordError::Failed(format!(
+                "{} was written by a newer docspace-batch (schema {version}); use that version",
+                path.display()
+            )));
+        }
+        conn.execute_batch(SCHEMA).map_err(fail)?;
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION)
+            .map_err(fail)?;
+        private_sidecars(dir);
+        Ok(Record {
+            conn,
+            dir: dir.to_path_buf(),
+            session: 0,
+            _lock: lock,
+        })
+    }
+
+    /// The report directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn fail(&self, e: impl std::fmt::Display) -> RecordError {
+        RecordError::Failed(format!("{}: {e}", self.dir.join(RUN_DB).display()))
+    }
+}
+
+/// SQLite creates the WAL and shared-memory files with the database's mode; make sure.
+fn private_sidecars(dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    for name in ["run.db-wal", "run.db-shm"] {
+        let p = dir.join(name);
+        if std::fs::symlink_metadata(&p).is_ok_and(|m| m.is_file()) {
+            let _ = std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600));
+        }
+    }
+}
+
+/// What made a report directory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum RunKind {
+    /// `run` (and its resumes).
+    #[default]
+    Run,
+    /// `restore`.
+    Restore,
+}
+
+/// What a report directory was made from (the `state` entry of `meta`, as JSON).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RunState {
+    /// Format version.
+    pub version: u32,
+    /// Run name.
+    pub name: String,
+    /// Job files with their content hashes.
+    pub job_files: Vec<JobFileRef>,
+    /// The command line (without the key, which is never on it), for the resume command.
+    pub argv: Vec<String>,
+    /// Portal base URL.
+    pub portal: String,
+    /// Whether this was a dry run.
+    pub dry_run: bool,
+    /// `--shard`, as typed.
+    pub shard: Option<String>,
+    /// Created (RFC 3339).
+    pub created_at: String,
+    /// Total tasks in the plan.
+    pub tasks: u64,
+    /// `--action` of the run (resumes reuse it).
+    #[serde(default)]
+    pub action: Option<String>,
+    /// What made the directory (absent in old files: a run).
+    #[serde(default)]
+    pub kind: RunKind,
+}
+
+/// A job file and its hash.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct JobFileRef {
+    /// Path as given.
+    pub path: PathBuf,
+    /// Hex SHA-256.
+    pub sha256: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_kind_is_stored_as_before_and_defaults_to_run() {
+        let st = |kind: &str| {
+            serde_json::from_str::<RunState>(&format!(
+                r#"{{"version":1,"name":"n","job_files":[],"argv":[],"portal":"","dry_run":false,"shard":null,"created_at":"","tasks":0{kind}}}"#
+            ))
+            .map(|s| s.kind)
+        };
+        assert_eq!(st("").unwrap(), RunKind::Run);
+        assert_eq!(st(r#","kind":"run""#).unwrap(), RunKind::Run);
+        assert_eq!(st(r#","kind":"restore""#).unwrap(), RunKind::Restore);
+        assert_eq!(
+            serde_json::to_value(RunKind::Restore).unwrap(),
+            serde_json::json!("restore")
+        );
+    }
+}

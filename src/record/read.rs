@@ -1,0 +1,252 @@
+//! Reading the record: the state and plan for `--resume`, results and access rows for the
+//! exports and `restore`, unsettled intents, released files, and the counters over every
+//! process that recorded into the directory.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use rusqlite::OptionalExtension;
+
+use super::{Record, RecordError, RunState};
+use crate::api::ErrorKind;
+use crate::job::{Action, FileId, OnFailure, Task};
+use crate::report::{AccessRow, Outcome, ResultRow};
+use crate::runner::plan::Plan;
+
+type Result<T> = std::result::Result<T, RecordError>;
+
+/// A write intent with no result after it: the process ended while the request was on the
+/// wire (or before it left).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Intent {
+    /// `true` for lock, `false` for unlock.
+    pub lock: bool,
+    /// The file's state before, when it was known.
+    pub was_locked: Option<bool>,
+}
+
+/// Figures over every process that recorded into the directory.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Totals {
+    /// Requests sent.
+    pub requests: u64,
+    /// Attempts after the first.
+    pub retries: u64,
+    /// 429 answers.
+    pub throttled: u64,
+    /// Lock/unlock requests sent.
+    pub writes: u64,
+    /// Seconds spent working.
+    pub busy_seconds: f64,
+    /// When the first process started (RFC 3339).
+    pub first_start: Option<String>,
+    /// Processes that recorded (the first start and every resume).
+    pub sessions: u64,
+}
+
+impl Record {
+    /// What made the directory; `None` for a directory that holds no plan yet.
+    pub fn state(&self) -> Result<Option<RunState>> {
+        let text: Option<String> = self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = 'state'", [], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(|e| self.fail(e))?;
+        text.map(|t| serde_json::from_str(&t).map_err(|e| self.fail(format!("damaged state: {e}"))))
+            .transpose()
+    }
+
+    /// The recorded plan, in `seq` order.
+    pub fn plan(&self) -> Result<Plan> {
+        let mut plan = Plan::default();
+        let mut jobs: HashMap<String, Arc<str>> = HashMap::new();
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT seq, job, file_id, action, on_failure, grp, title FROM tasks ORDER BY seq",
+            )
+            .map_err(|e| self.fail(e))?;
+        let mut rows = stmt.query([]).map_err(|e| self.fail(e))?;
+        while let Some(r) = rows.next().map_err(|e| self.fail(e))? {
+            let get = |i: usize| r.get::<_, Option<String>>(i).unwrap_or_default();
+            let seq: i64 = r.get(0).map_err(|e| self.fail(e))?;
+            let job = get(1).unwrap_or_default();
+            let job = jobs
+                .entry(job.clone())
+                .or_insert_with(|| Arc::from(job))
+                .clone();
+            let file = FileId::parse(&get(2).unwrap_or_default())
+                .map_err(|e| self.fail(format!("task {seq}: {e}")))?;
+            let action = Action::parse(&get(3).unwrap_or_default())
+                .map_err(|e| self.fail(format!("task {seq}: {e}")))?;
+            let on_failure = match get(4).as_deref() {
+                Some("continue") => OnFailure::Continue,
+                _ => OnFailure::SkipRest,
+            };
+            if let Some(g) = get(5).filter(|g| !g.is_empty()) {
+                plan.groups.insert(file.to_string(), g);
+            }
+            if let Some(t) = get(6).filter(|t| !t.is_empty()) {
+                plan.titles.insert(file.clone(), t);
+            }
+            plan.tasks.push(Task {
+                seq: seq as u64,
+                job,
+                file,
+                action,
+                on_failure,
+            });
+        }
+        Ok(plan)
+    }
+
+    /// Every recorded result, in `seq` order.
+    pub fn results(&self) -> Result<Vec<ResultRow>> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT seq, job, file_id, action, outcome, http_status, attempts, error_kind, error, was_locked, locked, locked_by, title, users, duration_ms, finished_at, can_lock FROM results ORDER BY seq",
+            )
+            .map_err(|e| self.fail(e))?;
+        let rows = stmt
+            .query_map([], row_from_sql)
+            .map_err(|e| self.fail(e))?
+            .collect::<rusqlite::Result<Vec<Option<ResultRow>>>>()
+            .map_err(|e| self.fail(e))?;
+        Ok(rows.into_iter().flatten().collect())
+    }
+
+    /// Every recorded access row, in `seq` order.
+    pub fn access(&self) -> Result<Vec<AccessRow>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT file_id, title, user_id, name, email FROM access ORDER BY seq, rowid")
+            .map_err(|e| self.fail(e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(AccessRow {
+                    file_id: r.get(0)?,
+                    title: r.get(1)?,
+                    user_id: r.get(2)?,
+                    name: r.get(3)?,
+                    email: r.get(4)?,
+                })
+            })
+            .map_err(|e| self.fail(e))?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| self.fail(e))?;
+        Ok(rows)
+    }
+
+    /// Intents whose task has no final result recorded after them, by `seq`.
+    pub fn unsettled_intents(&self) -> Result<HashMap<u64, Intent>> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT i.seq, i.lock, i.was_locked FROM intents i LEFT JOIN results r ON r.seq = i.seq
+                 WHERE r.seq IS NULL OR r.outcome IN ('cancelled', 'failed')",
+            )
+            .map_err(|e| self.fail(e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, i64>(0)? as u64,
+                    Intent {
+                        lock: r.get(1)?,
+                        was_locked: r.get(2)?,
+                    },
+                ))
+            })
+            .map_err(|e| self.fail(e))?
+            .collect::<rusqlite::Result<HashMap<_, _>>>()
+            .map_err(|e| self.fail(e))?;
+        Ok(rows)
+    }
+
+    /// Files a `restore` already released.
+    pub fn released(&self) -> Result<HashSet<String>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT file_id FROM released")
+            .map_err(|e| self.fail(e))?;
+        let rows = stmt
+            .query_map([], |r| r.get(0))
+            .map_err(|e| self.fail(e))?
+            .collect::<rusqlite::Result<HashSet<String>>>()
+            .map_err(|e| self.fail(e))?;
+        Ok(rows)
+    }
+
+    /// Folders skipped by `--skip-missing-folders`, with the reason.
+    pub fn skipped_folders(&self) -> Result<Vec<(String, String)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT folder_id, reason FROM skipped_folders ORDER BY folder_id")
+            .map_err(|e| self.fail(e))?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(|e| self.fail(e))?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| self.fail(e))?;
+        Ok(rows)
+    }
+
+    /// Counters summed over every process, with the first start.
+    pub fn totals(&self) -> Result<Totals> {
+        self.conn
+            .query_row(
+                "SELECT COALESCE(SUM(requests),0), COALESCE(SUM(retries),0), COALESCE(SUM(throttled),0), COALESCE(SUM(writes),0), COALESCE(SUM(busy_ms),0), MIN(started_at), COUNT(*) FROM sessions WHERE kind != 'dry_run'",
+                [],
+                |r| {
+                    Ok(Totals {
+                        requests: r.get::<_, i64>(0)? as u64,
+                        retries: r.get::<_, i64>(1)? as u64,
+                        throttled: r.get::<_, i64>(2)? as u64,
+                        writes: r.get::<_, i64>(3)? as u64,
+                        busy_seconds: r.get::<_, i64>(4)? as f64 / 1000.0,
+                        first_start: r.get(5)?,
+                        sessions: r.get::<_, i64>(6)? as u64,
+                    })
+                },
+            )
+            .map_err(|e| self.fail(e))
+    }
+}
+
+/// A results row from SQL; `None` when a cell holds a value this version does not know.
+fn row_from_sql(r: &rusqlite::Row) -> rusqlite::Result<Option<ResultRow>> {
+    let action: String = r.get(3)?;
+    let outcome: String = r.get(4)?;
+    let kind: Option<String> = r.get(7)?;
+    let (Ok(action), Some(outcome)) = (Action::parse(&action), Outcome::parse(&outcome)) else {
+        return Ok(None);
+    };
+    let error_kind = match kind {
+        Some(k) => match ErrorKind::parse(&k) {
+            Some(k) => Some(k),
+            None => return Ok(None),
+        },
+        None => None,
+    };
+    Ok(Some(ResultRow {
+        seq: r.get::<_, i64>(0)? as u64,
+        job: r.get(1)?,
+        file_id: r.get(2)?,
+        action,
+        outcome,
+        http_status: r.get(5)?,
+        attempts: r.get(6)?,
+        error_kind,
+        error: r.get(8)?,
+        was_locked: r.get(9)?,
+        locked: r.get(10)?,
+        locked_by: r.get(11)?,
+        title: r.get(12)?,
+        users: r.get::<_, Option<i64>>(13)?.map(|u| u as usize),
+        duration_ms: r.get::<_, i64>(14)? as u64,
+        finished_at: r.get(15)?,
+        can_lock: r.get(16)?,
+    }))
+}

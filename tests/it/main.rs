@@ -3,5 +3,6 @@ mod audit;
 mod common;
 mod faults;
 mod hostile;
+mod reports;
 mod runner;
 mod sandbox;

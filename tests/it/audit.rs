@@ -69,7 +69,10 @@ async fn connected_storage_and_csv_folder_ids_expand() {
         "rooms.csv",
         "folder_id,action\ndropbox-337,info\n5002,info\n",
     );
-    let o = Cli::new(&w).sandbox(&sb).job([csv.to_str().unwrap()]).run();
+    let o = Cli::new(&w)
+        .sandbox(&sb)
+        .job([csv.to_str().unwrap(), "--rate", "unlimited"])
+        .run();
     assert_eq!(o.code(), 0, "{}", o.stderr());
     let rows = w.rows();
     assert!(
@@ -160,6 +163,8 @@ async fn lock_then_restore_releases_exactly_what_the_run_locked() {
             w.report().to_str().unwrap(),
             "--report-dir",
             restore_dir.to_str().unwrap(),
+            "--rate",
+            "unlimited",
             "--progress",
             "never",
         ])

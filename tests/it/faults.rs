@@ -372,11 +372,18 @@ async fn daily_cap_stops_writes_cancels_the_rest_and_resume_repeats_nothing() {
 // ---------------------------------------------------------------------------------------------
 // Signals
 
-/// 150 lock tasks on bulk files, at 50 ms latency: about 3 s of work.
-async fn bulk_lock_setup() -> (Sandbox, Work) {
+/// 150 lock tasks on bulk files, every request answered after 50 ms while `slow` is set: about
+/// 4 s of work at `--concurrency 4`, so a signal lands mid-run. Clearing `slow` before the
+/// resume lets it finish at full speed (what it asserts does not depend on the latency).
+async fn bulk_lock_setup() -> (Sandbox, Work, Arc<AtomicBool>) {
+    let slow = Arc::new(AtomicBool::new(true));
+    let s2 = slow.clone();
     let sb = sandbox_with(SandboxOptions {
         files: 200,
-        latency: Duration::from_millis(50),
+        interceptor: Some(Arc::new(move |_| {
+            s2.load(Ordering::SeqCst)
+                .then(|| Injected::Delay(Duration::from_millis(50)))
+        })),
         ..SandboxOptions::default()
     })
     .await;
@@ -386,7 +393,7 @@ async fn bulk_lock_setup() -> (Sandbox, Work) {
         csv.push_str(&format!("{id},lock\n"));
     }
     w.file("job.csv", &csv);
-    (sb, w)
+    (sb, w, slow)
 }
 
 const BULK_ARGS: [&str; 10] = [
@@ -397,13 +404,13 @@ const BULK_ARGS: [&str; 10] = [
     "--concurrency",
     "4",
     "--rate",
-    "100/s",
+    "unlimited",
     "--progress",
     "never",
 ];
 
 async fn interrupt_then_resume(sig: &str) {
-    let (sb, w) = bulk_lock_setup().await;
+    let (sb, w, slow) = bulk_lock_setup().await;
     let child = Cli::new(&w).sandbox(&sb).args(BULK_ARGS).spawn();
     let report = w.report();
     assert!(
@@ -434,6 +441,7 @@ async fn interrupt_then_resume(sig: &str) {
         "every request got its answer"
     );
 
+    slow.store(false, Ordering::SeqCst);
     let o2 = Cli::shell(&w, &cmd).sandbox(&sb).run();
     assert_eq!(o2.code(), 0, "{}", o2.stderr());
     assert!(
@@ -548,6 +556,8 @@ async fn a_second_signal_exits_at_once_and_leaves_valid_rows() {
             "job.csv",
             "--resume",
             "report",
+            "--rate",
+            "unlimited",
             "--progress",
             "never",
         ])
@@ -567,7 +577,7 @@ async fn a_second_signal_exits_at_once_and_leaves_valid_rows() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_mid_run_then_resume_completes_and_repeats_only_in_flight() {
-    let (sb, w) = bulk_lock_setup().await;
+    let (sb, w, slow) = bulk_lock_setup().await;
     let child = Cli::new(&w).sandbox(&sb).args(BULK_ARGS).spawn();
     let report = w.report();
     assert!(
@@ -600,6 +610,7 @@ async fn sigkill_mid_run_then_resume_completes_and_repeats_only_in_flight() {
     data.extend_from_slice(b"149,job-1,100148,lo");
     std::fs::write(report.join("results.csv"), data).unwrap();
     let puts_at_kill = puts_per_file(&sb);
+    slow.store(false, Ordering::SeqCst);
 
     let o2 = Cli::new(&w)
         .sandbox(&sb)

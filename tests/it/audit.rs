@@ -20,8 +20,11 @@ async fn folders_expand_across_pages_and_each_file_is_a_target_once() {
         "audit.yaml",
         "jobs:\n  - name: rooms\n    folders: [5001, 5002, 6000]\n    files: [151]\n    actions: [info]\n",
     );
-    let o = run(&sb, &w, &[job.to_str().unwrap(), "--rate", "unlimited"]);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let o = Cli::new(&w)
+        .sandbox(&sb)
+        .job([job.to_str().unwrap(), "--rate", "unlimited"])
+        .run();
+    assert_eq!(o.code(), 0, "{}", o.stderr());
     let rows = w.rows();
     let mut per_file: BTreeMap<String, usize> = BTreeMap::new();
     for r in &rows {
@@ -66,8 +69,11 @@ async fn connected_storage_and_csv_folder_ids_expand() {
         "rooms.csv",
         "folder_id,action\ndropbox-337,info\n5002,info\n",
     );
-    let o = run(&sb, &w, &[csv.to_str().unwrap()]);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let o = Cli::new(&w)
+        .sandbox(&sb)
+        .job([csv.to_str().unwrap(), "--rate", "unlimited"])
+        .run();
+    assert_eq!(o.code(), 0, "{}", o.stderr());
     let rows = w.rows();
     assert!(
         rows.iter()
@@ -92,33 +98,32 @@ async fn a_missing_folder_stops_before_any_write_unless_skipped() {
         "job.yaml",
         "jobs:\n  - folders: [5001, 777777]\n    actions: [lock]\n",
     );
-    let o = run(&sb, &w, &[job.to_str().unwrap()]);
-    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    let o = Cli::new(&w).sandbox(&sb).job([job.to_str().unwrap()]).run();
+    assert_eq!(o.code(), 2, "{}", o.stderr());
     assert!(
-        stderr(&o).contains("777777") && stderr(&o).contains("--skip-missing-folders"),
+        o.stderr().contains("777777") && o.stderr().contains("--skip-missing-folders"),
         "{}",
-        stderr(&o)
+        o.stderr()
     );
     assert!(
         sb.requests().iter().all(|r| r.method == "GET"),
         "nothing written"
     );
     let w2 = Work::new();
-    let o = run(
-        &sb,
-        &w2,
-        &[
+    let o = Cli::new(&w2)
+        .sandbox(&sb)
+        .job([
             job.to_str().unwrap(),
             "--skip-missing-folders",
             "--rate",
             "unlimited",
-        ],
-    );
+        ])
+        .run();
     assert_eq!(
-        code(&o),
+        o.code(),
         1,
         "104 is read-only, so one lock fails: {}",
-        stderr(&o)
+        o.stderr()
     );
     assert_eq!(w2.rows().len(), 60);
 }
@@ -130,8 +135,11 @@ async fn lock_then_restore_releases_exactly_what_the_run_locked() {
     sb.set_lock_owner("102", Some("Sandbox Admin"));
     let w = Work::new();
     let job = w.file("lock.yaml", "name: audit\njobs:\n  - folders: [5002]\n    files: [101, 102, 103]\n    actions: [lock]\n");
-    let o = run(&sb, &w, &[job.to_str().unwrap(), "--rate", "unlimited"]);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let o = Cli::new(&w)
+        .sandbox(&sb)
+        .job([job.to_str().unwrap(), "--rate", "unlimited"])
+        .run();
+    assert_eq!(o.code(), 0, "{}", o.stderr());
     for id in ["101", "151", "160"] {
         assert_eq!(
             sb.lock_owner(id).as_deref(),
@@ -149,22 +157,20 @@ async fn lock_then_restore_releases_exactly_what_the_run_locked() {
     );
 
     let restore_dir = w.path().join("restore-report");
-    let o = run_in(
-        w.path(),
-        &[
+    let o = Cli::new(&w)
+        .args([
             "restore",
             w.report().to_str().unwrap(),
             "--report-dir",
             restore_dir.to_str().unwrap(),
+            "--rate",
+            "unlimited",
             "--progress",
             "never",
-        ],
-        &[
-            ("DOCSPACE_URL", &sb.url()),
-            ("DOCSPACE_API_KEY", sb.api_key()),
-        ],
-    );
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+        ])
+        .sandbox(&sb)
+        .run();
+    assert_eq!(o.code(), 0, "{}", o.stderr());
     for id in ["101", "151", "160"] {
         assert_eq!(sb.lock_owner(id), None, "{id} released");
     }
@@ -201,22 +207,23 @@ async fn restore_refuses_a_run_without_state_information() {
     let sb = sandbox().await;
     let w = Work::new();
     let job = w.file("lock.csv", "file_id,action\n101,lock\n");
-    let o = run(&sb, &w, &[job.to_str().unwrap(), "--no-check-state"]);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let o = Cli::new(&w)
+        .sandbox(&sb)
+        .job([job.to_str().unwrap(), "--no-check-state"])
+        .run();
+    assert_eq!(o.code(), 0, "{}", o.stderr());
     let before = sb.requests().len();
-    let o = run_in(
-        w.path(),
-        &["restore", w.report().to_str().unwrap()],
-        &[
-            ("DOCSPACE_URL", &sb.url()),
-            ("DOCSPACE_API_KEY", sb.api_key()),
-        ],
-    );
-    assert_eq!(code(&o), 2);
-    assert!(stderr(&o).contains("--no-check-state"), "{}", stderr(&o));
+    let o = Cli::new(&w)
+        .args(["restore", w.report().to_str().unwrap()])
+        .sandbox(&sb)
+        .run();
+    assert_eq!(o.code(), 2);
+    assert!(o.stderr().contains("--no-check-state"), "{}", o.stderr());
     assert_eq!(sb.requests().len(), before, "nothing sent");
-    let o = run_in(w.path(), &["restore", w.path().to_str().unwrap()], &[]);
-    assert_eq!(code(&o), 2, "not a report directory");
+    let o = Cli::new(&w)
+        .args(["restore", w.path().to_str().unwrap()])
+        .run();
+    assert_eq!(o.code(), 2, "not a report directory");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -231,9 +238,8 @@ async fn shards_cover_every_task_exactly_once() {
     let mut files_per_shard: Vec<std::collections::BTreeSet<String>> = Vec::new();
     for k in 1..=3 {
         let dir = w.path().join(format!("shard{k}"));
-        let o = run_in(
-            w.path(),
-            &[
+        let o = Cli::new(&w)
+            .args([
                 "run",
                 job.to_str().unwrap(),
                 "--shard",
@@ -244,13 +250,10 @@ async fn shards_cover_every_task_exactly_once() {
                 "unlimited",
                 "--progress",
                 "never",
-            ],
-            &[
-                ("DOCSPACE_URL", &sb.url()),
-                ("DOCSPACE_API_KEY", sb.api_key()),
-            ],
-        );
-        assert_eq!(code(&o), 0, "{}", stderr(&o));
+            ])
+            .sandbox(&sb)
+            .run();
+        assert_eq!(o.code(), 0, "{}", o.stderr());
         let rows = rows_in(&dir);
         assert!(!rows.is_empty());
         // Per-file order intact: each file's info comes before its protectusers.
@@ -282,8 +285,11 @@ async fn summary_md_is_written_for_people() {
     let sb = sandbox().await;
     let w = Work::new();
     let job = w.file("job.yaml", "name: legal-audit\njobs:\n  - folders: [5003]\n    files: [103, 104]\n    actions: [info, protectusers, lock]\n");
-    let o = run(&sb, &w, &[job.to_str().unwrap(), "--rate", "unlimited"]);
-    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let o = Cli::new(&w)
+        .sandbox(&sb)
+        .job([job.to_str().unwrap(), "--rate", "unlimited"])
+        .run();
+    assert_eq!(o.code(), 1, "{}", o.stderr());
     let md = std::fs::read_to_string(w.report().join("summary.md")).unwrap();
     assert!(md.contains("# legal-audit"), "{md}");
     assert!(

@@ -1,10 +1,19 @@
-//! Helpers: an in-process sandbox on 127.0.0.1:0 and the real binary run against it with a clean
-//! environment.
+//! Helpers: an in-process sandbox on 127.0.0.1:0, one builder ([`Cli`]) that runs the real binary
+//! with a clean environment, and report files read by column name.
+//!
+//! Every run of the binary goes through [`Cli`]: it starts from an empty environment (PATH
+//! only), closes stdin, captures stdout and stderr, and never waits without a deadline.
 
+use std::collections::HashMap;
+use std::ffi::{OsStr, OsString};
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
-use docspace_batch::sandbox::{Sandbox, SandboxOptions};
+use docspace_batch::sandbox::{RecordedRequest, Sandbox, SandboxOptions};
 
 /// The binary under test.
 pub fn bin() -> PathBuf {
@@ -13,9 +22,7 @@ pub fn bin() -> PathBuf {
 
 /// A sandbox with default options.
 pub async fn sandbox() -> Sandbox {
-    Sandbox::start(SandboxOptions::default())
-        .await
-        .expect("sandbox starts")
+    sandbox_with(SandboxOptions::default()).await
 }
 
 /// A sandbox with options.
@@ -23,10 +30,377 @@ pub async fn sandbox_with(opts: SandboxOptions) -> Sandbox {
     Sandbox::start(opts).await.expect("sandbox starts")
 }
 
+/// Requests the sandbox received, without the key check.
+pub fn api_requests(sb: &Sandbox) -> Vec<RecordedRequest> {
+    sb.requests()
+        .into_iter()
+        .filter(|r| r.path != "/api/2.0/authentication")
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running the binary
+
+/// How long a run may take before the test gives up on it (kills it and fails). Generous: a
+/// bound for a hung binary, not a performance assertion.
+const RUN_LIMIT: Duration = Duration::from_secs(120);
+
+/// A command line for the binary under test, built up and then run once:
+///
+/// ```ignore
+/// let o = Cli::new(&w).sandbox(&sb).job([job, "--rate", "unlimited"]).run();
+/// assert_eq!(o.code(), 0, "{}", o.stderr());
+/// ```
+///
+/// The child gets PATH and nothing else from the test's environment, plus what
+/// [`env`](Cli::env), [`sandbox`](Cli::sandbox) or [`portal`](Cli::portal) add.
+#[must_use]
+pub struct Cli {
+    program: PathBuf,
+    /// The arguments (`-c <line>` first for [`Cli::shell`]).
+    args: Vec<OsString>,
+    cwd: PathBuf,
+    env: Vec<(OsString, OsString)>,
+    path: OsString,
+}
+
+impl Cli {
+    /// `docspace-batch` in `cwd`.
+    pub fn new(cwd: impl AsRef<Path>) -> Cli {
+        Cli {
+            program: bin(),
+            args: Vec::new(),
+            cwd: cwd.as_ref().to_path_buf(),
+            env: Vec::new(),
+            path: std::env::var_os("PATH").unwrap_or_default(),
+        }
+    }
+
+    /// `sh -c <line>` in `cwd`, with the binary under test first on PATH as `docspace-batch`:
+    /// a printed command line run exactly as an operator would paste it.
+    pub fn shell(cwd: impl AsRef<Path>, line: &str) -> Cli {
+        let mut path = bin().parent().unwrap().as_os_str().to_os_string();
+        path.push(":");
+        path.push(std::env::var_os("PATH").unwrap_or_default());
+        Cli {
+            program: PathBuf::from("sh"),
+            args: vec!["-c".into(), line.into()],
+            path,
+            ..Cli::new(cwd)
+        }
+    }
+
+    /// Appends one argument.
+    pub fn arg(mut self, a: impl AsRef<OsStr>) -> Cli {
+        self.args.push(a.as_ref().to_os_string());
+        self
+    }
+
+    /// Appends arguments.
+    pub fn args<S: AsRef<OsStr>>(mut self, args: impl IntoIterator<Item = S>) -> Cli {
+        self.args
+            .extend(args.into_iter().map(|a| a.as_ref().to_os_string()));
+        self
+    }
+
+    /// `run <args> --report-dir <cwd>/report --progress never`: a job run reporting where
+    /// [`Work::report`] looks.
+    pub fn job<S: AsRef<OsStr>>(self, args: impl IntoIterator<Item = S>) -> Cli {
+        let report = self.cwd.join("report");
+        self.arg("run")
+            .args(args)
+            .args([OsStr::new("--report-dir"), report.as_os_str()])
+            .args(["--progress", "never"])
+    }
+
+    /// Sets one environment variable.
+    pub fn env(mut self, k: impl AsRef<OsStr>, v: impl AsRef<OsStr>) -> Cli {
+        self.env
+            .push((k.as_ref().to_os_string(), v.as_ref().to_os_string()));
+        self
+    }
+
+    /// Points the binary at `sb` with its key (DOCSPACE_URL, DOCSPACE_API_KEY).
+    pub fn sandbox(self, sb: &Sandbox) -> Cli {
+        self.portal(&sb.url(), Some(sb.api_key()))
+    }
+
+    /// Points the binary at `url`, with `key` in DOCSPACE_API_KEY when given.
+    pub fn portal(self, url: &str, key: Option<&str>) -> Cli {
+        let c = self.env("DOCSPACE_URL", url);
+        match key {
+            Some(k) => c.env("DOCSPACE_API_KEY", k),
+            None => c,
+        }
+    }
+
+    fn command(&self, wrapper: &[&OsStr]) -> Command {
+        let (program, pre): (&OsStr, &[&OsStr]) = match wrapper.split_first() {
+            Some((p, rest)) => (p, rest),
+            None => (self.program.as_os_str(), &[]),
+        };
+        let mut c = Command::new(program);
+        c.args(pre);
+        if !wrapper.is_empty() {
+            c.arg(&self.program);
+        }
+        c.args(&self.args)
+            .env_clear()
+            .env("PATH", &self.path)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .current_dir(&self.cwd)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        c
+    }
+
+    /// Starts the binary without waiting for it.
+    pub fn spawn(self) -> Running {
+        Running::start(self.command(&[]))
+    }
+
+    /// Runs the binary to the end (at most [`RUN_LIMIT`]). The in-process sandbox runs on the
+    /// test's runtime: its other workers go on while this thread waits.
+    pub fn run(self) -> Ran {
+        let r = self.spawn();
+        tokio::task::block_in_place(move || r.wait_blocking(RUN_LIMIT))
+    }
+
+    /// Like [`Cli::run`], also returning the peak resident set size in KiB: from
+    /// `/usr/bin/time` when present, otherwise by polling `VmHWM` in `/proc/<pid>/status`.
+    pub fn run_measured(self) -> (Ran, u64) {
+        let time = Path::new("/usr/bin/time");
+        let rss_file = self.cwd.join(".maxrss");
+        let wrapper: Vec<&OsStr> = if time.exists() {
+            vec![
+                time.as_os_str(),
+                "-f".as_ref(),
+                "%M".as_ref(),
+                "-o".as_ref(),
+                rss_file.as_os_str(),
+            ]
+        } else {
+            Vec::new()
+        };
+        let r = Running::start(self.command(&wrapper));
+        let pid = r.pid();
+        let polled = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let poller = {
+            let (polled, done) = (polled.clone(), done.clone());
+            std::thread::spawn(move || {
+                use std::sync::atomic::Ordering::SeqCst;
+                while !done.load(SeqCst) {
+                    if let Some(kib) = vm_hwm_kib(pid) {
+                        polled.fetch_max(kib, SeqCst);
+                    }
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            })
+        };
+        let out = tokio::task::block_in_place(move || r.wait_blocking(RUN_LIMIT));
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+        poller.join().unwrap();
+        let from_time = std::fs::read_to_string(&rss_file)
+            .ok()
+            .and_then(|s| s.lines().last().and_then(|l| l.trim().parse::<u64>().ok()));
+        let _ = std::fs::remove_file(&rss_file);
+        let peak = from_time
+            .unwrap_or(0)
+            .max(polled.load(std::sync::atomic::Ordering::SeqCst));
+        (out, peak)
+    }
+}
+
+fn vm_hwm_kib(pid: u32) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    s.lines()
+        .find(|l| l.starts_with("VmHWM:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+/// Collects a pipe on its own thread, so a chatty child never blocks on a full pipe and what it
+/// wrote so far can be looked at while it runs.
+struct Collector {
+    buf: Arc<Mutex<Vec<u8>>>,
+    thread: JoinHandle<()>,
+}
+
+impl Collector {
+    fn start(mut pipe: impl Read + Send + 'static) -> Collector {
+        let buf = Arc::new(Mutex::new(Vec::new()));
+        let b = buf.clone();
+        let thread = std::thread::spawn(move || {
+            let mut chunk = [0u8; 8192];
+            while let Ok(n) = pipe.read(&mut chunk) {
+                if n == 0 {
+                    break;
+                }
+                b.lock().unwrap().extend_from_slice(&chunk[..n]);
+            }
+        });
+        Collector { buf, thread }
+    }
+
+    fn so_far(&self) -> Vec<u8> {
+        self.buf.lock().unwrap().clone()
+    }
+
+    fn finish(self) -> Vec<u8> {
+        self.thread.join().expect("pipe reader");
+        Arc::try_unwrap(self.buf)
+            .map(|m| m.into_inner().unwrap())
+            .unwrap_or_else(|b| b.lock().unwrap().clone())
+    }
+}
+
+/// A started binary.
+pub struct Running {
+    child: Child,
+    stdout: Collector,
+    stderr: Collector,
+}
+
+impl Running {
+    fn start(mut c: Command) -> Running {
+        let mut child = c.spawn().expect("the binary starts");
+        let stdout = Collector::start(child.stdout.take().unwrap());
+        let stderr = Collector::start(child.stderr.take().unwrap());
+        Running {
+            child,
+            stdout,
+            stderr,
+        }
+    }
+
+    /// Its process ID.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends `sig` (e.g. "TERM", "INT", "KILL") with kill(1).
+    pub fn signal(&self, sig: &str) {
+        let st = Command::new("kill")
+            .args([format!("-{sig}"), self.pid().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(st.success(), "kill -{sig} {}", self.pid());
+    }
+
+    /// True once it has exited.
+    pub fn exited(&mut self) -> bool {
+        self.child.try_wait().expect("try_wait").is_some()
+    }
+
+    /// What it has written to stdout so far.
+    pub fn stdout_so_far(&self) -> String {
+        String::from_utf8_lossy(&self.stdout.so_far()).into_owned()
+    }
+
+    /// Waits (async, so an in-process sandbox keeps serving) for it to exit, at most `limit`;
+    /// kills it and panics when it does not exit in time.
+    pub async fn wait(mut self, limit: Duration) -> Ran {
+        let exited = wait_until(limit, || self.exited()).await;
+        self.finish(exited, limit)
+    }
+
+    /// Like [`Running::wait`], blocking this thread.
+    fn wait_blocking(mut self, limit: Duration) -> Ran {
+        let t0 = Instant::now();
+        let mut exited = self.exited();
+        while !exited && t0.elapsed() < limit {
+            std::thread::sleep(Duration::from_millis(5));
+            exited = self.exited();
+        }
+        self.finish(exited, limit)
+    }
+
+    fn finish(mut self, exited: bool, limit: Duration) -> Ran {
+        if !exited {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+            panic!(
+                "the binary did not exit within {limit:?}; stderr:\n{}",
+                String::from_utf8_lossy(&self.stderr.finish())
+            );
+        }
+        let status = self.child.wait().expect("wait");
+        Ran {
+            output: Output {
+                status,
+                stdout: self.stdout.finish(),
+                stderr: self.stderr.finish(),
+            },
+        }
+    }
+}
+
+/// A finished run: exit code, stdout, stderr.
+pub struct Ran {
+    /// The raw output.
+    pub output: Output,
+}
+
+impl Ran {
+    /// The exit code; -1 when killed by a signal.
+    pub fn code(&self) -> i32 {
+        self.output.status.code().unwrap_or(-1)
+    }
+
+    /// stdout as text.
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.output.stdout).into_owned()
+    }
+
+    /// stderr as text.
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.output.stderr).into_owned()
+    }
+
+    /// The `resume with: ...` command printed on stderr.
+    pub fn resume_command(&self) -> String {
+        let err = self.stderr();
+        let line = err
+            .lines()
+            .find(|l| l.contains("resume with: "))
+            .unwrap_or_else(|| panic!("no resume command printed:\n{err}"));
+        line.split_once("resume with: ")
+            .unwrap()
+            .1
+            .trim()
+            .to_string()
+    }
+}
+
+/// Waits (async, so the in-process sandbox keeps serving) until `done` holds or `limit` passes.
+pub async fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let t0 = Instant::now();
+    while t0.elapsed() < limit {
+        if done() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    done()
+}
+
+// ---------------------------------------------------------------------------------------------
+// The work directory and its report files
+
 /// A scratch directory holding job files and reports.
 pub struct Work {
     /// The directory.
     pub dir: tempfile::TempDir,
+}
+
+impl AsRef<Path> for Work {
+    fn as_ref(&self) -> &Path {
+        self.dir.path()
+    }
 }
 
 impl Work {
@@ -52,27 +426,42 @@ impl Work {
         }
         self.file(name, &csv)
     }
+    /// The report directory [`Cli::job`] names.
     pub fn report(&self) -> PathBuf {
         self.dir.path().join("report")
     }
+    /// results.csv as text (empty when there is none).
     pub fn results(&self) -> String {
         std::fs::read_to_string(self.report().join("results.csv")).unwrap_or_default()
     }
-    /// results.csv as (seq, file_id, action, outcome, error_kind, attempts) tuples.
+    /// results.csv, parsed by column name.
     pub fn rows(&self) -> Vec<Row> {
         rows_in(&self.report())
     }
+    /// summary.json.
+    pub fn summary(&self) -> serde_json::Value {
+        summary_in(&self.report())
+    }
 }
 
-/// One parsed results.csv row (the columns tests look at).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// summary.json in `dir`.
+pub fn summary_in(dir: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(dir.join("summary.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+/// One results.csv row (the columns tests look at), read by header name.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 pub struct Row {
     pub seq: u64,
+    #[serde(rename = "file_id")]
     pub file: String,
     pub action: String,
     pub outcome: String,
+    #[serde(rename = "http_status")]
     pub status: String,
     pub attempts: u32,
+    #[serde(rename = "error_kind")]
     pub kind: String,
     pub error: String,
     pub was_locked: String,
@@ -82,150 +471,122 @@ pub struct Row {
     pub users: String,
 }
 
+/// results.csv in `dir` (no rows when there is none).
 pub fn rows_in(dir: &Path) -> Vec<Row> {
-    let mut rd = match csv::Reader::from_path(dir.join("results.csv")) {
-        Ok(r) => r,
-        Err(_) => return Vec::new(),
+    let Ok(mut rd) = csv::Reader::from_path(dir.join("results.csv")) else {
+        return Vec::new();
     };
-    rd.records()
-        .map(|r| {
-            let r = r.unwrap();
-            Row {
-                seq: r[0].parse().unwrap(),
-                file: r[2].to_string(),
-                action: r[3].to_string(),
-                outcome: r[4].to_string(),
-                status: r[5].to_string(),
-                attempts: r[6].parse().unwrap(),
-                kind: r[7].to_string(),
-                error: r[8].to_string(),
-                was_locked: r[9].to_string(),
-                locked: r[10].to_string(),
-                locked_by: r[11].to_string(),
-                title: r[12].to_string(),
-                users: r[13].to_string(),
-            }
-        })
+    rd.deserialize()
+        .map(|r| r.expect("a results.csv row"))
         .collect()
 }
 
-/// Runs the binary with a clean environment (PATH only) plus `env`, in `cwd`.
-pub fn run_in(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut c = std::process::Command::new(bin());
-    c.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .current_dir(cwd)
-        .args(args);
-    for (k, v) in env {
-        c.env(k, v);
+/// A report CSV (results.csv, access.csv, …) as text cells addressed by column name.
+#[derive(Debug, Clone)]
+pub struct Table {
+    /// Column names, in file order.
+    pub headers: Vec<String>,
+    rows: Vec<csv::StringRecord>,
+    index: HashMap<String, usize>,
+}
+
+/// One row of a [`Table`]; `row["outcome"]` is the cell in column `outcome`.
+#[derive(Clone, Copy)]
+pub struct TableRow<'a> {
+    table: &'a Table,
+    record: &'a csv::StringRecord,
+}
+
+impl Table {
+    /// Reads the CSV file at `path` (which must exist and parse).
+    pub fn read(path: &Path) -> Table {
+        let text =
+            std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        Table::parse(&text)
     }
-    // The sandbox runs on this runtime: let its workers go on while we wait.
-    tokio::task::block_in_place(|| c.output().expect("binary runs"))
-}
 
-/// Runs `docspace-batch run <args> --report-dir <work>/report --progress never` against `sb`.
-pub fn run(sb: &Sandbox, w: &Work, args: &[&str]) -> Output {
-    let report = w.report();
-    let mut all: Vec<&str> = vec!["run"];
-    all.extend_from_slice(args);
-    let rd = report.to_str().unwrap().to_string();
-    all.extend_from_slice(&["--report-dir", &rd, "--progress", "never"]);
-    run_in(
-        w.path(),
-        &all,
-        &[
-            ("DOCSPACE_URL", &sb.url()),
-            ("DOCSPACE_API_KEY", sb.api_key()),
-        ],
-    )
-}
-
-pub fn code(o: &Output) -> i32 {
-    o.status.code().unwrap_or(-1)
-}
-
-pub fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-pub fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-/// Requests the sandbox received, without the key check.
-pub fn api_requests(sb: &Sandbox) -> Vec<docspace_batch::sandbox::RecordedRequest> {
-    sb.requests()
-        .into_iter()
-        .filter(|r| r.path != "/api/2.0/authentication")
-        .collect()
-}
-
-/// The environment that points the binary at `sb`.
-pub fn portal_env(sb: &Sandbox) -> Vec<(String, String)> {
-    vec![
-        ("DOCSPACE_URL".into(), sb.url()),
-        ("DOCSPACE_API_KEY".into(), sb.api_key().to_string()),
-    ]
-}
-
-/// Runs `docspace-batch <args>` in the work directory against `sb`, adding nothing (no
-/// `--report-dir`), so relative paths on the command line are relative to the work directory.
-pub fn run_raw(sb: &Sandbox, w: &Work, args: &[&str]) -> Output {
-    let env = portal_env(sb);
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    run_in(w.path(), args, &env)
-}
-
-/// Starts `docspace-batch <args>` in the work directory against `sb` without waiting for it.
-pub fn spawn_raw(sb: &Sandbox, w: &Work, args: &[&str]) -> std::process::Child {
-    let mut c = std::process::Command::new(bin());
-    c.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .current_dir(w.path())
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    for (k, v) in portal_env(sb) {
-        c.env(k, v);
-    }
-    c.spawn().expect("binary starts")
-}
-
-/// Sends `sig` (e.g. "TERM", "INT", "KILL") to `pid` with kill(1).
-pub fn signal(pid: u32, sig: &str) {
-    let st = std::process::Command::new("kill")
-        .args([format!("-{sig}"), pid.to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(st.success(), "kill -{sig} {pid}");
-}
-
-/// Waits (async, so the in-process sandbox keeps serving) until `done` holds or `limit` passes.
-pub async fn wait_until(limit: std::time::Duration, mut done: impl FnMut() -> bool) -> bool {
-    let t0 = std::time::Instant::now();
-    while t0.elapsed() < limit {
-        if done() {
-            return true;
+    /// Parses CSV text with a header line. Every row must have as many cells as the header.
+    pub fn parse(text: &str) -> Table {
+        let mut rd = csv::Reader::from_reader(text.as_bytes());
+        let headers: Vec<String> = rd
+            .headers()
+            .expect("a header line")
+            .iter()
+            .map(str::to_string)
+            .collect();
+        let rows = rd
+            .records()
+            .map(|r| r.expect("a whole row"))
+            .collect::<Vec<_>>();
+        let index = headers
+            .iter()
+            .enumerate()
+            .map(|(i, h)| (h.clone(), i))
+            .collect();
+        Table {
+            headers,
+            rows,
+            index,
         }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    done()
+
+    /// The data rows.
+    pub fn rows(&self) -> impl Iterator<Item = TableRow<'_>> {
+        self.rows.iter().map(|record| TableRow {
+            table: self,
+            record,
+        })
+    }
+
+    fn column(&self, name: &str) -> usize {
+        *self
+            .index
+            .get(name)
+            .unwrap_or_else(|| panic!("no column `{name}` in {:?}", self.headers))
+    }
+
+    /// The table as CSV text again, with every cell of column `name` replaced by `with` for each
+    /// `(name, with)` in `redact`.
+    pub fn to_csv_redacted(&self, redact: &[(&str, &str)]) -> String {
+        let cols: Vec<(usize, &str)> = redact
+            .iter()
+            .map(|(name, with)| (self.column(name), *with))
+            .collect();
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.write_record(&self.headers).unwrap();
+        for r in &self.rows {
+            let mut cells: Vec<&str> = r.iter().collect();
+            for (i, with) in &cols {
+                cells[*i] = with;
+            }
+            w.write_record(&cells).unwrap();
+        }
+        String::from_utf8(w.into_inner().unwrap()).unwrap()
+    }
 }
 
-/// Waits for `child` to exit (at most `limit`), then collects its output. Kills it and panics
-/// when it does not exit in time.
-pub async fn wait_child(mut child: std::process::Child, limit: std::time::Duration) -> Output {
-    let exited = wait_until(limit, || child.try_wait().expect("try_wait").is_some()).await;
-    if !exited {
-        let _ = child.kill();
-        let o = child.wait_with_output().unwrap();
-        panic!(
-            "the binary did not exit within {limit:?}; stderr:\n{}",
-            stderr(&o)
-        );
+impl<'a> TableRow<'a> {
+    /// Every cell with its column name, in file order.
+    pub fn cells(&self) -> impl Iterator<Item = (&'a str, &'a str)> {
+        self.table
+            .headers
+            .iter()
+            .map(String::as_str)
+            .zip(self.record.iter())
     }
-    child.wait_with_output().expect("output")
+}
+
+impl std::fmt::Debug for TableRow<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.cells()).finish()
+    }
+}
+
+impl std::ops::Index<&str> for TableRow<'_> {
+    type Output = str;
+    fn index(&self, name: &str) -> &str {
+        &self.record[self.table.column(name)]
+    }
 }
 
 /// Finished data rows in a results.csv, counting only whole lines (a torn last line, as left
@@ -235,112 +596,8 @@ pub fn whole_rows(dir: &Path) -> usize {
     text.matches('\n').count().saturating_sub(1)
 }
 
-/// The `resume with: ...` command the binary printed on stderr.
-pub fn printed_resume_command(o: &Output) -> String {
-    let err = stderr(o);
-    let line = err
-        .lines()
-        .find(|l| l.contains("resume with: "))
-        .unwrap_or_else(|| panic!("no resume command printed:\n{err}"));
-    line.split_once("resume with: ")
-        .unwrap()
-        .1
-        .trim()
-        .to_string()
-}
-
-/// Runs a printed command line through `sh -c` in the work directory, with the binary under
-/// test first on PATH as `docspace-batch`, exactly as an operator would paste it.
-pub fn run_shell(sb: &Sandbox, w: &Work, cmd: &str) -> Output {
-    let bindir = bin().parent().unwrap().to_path_buf();
-    let path = format!(
-        "{}:{}",
-        bindir.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    let mut c = std::process::Command::new("sh");
-    c.env_clear()
-        .env("PATH", path)
-        .current_dir(w.path())
-        .args(["-c", cmd]);
-    for (k, v) in portal_env(sb) {
-        c.env(k, v);
-    }
-    tokio::task::block_in_place(|| c.output().expect("sh runs"))
-}
-
-/// Like [`run`], but with an explicit portal URL and key (or none) instead of `sb`'s.
-pub fn run_at(url: &str, key: Option<&str>, w: &Work, args: &[&str]) -> Output {
-    let report = w.report();
-    let rd = report.to_str().unwrap().to_string();
-    let mut all: Vec<&str> = vec!["run"];
-    all.extend_from_slice(args);
-    all.extend_from_slice(&["--report-dir", &rd, "--progress", "never"]);
-    let mut env = vec![("DOCSPACE_URL", url)];
-    if let Some(k) = key {
-        env.push(("DOCSPACE_API_KEY", k));
-    }
-    run_in(w.path(), &all, &env)
-}
-
-/// Runs the binary like [`run_in`] and also returns its peak resident set size in KiB, from
-/// `/usr/bin/time` when present, otherwise by polling `VmHWM` in `/proc/<pid>/status`.
-pub fn run_measured(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> (Output, u64) {
-    let time = Path::new("/usr/bin/time");
-    let rss_file = cwd.join(".maxrss");
-    let mut c = if time.exists() {
-        let mut c = std::process::Command::new(time);
-        c.arg("-f").arg("%M").arg("-o").arg(&rss_file).arg(bin());
-        c
-    } else {
-        std::process::Command::new(bin())
-    };
-    c.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .current_dir(cwd)
-        .args(args)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    tokio::task::block_in_place(|| {
-        let child = c.spawn().expect("binary runs");
-        let pid = child.id();
-        let polled = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let poller = {
-            let (polled, done) = (polled.clone(), done.clone());
-            std::thread::spawn(move || {
-                use std::sync::atomic::Ordering::SeqCst;
-                while !done.load(SeqCst) {
-                    if let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
-                        if let Some(kib) = s
-                            .lines()
-                            .find(|l| l.starts_with("VmHWM:"))
-                            .and_then(|l| l.split_whitespace().nth(1))
-                            .and_then(|v| v.parse::<u64>().ok())
-                        {
-                            polled.fetch_max(kib, SeqCst);
-                        }
-                    }
-                    std::thread::sleep(std::time::Duration::from_millis(5));
-                }
-            })
-        };
-        let out = child.wait_with_output().expect("binary runs");
-        done.store(true, std::sync::atomic::Ordering::SeqCst);
-        poller.join().unwrap();
-        let from_time = std::fs::read_to_string(&rss_file)
-            .ok()
-            .and_then(|s| s.lines().last().and_then(|l| l.trim().parse::<u64>().ok()));
-        let _ = std::fs::remove_file(&rss_file);
-        let peak = from_time
-            .unwrap_or(0)
-            .max(polled.load(std::sync::atomic::Ordering::SeqCst));
-        (out, peak)
-    })
-}
+// ---------------------------------------------------------------------------------------------
+// Hostile files and byte searches
 
 /// Every file below `dir` (recursively), with its bytes.
 pub fn files_below(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {

@@ -41,10 +41,6 @@ fn assert_each_task_once(rows: &[Row], n: u64) {
     );
 }
 
-fn summary(dir: &std::path::Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap()
-}
-
 /// PUT requests per file ID (only answered ones: status != 0) in the request log.
 fn puts_per_file(sb: &Sandbox) -> HashMap<String, usize> {
     let mut m = HashMap::new();
@@ -147,10 +143,9 @@ async fn fault_matrix_each_fault_gives_the_right_outcome_and_kind() {
     }
     let job = w.file("job.csv", &csv);
     let t0 = Instant::now();
-    let o = run(
-        &sb,
-        &w,
-        &[
+    let o = Cli::new(&w)
+        .sandbox(&sb)
+        .job([
             job.to_str().unwrap(),
             "--retries",
             "2",
@@ -160,9 +155,9 @@ async fn fault_matrix_each_fault_gives_the_right_outcome_and_kind() {
             "unlimited",
             "--concurrency",
             "8",
-        ],
-    );
-    assert_eq!(code(&o), 1, "failed tasks give exit 1: {}", stderr(&o));
+        ])
+        .run();
+    assert_eq!(o.code(), 1, "failed tasks give exit 1: {}", o.stderr());
     assert!(t0.elapsed() < Duration::from_secs(15), "{:?}", t0.elapsed());
     let rows = w.rows();
     assert_each_task_once(&rows, plan.len() as u64 + 7);
@@ -194,7 +189,7 @@ async fn fault_matrix_each_fault_gives_the_right_outcome_and_kind() {
     for id in 114..=120 {
         expect(&id.to_string(), "ok", "", "200", 1);
     }
-    let s = summary(&w.report());
+    let s = w.summary();
     assert_eq!(s["tasks"], 18);
     assert_eq!(s["outcomes"]["ok"], 13);
     assert_eq!(s["outcomes"]["failed"], 5);
@@ -217,10 +212,9 @@ async fn random_faults_every_task_once_and_writes_not_repeated_after_success() {
         csv.push_str(&format!("{id},lock\n"));
     }
     let job = w.file("job.csv", &csv);
-    let o = run(
-        &sb,
-        &w,
-        &[
+    let o = Cli::new(&w)
+        .sandbox(&sb)
+        .job([
             job.to_str().unwrap(),
             "--retries",
             "8",
@@ -228,8 +222,8 @@ async fn random_faults_every_task_once_and_writes_not_repeated_after_success() {
             "unlimited",
             "--concurrency",
             "8",
-        ],
-    );
+        ])
+        .run();
     let rows = w.rows();
     assert_each_task_once(&rows, 76);
     assert!(
@@ -239,7 +233,7 @@ async fn random_faults_every_task_once_and_writes_not_repeated_after_success() {
             .filter(|r| r.outcome != "ok")
             .collect::<Vec<_>>()
     );
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(o.code(), 0, "{}", o.stderr());
     let counts = sb.status_counts();
     for st in [0u16, 500, 502, 503] {
         assert!(counts.get(&st).copied().unwrap_or(0) > 0, "{counts:?}");
@@ -264,19 +258,18 @@ async fn a_401_mid_run_leaves_no_task_unaccounted_and_no_request_after() {
     .await;
     let w = Work::new();
     let job = w.csv_job("job.csv", 105..=134, "lock");
-    let o = run(
-        &sb,
-        &w,
-        &[
+    let o = Cli::new(&w)
+        .sandbox(&sb)
+        .job([
             job.to_str().unwrap(),
             "--no-check-state",
             "--concurrency",
             "1",
             "--rate",
             "unlimited",
-        ],
-    );
-    assert_eq!(code(&o), 3, "{}", stderr(&o));
+        ])
+        .run();
+    assert_eq!(o.code(), 3, "{}", o.stderr());
     let rows = w.rows();
     assert_each_task_once(&rows, 30);
     let by: Vec<(&str, &str)> = rows
@@ -291,7 +284,7 @@ async fn a_401_mid_run_leaves_no_task_unaccounted_and_no_request_after() {
         last, "/api/2.0/files/file/117/lock",
         "nothing after the 401"
     );
-    assert!(stderr(&o).contains("--resume"), "{}", stderr(&o));
+    assert!(o.stderr().contains("--resume"), "{}", o.stderr());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -322,8 +315,8 @@ async fn daily_cap_stops_writes_cancels_the_rest_and_resume_repeats_nothing() {
         "--progress",
         "never",
     ];
-    let o = run_raw(&sb, &w, &args);
-    assert_eq!(code(&o), 3, "the daily cap aborts: {}", stderr(&o));
+    let o = Cli::new(&w).sandbox(&sb).args(args).run();
+    assert_eq!(o.code(), 3, "the daily cap aborts: {}", o.stderr());
     let rows = w.rows();
     assert_each_task_once(&rows, 25);
     let locks: Vec<&Row> = rows.iter().filter(|r| r.action == "lock").collect();
@@ -347,10 +340,10 @@ async fn daily_cap_stops_writes_cancels_the_rest_and_resume_repeats_nothing() {
             .all(|r| r.outcome == "ok"),
         "reads go on under the write cap"
     );
-    let err = stderr(&o);
+    let err = o.stderr();
     assert!(err.contains("daily write cap"), "{err}");
-    let cmd = printed_resume_command(&o);
-    assert_eq!(summary(&w.report())["resume_command"], cmd.as_str());
+    let cmd = o.resume_command();
+    assert_eq!(w.summary()["resume_command"], cmd.as_str());
     let puts_before = sb.requests().iter().filter(|r| r.method == "PUT").count();
     assert!(
         puts_before <= 6 + 2,
@@ -358,8 +351,8 @@ async fn daily_cap_stops_writes_cancels_the_rest_and_resume_repeats_nothing() {
     );
 
     // Still capped: the resume sends no write for the 6 done, and stops again.
-    let o2 = run_shell(&sb, &w, &cmd);
-    assert_eq!(code(&o2), 3, "{}", stderr(&o2));
+    let o2 = Cli::shell(&w, &cmd).sandbox(&sb).run();
+    assert_eq!(o2.code(), 3, "{}", o2.stderr());
     let rows2 = w.rows();
     assert_each_task_once(&rows2, 25);
     assert_eq!(
@@ -369,7 +362,7 @@ async fn daily_cap_stops_writes_cancels_the_rest_and_resume_repeats_nothing() {
     );
     let puts = puts_per_file(&sb);
     assert!(puts.values().all(|&n| n == 1), "{puts:?}");
-    let s = summary(&w.report());
+    let s = w.summary();
     assert_eq!(s["tasks"], 25);
     assert_eq!(s["outcomes"]["ok"], 11);
     assert_eq!(s["outcomes"]["cancelled"], 14);
@@ -379,11 +372,18 @@ async fn daily_cap_stops_writes_cancels_the_rest_and_resume_repeats_nothing() {
 // ---------------------------------------------------------------------------------------------
 // Signals
 
-/// 150 lock tasks on bulk files, at 50 ms latency: about 3 s of work.
-async fn bulk_lock_setup() -> (Sandbox, Work) {
+/// 150 lock tasks on bulk files, every request answered after 50 ms while `slow` is set: about
+/// 4 s of work at `--concurrency 4`, so a signal lands mid-run. Clearing `slow` before the
+/// resume lets it finish at full speed (what it asserts does not depend on the latency).
+async fn bulk_lock_setup() -> (Sandbox, Work, Arc<AtomicBool>) {
+    let slow = Arc::new(AtomicBool::new(true));
+    let s2 = slow.clone();
     let sb = sandbox_with(SandboxOptions {
         files: 200,
-        latency: Duration::from_millis(50),
+        interceptor: Some(Arc::new(move |_| {
+            s2.load(Ordering::SeqCst)
+                .then(|| Injected::Delay(Duration::from_millis(50)))
+        })),
         ..SandboxOptions::default()
     })
     .await;
@@ -393,7 +393,7 @@ async fn bulk_lock_setup() -> (Sandbox, Work) {
         csv.push_str(&format!("{id},lock\n"));
     }
     w.file("job.csv", &csv);
-    (sb, w)
+    (sb, w, slow)
 }
 
 const BULK_ARGS: [&str; 10] = [
@@ -404,23 +404,22 @@ const BULK_ARGS: [&str; 10] = [
     "--concurrency",
     "4",
     "--rate",
-    "100/s",
+    "unlimited",
     "--progress",
     "never",
 ];
 
 async fn interrupt_then_resume(sig: &str) {
-    let (sb, w) = bulk_lock_setup().await;
-    let child = spawn_raw(&sb, &w, &BULK_ARGS);
-    let pid = child.id();
+    let (sb, w, slow) = bulk_lock_setup().await;
+    let child = Cli::new(&w).sandbox(&sb).args(BULK_ARGS).spawn();
     let report = w.report();
     assert!(
         wait_until(Duration::from_secs(10), || whole_rows(&report) >= 10).await,
         "rows appear"
     );
-    signal(pid, sig);
-    let o = wait_child(child, Duration::from_secs(10)).await;
-    assert_eq!(code(&o), 130, "{}", stderr(&o));
+    child.signal(sig);
+    let o = child.wait(Duration::from_secs(10)).await;
+    assert_eq!(o.code(), 130, "{}", o.stderr());
     let rows = w.rows();
     assert_each_task_once(&rows, 150);
     let ok = rows.iter().filter(|r| r.outcome == "ok").count();
@@ -430,11 +429,11 @@ async fn interrupt_then_resume(sig: &str) {
         cancelled > 0 && ok >= 10,
         "the signal landed mid-run: {ok} ok"
     );
-    let s = summary(&report);
+    let s = summary_in(&report);
     assert_eq!(s["exit_code"], 130);
     assert_eq!(s["tasks"], 150);
     assert_eq!(s["outcomes"]["cancelled"], cancelled as u64);
-    let cmd = printed_resume_command(&o);
+    let cmd = o.resume_command();
     assert_eq!(s["resume_command"], cmd.as_str());
     // In-flight requests were allowed to finish: no PUT was left half-answered.
     assert!(
@@ -442,12 +441,14 @@ async fn interrupt_then_resume(sig: &str) {
         "every request got its answer"
     );
 
-    let o2 = run_shell(&sb, &w, &cmd);
-    assert_eq!(code(&o2), 0, "{}", stderr(&o2));
+    slow.store(false, Ordering::SeqCst);
+    let o2 = Cli::shell(&w, &cmd).sandbox(&sb).run();
+    assert_eq!(o2.code(), 0, "{}", o2.stderr());
     assert!(
-        stderr(&o2).contains(&format!("{cancelled} of 150 tasks left")),
+        o2.stderr()
+            .contains(&format!("{cancelled} of 150 tasks left")),
         "{}",
-        stderr(&o2)
+        o2.stderr()
     );
     let rows = w.rows();
     assert_each_task_once(&rows, 150);
@@ -469,7 +470,7 @@ async fn interrupt_then_resume(sig: &str) {
         "no lock was sent twice: {:?}",
         puts.iter().filter(|(_, n)| **n > 1).collect::<Vec<_>>()
     );
-    let s = summary(&report);
+    let s = summary_in(&report);
     assert_eq!(s["tasks"], 150);
     assert_eq!(s["outcomes"]["ok"], 150);
     assert_eq!(s["outcomes"].as_object().unwrap().len(), 1, "{s}");
@@ -515,30 +516,29 @@ async fn a_second_signal_exits_at_once_and_leaves_valid_rows() {
         "--progress",
         "never",
     ];
-    let child = spawn_raw(&sb, &w, &args);
-    let pid = child.id();
+    let child = Cli::new(&w).sandbox(&sb).args(args).spawn();
     assert!(
         wait_until(Duration::from_secs(10), || sb.requests().len() >= 24).await,
         "requests hang in flight"
     );
-    signal(pid, "TERM");
+    child.signal("TERM");
     // The first signal waits for the requests in flight.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let mut child = child;
     assert!(
-        child.try_wait().unwrap().is_none(),
+        !child.exited(),
         "the first signal lets in-flight requests finish"
     );
     let t = Instant::now();
-    signal(pid, "TERM");
-    let o = wait_child(child, Duration::from_secs(5)).await;
+    child.signal("TERM");
+    let o = child.wait(Duration::from_secs(5)).await;
     let took = t.elapsed();
-    assert_eq!(code(&o), 130, "{}", stderr(&o));
+    assert_eq!(o.code(), 130, "{}", o.stderr());
     assert!(
         took < Duration::from_secs(3),
         "the second signal exits at once, took {took:?}"
     );
-    assert!(stderr(&o).contains("second signal"), "{}", stderr(&o));
+    assert!(o.stderr().contains("second signal"), "{}", o.stderr());
     // Rows already written are whole and valid.
     let text = std::fs::read_to_string(w.report().join("results.csv")).unwrap();
     assert!(text.ends_with('\n'));
@@ -549,19 +549,20 @@ async fn a_second_signal_exits_at_once_and_leaves_valid_rows() {
 
     // The run can be continued: it does the rest, and repeats nothing that finished.
     hang.store(false, Ordering::SeqCst);
-    let o2 = run_raw(
-        &sb,
-        &w,
-        &[
+    let o2 = Cli::new(&w)
+        .sandbox(&sb)
+        .args([
             "run",
             "job.csv",
             "--resume",
             "report",
+            "--rate",
+            "unlimited",
             "--progress",
             "never",
-        ],
-    );
-    assert_eq!(code(&o2), 0, "{}", stderr(&o2));
+        ])
+        .run();
+    assert_eq!(o2.code(), 0, "{}", o2.stderr());
     let rows = w.rows();
     assert_each_task_once(&rows, 80);
     assert!(rows.iter().all(|r| r.outcome == "ok"));
@@ -576,29 +577,29 @@ async fn a_second_signal_exits_at_once_and_leaves_valid_rows() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_mid_run_then_resume_completes_and_repeats_only_in_flight() {
-    let (sb, w) = bulk_lock_setup().await;
-    let child = spawn_raw(&sb, &w, &BULK_ARGS);
-    let pid = child.id();
+    let (sb, w, slow) = bulk_lock_setup().await;
+    let child = Cli::new(&w).sandbox(&sb).args(BULK_ARGS).spawn();
     let report = w.report();
     assert!(
         wait_until(Duration::from_secs(10), || whole_rows(&report) >= 20).await,
         "rows appear"
     );
-    signal(pid, "KILL");
-    let o = wait_child(child, Duration::from_secs(5)).await;
-    assert_eq!(o.status.code(), None, "killed by the signal");
+    child.signal("KILL");
+    let o = child.wait(Duration::from_secs(5)).await;
+    assert_eq!(o.output.status.code(), None, "killed by the signal");
     // Every row on disk is whole (a torn final line at most) and distinct.
     let text = std::fs::read_to_string(report.join("results.csv")).unwrap();
-    let whole = &text[..text.rfind('\n').unwrap() + 1];
-    let mut rd = csv::Reader::from_reader(whole.as_bytes());
+    let whole = Table::parse(&text[..text.rfind('\n').unwrap() + 1]);
     let mut before: BTreeMap<u64, (String, String)> = BTreeMap::new();
-    for r in rd.records() {
-        let r = r.expect("a whole row");
-        assert_eq!(r.len(), 16);
-        assert_eq!(&r[4], "ok", "only finished tasks have rows: {r:?}");
+    for r in whole.rows() {
+        assert_eq!(r.cells().count(), whole.headers.len(), "a whole row");
+        assert_eq!(&r["outcome"], "ok", "only finished tasks have rows: {r:?}");
         assert!(
             before
-                .insert(r[0].parse().unwrap(), (r[2].to_string(), r[4].to_string()))
+                .insert(
+                    r["seq"].parse().unwrap(),
+                    (r["file_id"].to_string(), r["outcome"].to_string())
+                )
                 .is_none(),
             "one row per task"
         );
@@ -609,11 +610,11 @@ async fn sigkill_mid_run_then_resume_completes_and_repeats_only_in_flight() {
     data.extend_from_slice(b"149,job-1,100148,lo");
     std::fs::write(report.join("results.csv"), data).unwrap();
     let puts_at_kill = puts_per_file(&sb);
+    slow.store(false, Ordering::SeqCst);
 
-    let o2 = run_raw(
-        &sb,
-        &w,
-        &[
+    let o2 = Cli::new(&w)
+        .sandbox(&sb)
+        .args([
             "run",
             "job.csv",
             "--resume",
@@ -622,9 +623,9 @@ async fn sigkill_mid_run_then_resume_completes_and_repeats_only_in_flight() {
             "unlimited",
             "--progress",
             "never",
-        ],
-    );
-    assert_eq!(code(&o2), 0, "{}", stderr(&o2));
+        ])
+        .run();
+    assert_eq!(o2.code(), 0, "{}", o2.stderr());
     let rows = w.rows();
     assert_each_task_once(&rows, 150);
     // A lock whose PUT was answered just before the kill has no row yet; on resume the state
@@ -655,7 +656,7 @@ async fn sigkill_mid_run_then_resume_completes_and_repeats_only_in_flight() {
     }
     // No summary.json survived the kill; the resumed run's summary still covers the union and
     // counts itself as a resume of the run that started at run.json's created_at.
-    let s = summary(&report);
+    let s = summary_in(&report);
     assert_eq!(s["tasks"], 150);
     assert_eq!(s["outcomes"]["ok"], 150);
     assert_eq!(s["resumes"], 1, "{s}");
@@ -672,43 +673,46 @@ async fn resume_refuses_changed_job_files() {
     let sb = sandbox().await;
     let w = Work::new();
     w.file("job.csv", "file_id,action\n101,info\n102,info\n");
-    let o = run_raw(
-        &sb,
-        &w,
-        &[
+    let o = Cli::new(&w)
+        .sandbox(&sb)
+        .args([
             "run",
             "job.csv",
             "--report-dir",
             "report",
             "--progress",
             "never",
-        ],
-    );
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+        ])
+        .run();
+    assert_eq!(o.code(), 0, "{}", o.stderr());
     let sent = sb.requests().len();
     w.file("job.csv", "file_id,action\n101,info\n102,lock\n");
     for args in [
         &["run", "job.csv", "--resume", "report"][..],
         &["run", "--resume", "report"][..],
     ] {
-        let o = run_raw(&sb, &w, args);
-        assert_eq!(code(&o), 2, "{args:?}: {}", stderr(&o));
+        let o = Cli::new(&w).sandbox(&sb).args(args).run();
+        assert_eq!(o.code(), 2, "{args:?}: {}", o.stderr());
         assert!(
-            stderr(&o).contains("differ from those report was made from"),
+            o.stderr()
+                .contains("differ from those report was made from"),
             "{}",
-            stderr(&o)
+            o.stderr()
         );
     }
     assert_eq!(sb.requests().len(), sent, "a refused resume sends nothing");
-    let s = summary(&w.report());
+    let s = w.summary();
     assert_eq!(
         s["exit_code"], 0,
         "the refused resume did not touch the reports"
     );
     // Unchanged files resume fine (nothing is left: no request but the key check).
     w.file("job.csv", "file_id,action\n101,info\n102,info\n");
-    let o = run_raw(&sb, &w, &["run", "job.csv", "--resume", "report"]);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let o = Cli::new(&w)
+        .sandbox(&sb)
+        .args(["run", "job.csv", "--resume", "report"])
+        .run();
+    assert_eq!(o.code(), 0, "{}", o.stderr());
     assert_eq!(api_requests(&sb).len(), 2);
 }
 
@@ -727,10 +731,9 @@ async fn max_failures_aborts_with_exit_3_and_resume_reruns_the_rest() {
         csv.push_str(&format!("{id},info\n"));
     }
     w.file("job.csv", &csv);
-    let o = run_raw(
-        &sb,
-        &w,
-        &[
+    let o = Cli::new(&w)
+        .sandbox(&sb)
+        .args([
             "run",
             "job.csv",
             "--report-dir",
@@ -741,9 +744,9 @@ async fn max_failures_aborts_with_exit_3_and_resume_reruns_the_rest() {
             "1",
             "--progress",
             "never",
-        ],
-    );
-    assert_eq!(code(&o), 3, "{}", stderr(&o));
+        ])
+        .run();
+    assert_eq!(o.code(), 3, "{}", o.stderr());
     let rows = w.rows();
     assert_each_task_once(&rows, 20);
     // The third failure stops the run; a request already on its way may still fail.
@@ -753,18 +756,18 @@ async fn max_failures_aborts_with_exit_3_and_resume_reruns_the_rest() {
         rows.iter().filter(|r| r.outcome == "cancelled").count(),
         20 - failed
     );
-    assert!(stderr(&o).contains("--max-failures 3"), "{}", stderr(&o));
+    assert!(o.stderr().contains("--max-failures 3"), "{}", o.stderr());
     assert_eq!(
         api_requests(&sb).len(),
         failed,
         "nothing starts after the stop"
     );
-    let cmd = printed_resume_command(&o);
+    let cmd = o.resume_command();
     assert!(cmd.contains("--max-failures 3"), "options are kept: {cmd}");
     // Fixed portal: the resume re-runs the failed and the cancelled tasks.
     broken.store(false, Ordering::SeqCst);
-    let o2 = run_shell(&sb, &w, &cmd);
-    assert_eq!(code(&o2), 0, "{}", stderr(&o2));
+    let o2 = Cli::shell(&w, &cmd).sandbox(&sb).run();
+    assert_eq!(o2.code(), 0, "{}", o2.stderr());
     let rows = w.rows();
     assert_each_task_once(&rows, 20);
     assert!(rows.iter().all(|r| r.outcome == "ok"));
@@ -784,10 +787,9 @@ async fn max_duration_exits_4_with_cancelled_rows_and_a_resume_command_that_work
     }
     // A relative job path and report dir: the printed command must work from the same cwd.
     w.file("job.csv", &csv);
-    let o = run_raw(
-        &sb,
-        &w,
-        &[
+    let o = Cli::new(&w)
+        .sandbox(&sb)
+        .args([
             "run",
             "job.csv",
             "--report-dir",
@@ -800,9 +802,9 @@ async fn max_duration_exits_4_with_cancelled_rows_and_a_resume_command_that_work
             "unlimited",
             "--progress",
             "never",
-        ],
-    );
-    assert_eq!(code(&o), 4, "{}", stderr(&o));
+        ])
+        .run();
+    assert_eq!(o.code(), 4, "{}", o.stderr());
     let rows = w.rows();
     assert_each_task_once(&rows, 80);
     let cancelled = rows.iter().filter(|r| r.outcome == "cancelled").count();
@@ -816,19 +818,19 @@ async fn max_duration_exits_4_with_cancelled_rows_and_a_resume_command_that_work
         .iter()
         .filter(|r| r.outcome == "cancelled")
         .all(|r| r.error.contains("--max-duration")));
-    let mut cmd = printed_resume_command(&o);
+    let mut cmd = o.resume_command();
     assert!(cmd.contains("--max-duration 1s"), "{cmd}");
     // Each resume gets its own window; a few of them finish the job.
     let mut last = None;
     for _ in 0..8 {
-        let o = run_shell(&sb, &w, &cmd);
-        let c = code(&o);
+        let o = Cli::shell(&w, &cmd).sandbox(&sb).run();
+        let c = o.code();
         last = Some(c);
         if c == 0 {
             break;
         }
-        assert_eq!(c, 4, "{}", stderr(&o));
-        cmd = printed_resume_command(&o);
+        assert_eq!(c, 4, "{}", o.stderr());
+        cmd = o.resume_command();
     }
     assert_eq!(last, Some(0));
     let rows = w.rows();
@@ -837,7 +839,7 @@ async fn max_duration_exits_4_with_cancelled_rows_and_a_resume_command_that_work
     let gets = info_gets_per_file(&sb);
     assert_eq!(gets.len(), 80);
     assert!(gets.values().all(|&n| n == 1), "{gets:?}");
-    let s = summary(&w.report());
+    let s = w.summary();
     assert_eq!(s["outcomes"]["ok"], 80);
     assert_eq!(s["exit_code"], 0);
 }
@@ -853,10 +855,9 @@ async fn max_duration_with_nothing_left_exits_by_the_normal_rules() {
     .await;
     let w = Work::new();
     let job = w.file("job.csv", "file_id,action\n101,info\n102,info\n105,info\n");
-    let o = run(
-        &sb,
-        &w,
-        &[
+    let o = Cli::new(&w)
+        .sandbox(&sb)
+        .job([
             job.to_str().unwrap(),
             "--max-duration",
             "1600ms",
@@ -864,19 +865,19 @@ async fn max_duration_with_nothing_left_exits_by_the_normal_rules() {
             "4",
             "--rate",
             "unlimited",
-        ],
-    );
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+        ])
+        .run();
+    assert_eq!(o.code(), 0, "{}", o.stderr());
     let rows = w.rows();
     assert_each_task_once(&rows, 3);
     assert!(rows.iter().all(|r| r.outcome == "ok"), "{rows:#?}");
-    assert!(!stderr(&o).contains("resume with"), "{}", stderr(&o));
+    assert!(!o.stderr().contains("resume with"), "{}", o.stderr());
     assert!(
-        !stderr(&o).contains("error:"),
+        !o.stderr().contains("error:"),
         "a deadline that cut nothing short is not an error: {}",
-        stderr(&o)
+        o.stderr()
     );
-    assert_eq!(summary(&w.report())["exit_code"], 0);
+    assert_eq!(w.summary()["exit_code"], 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -903,16 +904,15 @@ async fn a_signal_while_expanding_folders_exits_130_and_writes_nothing() {
         "--progress",
         "never",
     ];
-    let child = spawn_raw(&sb, &w, &args);
-    let pid = child.id();
+    let child = Cli::new(&w).sandbox(&sb).args(args).spawn();
     assert!(
         wait_until(Duration::from_secs(10), || api_requests(&sb).len() >= 2).await,
         "listing started"
     );
-    signal(pid, "INT");
-    let o = wait_child(child, Duration::from_secs(10)).await;
-    assert_eq!(code(&o), 130, "a signal is exit 130: {}", stderr(&o));
-    assert!(stderr(&o).contains("nothing was written"), "{}", stderr(&o));
+    child.signal("INT");
+    let o = child.wait(Duration::from_secs(10)).await;
+    assert_eq!(o.code(), 130, "a signal is exit 130: {}", o.stderr());
+    assert!(o.stderr().contains("nothing was written"), "{}", o.stderr());
     assert!(sb.requests().iter().all(|r| r.method == "GET"));
 }
 
@@ -929,23 +929,19 @@ async fn a_start_that_sent_nothing_leaves_the_report_dir_reusable() {
         "--progress",
         "never",
     ];
-    let o = run_in(
-        w.path(),
-        &args,
-        &[
-            ("DOCSPACE_URL", &sb.url()),
-            ("DOCSPACE_API_KEY", "sk-wrong"),
-        ],
-    );
-    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    let o = Cli::new(&w)
+        .args(args)
+        .portal(&sb.url(), Some("sk-wrong"))
+        .run();
+    assert_eq!(o.code(), 3, "{}", o.stderr());
     // The same command with the right key, as a cron job would retry it.
-    let o = run_raw(&sb, &w, &args);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let o = Cli::new(&w).sandbox(&sb).args(args).run();
+    assert_eq!(o.code(), 0, "{}", o.stderr());
     assert_each_task_once(&w.rows(), 1);
     // A directory with real work in it is still refused.
-    let o = run_raw(&sb, &w, &args);
-    assert_eq!(code(&o), 2, "{}", stderr(&o));
-    assert!(stderr(&o).contains("--resume report"), "{}", stderr(&o));
+    let o = Cli::new(&w).sandbox(&sb).args(args).run();
+    assert_eq!(o.code(), 2, "{}", o.stderr());
+    assert!(o.stderr().contains("--resume report"), "{}", o.stderr());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -962,8 +958,8 @@ async fn a_transient_fault_at_the_key_check_is_retried() {
     .await;
     let w = Work::new();
     let job = w.file("job.csv", "file_id,action\n101,info\n");
-    let o = run(&sb, &w, &[job.to_str().unwrap()]);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let o = Cli::new(&w).sandbox(&sb).job([job.to_str().unwrap()]).run();
+    assert_eq!(o.code(), 0, "{}", o.stderr());
     let auth: Vec<u16> = sb
         .requests()
         .iter()

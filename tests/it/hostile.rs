@@ -2,7 +2,6 @@
 //! sandboxes. Every refusal is exit 2 with nothing sent; the key never shows anywhere.
 
 use std::path::Path;
-use std::process::Output;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,11 +43,11 @@ fn is_file(r: &InterceptRequest, id: &str) -> bool {
 // Input: every file of tests/hostile/ through `validate` and `run`.
 
 /// Checks one refusal: exit 2, the fragment, the file name, no panic.
-fn assert_refused(what: &str, o: &Output, file: &str, fragment: &str) -> Result<(), String> {
-    let err = stderr(o);
+fn assert_refused(what: &str, o: &Ran, file: &str, fragment: &str) -> Result<(), String> {
+    let err = o.stderr();
     let mut problems = Vec::new();
-    if code(o) != 2 {
-        problems.push(format!("exit {} instead of 2", code(o)));
+    if o.code() != 2 {
+        problems.push(format!("exit {} instead of 2", o.code()));
     }
     if !err.contains(fragment) {
         problems.push(format!("no `{fragment}` in the message"));
@@ -92,11 +91,11 @@ async fn every_hostile_job_file_is_refused_by_validate_and_run_with_nothing_sent
                     let p = path.to_str().unwrap();
                     let w = Work::new();
                     let fail = |m: String| failures.lock().unwrap().push(m);
-                    let v = run_in(w.path(), &["validate", p], &[]);
+                    let v = Cli::new(&w).args(["validate", p]).run();
                     if let Err(m) = assert_refused("validate", &v, file, fragment) {
                         fail(m);
                     }
-                    let r = run(sb, &w, &[p]);
+                    let r = Cli::new(&w).sandbox(sb).job([p]).run();
                     if let Err(m) = assert_refused("run", &r, file, fragment) {
                         fail(m);
                     }
@@ -122,9 +121,9 @@ async fn refused_generated(w: &Work, name: &str, fragment: &str) {
     let sb = sandbox().await;
     let p = w.path().join(name);
     let p = p.to_str().unwrap();
-    let v = run_in(w.path(), &["validate", p], &[]);
+    let v = Cli::new(w).args(["validate", p]).run();
     assert_refused("validate", &v, name, fragment).unwrap();
-    let r = run(&sb, w, &[p]);
+    let r = Cli::new(w).sandbox(&sb).job([p]).run();
     assert_refused("run", &r, name, fragment).unwrap();
     assert!(sb.requests().is_empty(), "nothing is sent");
     assert!(!w.report().exists(), "no report directory");
@@ -167,9 +166,9 @@ async fn a_1_mb_csv_line_is_refused() {
 // ---------------------------------------------------------------------------------------------
 // The key never shows: stdout, stderr (text and JSON) and every report file, whatever fails.
 
-fn assert_no_key(label: &str, o: &Output, w: &Work, key: &str) {
+fn assert_no_key(label: &str, o: &Ran, w: &Work, key: &str) {
     let half = &key[key.len() / 2..];
-    for (what, bytes) in [("stdout", &o.stdout), ("stderr", &o.stderr)] {
+    for (what, bytes) in [("stdout", &o.output.stdout), ("stderr", &o.output.stderr)] {
         for k in [key, half] {
             assert!(
                 !contains_bytes(bytes, k.as_bytes()),
@@ -190,8 +189,8 @@ fn assert_no_key(label: &str, o: &Output, w: &Work, key: &str) {
     }
 }
 
-/// Runs `job` against `sb` twice (text and JSON logs) with `args`, sending `key`; checks the
-/// exit code and that `key` appears nowhere. Returns the two outputs' stderr.
+/// Runs `job` against `sb` twice (text and JSON logs, side by side) with `args`, sending `key`;
+/// checks the exit code and that `key` appears nowhere. Returns the two outputs' stderr.
 fn leak_check(
     label: &str,
     sb: &Sandbox,
@@ -200,22 +199,32 @@ fn leak_check(
     args: &[&str],
     want_exit: i32,
 ) -> Vec<String> {
-    let mut errs = Vec::new();
-    for fmt in ["text", "json"] {
+    let check = |fmt: &str| {
         let w = Work::new();
         let p = w.file("job.yaml", job);
         let mut all = vec![p.to_str().unwrap(), "--log-format", fmt];
         all.extend_from_slice(args);
-        let o = run_at(&sb.url(), Some(key), &w, &all);
-        assert_eq!(code(&o), want_exit, "{label} ({fmt}): {}", stderr(&o));
+        let o = Cli::new(&w).portal(&sb.url(), Some(key)).job(&all).run();
+        assert_eq!(o.code(), want_exit, "{label} ({fmt}): {}", o.stderr());
         assert!(
             w.report().join("results.csv").exists() || want_exit == 3,
             "{label}: reports written"
         );
         assert_no_key(&format!("{label} ({fmt})"), &o, &w, key);
-        errs.push(stderr(&o));
-    }
-    errs
+        o.stderr()
+    };
+    // The runs mostly wait on timeouts and backoff: run the two formats at the same time.
+    tokio::task::block_in_place(|| {
+        std::thread::scope(|s| {
+            let runs: Vec<_> = ["text", "json"]
+                .map(|fmt| s.spawn(move || check(fmt)))
+                .into_iter()
+                .collect();
+            runs.into_iter()
+                .map(|r| r.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
+        })
+    })
 }
 
 const LOCK_101: &str = "jobs:\n  - files: [101, 102]\n    actions: [info, lock, protectusers]\n";
@@ -329,13 +338,11 @@ async fn redirects_are_not_followed_and_the_target_never_sees_the_key() {
     for fmt in ["text", "json"] {
         let w = Work::new();
         let p = w.file("job.yaml", LOCK_101);
-        let o = run_at(
-            &sb.url(),
-            Some(CANARY),
-            &w,
-            &[p.to_str().unwrap(), "--log-format", fmt],
-        );
-        assert_eq!(code(&o), 1, "{}", stderr(&o));
+        let o = Cli::new(&w)
+            .portal(&sb.url(), Some(CANARY))
+            .job([p.to_str().unwrap(), "--log-format", fmt])
+            .run();
+        assert_eq!(o.code(), 1, "{}", o.stderr());
         assert_no_key(&format!("redirect mid-run ({fmt})"), &o, &w, CANARY);
         let rows = w.rows();
         assert!(!rows.is_empty());
@@ -365,11 +372,10 @@ async fn redirects_are_not_followed_and_the_target_never_sees_the_key() {
 const FORMULA_START: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
 
 /// Every cell of a report CSV: no cell starts with a formula character.
-fn assert_cells_escaped(path: &Path) -> Vec<csv::StringRecord> {
-    let mut rd = csv::Reader::from_path(path).unwrap();
-    let recs: Vec<csv::StringRecord> = rd.records().map(|r| r.unwrap()).collect();
-    for r in &recs {
-        for c in r.iter() {
+fn assert_cells_escaped(path: &Path) -> Table {
+    let table = Table::read(path);
+    for r in table.rows() {
+        for (_, c) in r.cells() {
             assert!(
                 !c.starts_with(FORMULA_START),
                 "{}: unescaped cell {c:?} in {r:?}",
@@ -377,7 +383,7 @@ fn assert_cells_escaped(path: &Path) -> Vec<csv::StringRecord> {
             );
         }
     }
-    recs
+    table
 }
 
 fn assert_no_escapes(label: &str, bytes: &[u8]) {
@@ -431,39 +437,51 @@ async fn hostile_titles_names_and_messages_are_escaped_and_stripped() {
     );
     for fmt in ["text", "json"] {
         let w2 = Work::new();
-        let o = run(&sb, &w2, &[job.to_str().unwrap(), "--log-format", fmt]);
-        assert_eq!(code(&o), 1, "113 fails: {}", stderr(&o));
-        assert_no_escapes(&format!("stdout ({fmt})"), &o.stdout);
-        assert_no_escapes(&format!("stderr ({fmt})"), &o.stderr);
+        let o = Cli::new(&w2)
+            .sandbox(&sb)
+            .job([
+                job.to_str().unwrap(),
+                "--log-format",
+                fmt,
+                "--rate",
+                "unlimited",
+            ])
+            .run();
+        assert_eq!(o.code(), 1, "113 fails: {}", o.stderr());
+        assert_no_escapes(&format!("stdout ({fmt})"), &o.output.stdout);
+        assert_no_escapes(&format!("stderr ({fmt})"), &o.output.stderr);
     }
-    let o = run(&sb, &w, &[job.to_str().unwrap()]);
-    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let o = Cli::new(&w)
+        .sandbox(&sb)
+        .job([job.to_str().unwrap(), "--rate", "unlimited"])
+        .run();
+    assert_eq!(o.code(), 1, "{}", o.stderr());
     let results = assert_cells_escaped(&w.report().join("results.csv"));
     let access = assert_cells_escaped(&w.report().join("access.csv"));
     for (id, _, want) in &titles {
         let info = results
-            .iter()
-            .find(|r| &r[2] == *id && &r[3] == "info")
+            .rows()
+            .find(|r| &r["file_id"] == *id && &r["action"] == "info")
             .unwrap_or_else(|| panic!("info row for {id}"));
-        assert_eq!(&info[12], *want, "title of {id}");
-        let acc: Vec<_> = access.iter().filter(|r| &r[0] == *id).collect();
+        assert_eq!(&info["title"], *want, "title of {id}");
+        let acc: Vec<_> = access.rows().filter(|r| &r["file_id"] == *id).collect();
         assert!(!acc.is_empty(), "access rows for {id}");
         for a in acc {
-            assert_eq!(&a[1], *want, "access.csv title of {id}");
+            assert_eq!(&a["title"], *want, "access.csv title of {id}");
         }
     }
-    let r112 = results.iter().find(|r| &r[2] == "112").unwrap();
-    assert_eq!(&r112[11], "'=HYPERLINK(\"x\")\x1b[5m");
-    let r113 = results.iter().find(|r| &r[2] == "113").unwrap();
-    assert_eq!(&r113[7], "not_found");
-    assert!(r113[8].starts_with("'=cmd|"), "{:?}", &r113[8]);
-    assert!(!r113[8].contains('\x1b'));
+    let r112 = results.rows().find(|r| &r["file_id"] == "112").unwrap();
+    assert_eq!(&r112["locked_by"], "'=HYPERLINK(\"x\")\x1b[5m");
+    let r113 = results.rows().find(|r| &r["file_id"] == "113").unwrap();
+    assert_eq!(&r113["error_kind"], "not_found");
+    assert!(r113["error"].starts_with("'=cmd|"), "{:?}", &r113["error"]);
+    assert!(!r113["error"].contains('\x1b'));
     // Numbers stay numbers.
-    for r in &results {
-        for i in [0usize, 5, 6, 13, 14] {
+    for r in results.rows() {
+        for col in ["seq", "http_status", "attempts", "users", "duration_ms"] {
             assert!(
-                r[i].chars().all(|c| c.is_ascii_digit()),
-                "column {i} is a plain number: {r:?}"
+                r[col].chars().all(|c| c.is_ascii_digit()),
+                "column {col} is a plain number: {r:?}"
             );
         }
     }
@@ -500,20 +518,11 @@ async fn a_70_mib_answer_fails_with_bad_response_and_memory_stays_bounded() {
         .await;
         let w = Work::new();
         let job = w.file("job.yaml", "jobs:\n  - files: [101]\n    actions: [info]\n");
-        let rd = w.report().to_str().unwrap().to_string();
-        let (o, peak_kib) = run_measured(
-            w.path(),
-            &[
-                "run",
-                job.to_str().unwrap(),
-                "--report-dir",
-                &rd,
-                "--progress",
-                "never",
-            ],
-            &[("DOCSPACE_URL", &sb.url()), ("DOCSPACE_API_KEY", CANARY)],
-        );
-        assert_eq!(code(&o), 1, "{}", stderr(&o));
+        let (o, peak_kib) = Cli::new(&w)
+            .portal(&sb.url(), Some(CANARY))
+            .job([job.to_str().unwrap()])
+            .run_measured();
+        assert_eq!(o.code(), 1, "{}", o.stderr());
         let rows = w.rows();
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].kind, "bad_response", "{:?}", rows[0]);
@@ -548,22 +557,23 @@ async fn http_to_a_non_loopback_host_is_refused_and_nothing_is_sent() {
     let url = format!("http://0.0.0.0:{}", sb.addr().port());
     let w = Work::new();
     let job = w.file("job.yaml", LOCK_101);
-    let o = run_at(&url, Some(CANARY), &w, &[job.to_str().unwrap()]);
-    assert_eq!(code(&o), 2, "{}", stderr(&o));
-    assert!(stderr(&o).contains("refusing http://"), "{}", stderr(&o));
-    assert!(stderr(&o).contains("--allow-http"), "names the fix");
+    let o = Cli::new(&w)
+        .portal(&url, Some(CANARY))
+        .job([job.to_str().unwrap()])
+        .run();
+    assert_eq!(o.code(), 2, "{}", o.stderr());
+    assert!(o.stderr().contains("refusing http://"), "{}", o.stderr());
+    assert!(o.stderr().contains("--allow-http"), "names the fix");
     assert!(sb.requests().is_empty(), "nothing sent");
     assert!(!w.report().exists());
     // Control: the same URL with --allow-http does reach the sandbox.
     let w = Work::new();
     let job = w.file("job.yaml", LOCK_101);
-    let o = run_at(
-        &url,
-        Some(CANARY),
-        &w,
-        &[job.to_str().unwrap(), "--allow-http"],
-    );
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let o = Cli::new(&w)
+        .portal(&url, Some(CANARY))
+        .job([job.to_str().unwrap(), "--allow-http"])
+        .run();
+    assert_eq!(o.code(), 0, "{}", o.stderr());
     assert!(!sb.requests().is_empty());
 }
 
@@ -574,14 +584,17 @@ async fn user_info_in_the_portal_url_is_refused() {
         let url = format!("http://{cred}{}", sb.addr());
         let w = Work::new();
         let job = w.file("job.yaml", LOCK_101);
-        let o = run_at(&url, Some(sb.api_key()), &w, &[job.to_str().unwrap()]);
-        assert_eq!(code(&o), 2, "{}", stderr(&o));
+        let o = Cli::new(&w)
+            .portal(&url, Some(sb.api_key()))
+            .job([job.to_str().unwrap()])
+            .run();
+        assert_eq!(o.code(), 2, "{}", o.stderr());
         assert!(
-            stderr(&o).contains("user name or password"),
+            o.stderr().contains("user name or password"),
             "{}",
-            stderr(&o)
+            o.stderr()
         );
-        assert!(!stderr(&o).contains("hunter2secret") && !stdout(&o).contains("hunter2secret"));
+        assert!(!o.stderr().contains("hunter2secret") && !o.stdout().contains("hunter2secret"));
         assert!(!w.report().exists());
     }
     assert!(sb.requests().is_empty(), "nothing sent");
@@ -598,22 +611,20 @@ async fn an_api_key_file_readable_by_others_warns() {
         let key = keys.file("key.txt", &format!("{}\n", sb.api_key()));
         std::fs::set_permissions(&key, std::fs::Permissions::from_mode(mode)).unwrap();
         let job = w.file("job.yaml", "jobs:\n  - files: [101]\n    actions: [info]\n");
-        let o = run_at(
-            &sb.url(),
-            None,
-            &w,
-            &[
+        let o = Cli::new(&w)
+            .portal(&sb.url(), None)
+            .job([
                 job.to_str().unwrap(),
                 "--api-key-file",
                 key.to_str().unwrap(),
-            ],
-        );
-        assert_eq!(code(&o), 0, "{}", stderr(&o));
+            ])
+            .run();
+        assert_eq!(o.code(), 0, "{}", o.stderr());
         assert_eq!(
-            stderr(&o).contains("readable by other users") && stderr(&o).contains("chmod 600"),
+            o.stderr().contains("readable by other users") && o.stderr().contains("chmod 600"),
             warns,
             "mode {mode:o}: {}",
-            stderr(&o)
+            o.stderr()
         );
         assert_no_key(&format!("key file {mode:o}"), &o, &w, sb.api_key());
     }
@@ -632,13 +643,12 @@ async fn a_ca_cert_that_is_not_pem_is_a_clear_error() {
         ),
     ] {
         let ca = w.file(name, content);
-        let o = run(
-            &sb,
-            &w,
-            &[job.to_str().unwrap(), "--ca-cert", ca.to_str().unwrap()],
-        );
-        assert_eq!(code(&o), 2, "{name}: {}", stderr(&o));
-        let err = stderr(&o);
+        let o = Cli::new(&w)
+            .sandbox(&sb)
+            .job([job.to_str().unwrap(), "--ca-cert", ca.to_str().unwrap()])
+            .run();
+        assert_eq!(o.code(), 2, "{name}: {}", o.stderr());
+        let err = o.stderr();
         assert!(
             err.contains("--ca-cert") && err.contains(name) && err.contains("PEM"),
             "{name}: {err}"
@@ -648,12 +658,11 @@ async fn a_ca_cert_that_is_not_pem_is_a_clear_error() {
             "{name}: no report directory left behind"
         );
     }
-    let o = run(
-        &sb,
-        &w,
-        &[job.to_str().unwrap(), "--ca-cert", "/nonexistent/ca.pem"],
-    );
-    assert_eq!(code(&o), 2);
-    assert!(stderr(&o).contains("/nonexistent/ca.pem"), "{}", stderr(&o));
+    let o = Cli::new(&w)
+        .sandbox(&sb)
+        .job([job.to_str().unwrap(), "--ca-cert", "/nonexistent/ca.pem"])
+        .run();
+    assert_eq!(o.code(), 2);
+    assert!(o.stderr().contains("/nonexistent/ca.pem"), "{}", o.stderr());
     assert!(sb.requests().is_empty(), "nothing sent");
 }

@@ -5,5 +5,6 @@ mod faults;
 mod hostile;
 mod hostile_table;
 mod layout;
+mod reports;
 mod runner;
 mod sandbox;

@@ -26,8 +26,11 @@ async fn each_action_sends_the_documented_request() {
         "job.yaml",
         "jobs:\n  - files: [101, \"box-12-|123\"]\n    actions: [info, lock, protectusers, unlock]\n",
     );
-    let o = run(&sb, &w, &[job.to_str().unwrap(), "--no-check-state"]);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let o = Cli::new(&w)
+        .sandbox(&sb)
+        .job([job.to_str().unwrap(), "--no-check-state"])
+        .run();
+    assert_eq!(o.code(), 0, "{}", o.stderr());
     let reqs = sb.requests();
     assert_eq!(
         reqs[0].path, "/api/2.0/authentication",
@@ -117,9 +120,7 @@ async fn each_action_sends_the_documented_request() {
         !access.contains("Sandbox Admin"),
         "the caller is not listed: {access}"
     );
-    let summary: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(w.report().join("summary.json")).unwrap())
-            .unwrap();
+    let summary = w.summary();
     assert_eq!(summary["outcomes"]["ok"], 8);
     assert_eq!(summary["exit_code"], 0);
     assert!(summary["requests"].as_u64().unwrap() >= 9);
@@ -131,8 +132,11 @@ async fn quirks_become_the_right_outcomes() {
     let sb = sandbox().await;
     let w = Work::new();
     let csv = w.file("job.csv", "file_id,action\n103,lock\n104,lock\n999999,lock\n999999,protectusers\n105,lock\n105,lock\n");
-    let o = run(&sb, &w, &[csv.to_str().unwrap(), "--no-check-state"]);
-    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let o = Cli::new(&w)
+        .sandbox(&sb)
+        .job([csv.to_str().unwrap(), "--no-check-state"])
+        .run();
+    assert_eq!(o.code(), 1, "{}", o.stderr());
     let rows = w.rows();
     let by = |seq: u64| rows.iter().find(|r| r.seq == seq).unwrap().clone();
     // 103 is locked by Jane Auditor: the lock keeps its first owner.
@@ -176,8 +180,8 @@ async fn check_state_skips_writes_and_records_was_locked() {
         "job.csv",
         "file_id,action\n101,lock\n102,lock\n103,lock\n106,unlock\n",
     );
-    let o = run(&sb, &w, &[csv.to_str().unwrap()]);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let o = Cli::new(&w).sandbox(&sb).job([csv.to_str().unwrap()]).run();
+    assert_eq!(o.code(), 0, "{}", o.stderr());
     let rows = w.rows();
     let got: Vec<(&str, &str, &str)> = rows
         .iter()
@@ -233,18 +237,17 @@ async fn retries_then_success_and_retries_exhausted() {
     .await;
     let w = Work::new();
     let csv = w.file("job.csv", "file_id,action\n101,info\n102,info\n107,info\n");
-    let o = run(
-        &sb,
-        &w,
-        &[
+    let o = Cli::new(&w)
+        .sandbox(&sb)
+        .job([
             csv.to_str().unwrap(),
             "--retries",
             "2",
             "--concurrency",
             "1",
-        ],
-    );
-    assert_eq!(code(&o), 1, "{}", stderr(&o));
+        ])
+        .run();
+    assert_eq!(o.code(), 1, "{}", o.stderr());
     let rows = w.rows();
     assert_eq!(
         (rows[0].outcome.as_str(), rows[0].attempts),
@@ -265,9 +268,7 @@ async fn retries_then_success_and_retries_exhausted() {
         ("failed", 1),
         "a 400 is not retried"
     );
-    let summary: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(w.report().join("summary.json")).unwrap())
-            .unwrap();
+    let summary = w.summary();
     assert_eq!(summary["retries"], 4);
 }
 
@@ -284,18 +285,17 @@ async fn concurrency_cap_and_per_file_order_hold() {
         csv.push_str(&format!("{id},info\n{id},protectusers\n"));
     }
     let job = w.file("job.csv", &csv);
-    let o = run(
-        &sb,
-        &w,
-        &[
+    let o = Cli::new(&w)
+        .sandbox(&sb)
+        .job([
             job.to_str().unwrap(),
             "--concurrency",
             "4",
             "--rate",
             "unlimited",
-        ],
-    );
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+        ])
+        .run();
+    assert_eq!(o.code(), 0, "{}", o.stderr());
     assert!(
         sb.max_in_flight() <= 4,
         "max in flight {}",
@@ -326,18 +326,17 @@ async fn rate_cap_holds_in_every_window() {
     let sb = sandbox().await;
     let w = Work::new();
     let job = w.csv_job("job.csv", 101..=140, "info");
-    let o = run(
-        &sb,
-        &w,
-        &[
+    let o = Cli::new(&w)
+        .sandbox(&sb)
+        .job([
             job.to_str().unwrap(),
             "--rate",
             "20/s",
             "--concurrency",
             "8",
-        ],
-    );
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+        ])
+        .run();
+    assert_eq!(o.code(), 0, "{}", o.stderr());
     let starts: Vec<Duration> = sb.requests().iter().map(|r| r.start).collect();
     assert_eq!(starts.len(), 41);
     for (i, s) in starts.iter().enumerate() {
@@ -359,7 +358,10 @@ async fn rate_cap_holds_in_every_window() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_429_pauses_every_worker() {
-    for retry_after in [Some("2"), None] {
+    // A bare 429 also lowers the rate. Unlimited, it is lowered from the rate measured so far,
+    // which this early in the run is next to nothing (0.28/s, recovering 25 % every 5 s): the
+    // 24 tasks left would take 30 s. A set rate is lowered from itself (to 35/s).
+    for (retry_after, rate) in [(Some("2"), "unlimited"), (None, "50/s")] {
         let ra = retry_after.map(str::to_string);
         let sb = sandbox_with(opts_with(move |r| {
             (r.n == 6).then(|| Injected::Respond {
@@ -374,18 +376,11 @@ async fn a_429_pauses_every_worker() {
         .await;
         let w = Work::new();
         let job = w.csv_job("job.csv", 101..=130, "info");
-        let o = run(
-            &sb,
-            &w,
-            &[
-                job.to_str().unwrap(),
-                "--rate",
-                "unlimited",
-                "--concurrency",
-                "4",
-            ],
-        );
-        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        let o = Cli::new(&w)
+            .sandbox(&sb)
+            .job([job.to_str().unwrap(), "--rate", rate, "--concurrency", "4"])
+            .run();
+        assert_eq!(o.code(), 0, "{}", o.stderr());
         let reqs = sb.requests();
         let hit = reqs
             .iter()
@@ -412,10 +407,7 @@ async fn a_429_pauses_every_worker() {
         let rows = w.rows();
         assert_eq!(rows.len(), 30);
         assert!(rows.iter().all(|r| r.outcome == "ok"));
-        let summary: serde_json::Value = serde_json::from_str(
-            &std::fs::read_to_string(w.report().join("summary.json")).unwrap(),
-        )
-        .unwrap();
+        let summary = w.summary();
         assert_eq!(summary["rate_limited_429"], 1);
     }
 }
@@ -432,18 +424,17 @@ async fn a_401_mid_run_aborts_with_every_task_accounted_for() {
     .await;
     let w = Work::new();
     let job = w.csv_job("job.csv", 101..=150, "protectusers");
-    let o = run(
-        &sb,
-        &w,
-        &[
+    let o = Cli::new(&w)
+        .sandbox(&sb)
+        .job([
             job.to_str().unwrap(),
             "--concurrency",
             "2",
             "--rate",
             "unlimited",
-        ],
-    );
-    assert_eq!(code(&o), 3, "{}", stderr(&o));
+        ])
+        .run();
+    assert_eq!(o.code(), 3, "{}", o.stderr());
     let reqs = sb.requests();
     let first_401 = reqs.iter().position(|r| r.status == 401).unwrap();
     assert!(
@@ -456,9 +447,9 @@ async fn a_401_mid_run_aborts_with_every_task_accounted_for() {
     assert!(rows.iter().any(|r| r.kind == "unauthorized"));
     assert!(rows.iter().filter(|r| r.outcome == "cancelled").count() >= 40);
     assert!(
-        stderr(&o).contains("--resume"),
+        o.stderr().contains("--resume"),
         "the resume command is printed: {}",
-        stderr(&o)
+        o.stderr()
     );
 }
 
@@ -468,25 +459,21 @@ async fn a_rejected_key_stops_before_any_write() {
     let w = Work::new();
     let job = w.file("job.csv", "file_id,action\n101,lock\n");
     let rd = w.report();
-    let o = run_in(
-        w.path(),
-        &[
+    let o = Cli::new(&w)
+        .args([
             "run",
             job.to_str().unwrap(),
             "--report-dir",
             rd.to_str().unwrap(),
-        ],
-        &[
-            ("DOCSPACE_URL", &sb.url()),
-            ("DOCSPACE_API_KEY", "sk-wrong"),
-        ],
-    );
-    assert_eq!(code(&o), 3, "{}", stderr(&o));
+        ])
+        .portal(&sb.url(), Some("sk-wrong"))
+        .run();
+    assert_eq!(o.code(), 3, "{}", o.stderr());
     let reqs = sb.requests();
     assert_eq!(reqs.len(), 1);
     assert_eq!(reqs[0].path, "/api/2.0/authentication");
-    assert!(stderr(&o).contains("rejected"), "{}", stderr(&o));
-    assert!(!stderr(&o).contains("sk-wrong") && !stdout(&o).contains("sk-wrong"));
+    assert!(o.stderr().contains("rejected"), "{}", o.stderr());
+    assert!(!o.stderr().contains("sk-wrong") && !o.stdout().contains("sk-wrong"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -497,13 +484,16 @@ async fn dry_run_sends_no_write() {
         "job.yaml",
         "name: audit\njobs:\n  - folders: [5001]\n    actions: [lock, protectusers]\n",
     );
-    let o = run(&sb, &w, &[job.to_str().unwrap(), "--dry-run"]);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let o = Cli::new(&w)
+        .sandbox(&sb)
+        .job([job.to_str().unwrap(), "--dry-run"])
+        .run();
+    assert_eq!(o.code(), 0, "{}", o.stderr());
     assert!(
         sb.requests().iter().all(|r| r.method == "GET"),
         "only reads (key check, listing)"
     );
-    let out = stdout(&o);
+    let out = o.stdout();
     assert!(
         out.contains("lock: 60") && out.contains("protectusers: 60"),
         "{out}"
@@ -518,17 +508,20 @@ async fn invalid_job_files_exit_2_and_send_nothing() {
     let sb = sandbox().await;
     let w = Work::new();
     let bad = w.file("bad.yaml", "jobs:\n  - files: [101]\n    acton: [lock]\n");
-    let o = run(&sb, &w, &[bad.to_str().unwrap()]);
-    assert_eq!(code(&o), 2);
-    let e = stderr(&o);
+    let o = Cli::new(&w).sandbox(&sb).job([bad.to_str().unwrap()]).run();
+    assert_eq!(o.code(), 2);
+    let e = o.stderr();
     assert!(
         e.contains("bad.yaml") && e.contains(":3"),
         "names file and line: {e}"
     );
     let bad_id = w.file("bad.csv", "file_id,action\n101,lock\n12/../people,lock\n");
-    let o = run(&sb, &w, &[bad_id.to_str().unwrap()]);
-    assert_eq!(code(&o), 2);
-    assert!(stderr(&o).contains("bad.csv:3"), "{}", stderr(&o));
+    let o = Cli::new(&w)
+        .sandbox(&sb)
+        .job([bad_id.to_str().unwrap()])
+        .run();
+    assert_eq!(o.code(), 2);
+    assert!(o.stderr().contains("bad.csv:3"), "{}", o.stderr());
     assert!(sb.requests().is_empty(), "nothing was sent");
     assert!(!w.report().join("results.csv").exists());
 }
@@ -546,19 +539,19 @@ async fn csv_dialects_are_read_alike() {
     ];
     for (name, text) in files {
         let p = w.file(name, text);
-        let o = run_in(w.path(), &["validate", p.to_str().unwrap()], &[]);
-        assert_eq!(code(&o), 0, "{name}: {}", stderr(&o));
-        assert!(stdout(&o).contains("2 tasks"), "{name}: {}", stdout(&o));
+        let o = Cli::new(&w).args(["validate", p.to_str().unwrap()]).run();
+        assert_eq!(o.code(), 0, "{name}: {}", o.stderr());
+        assert!(o.stdout().contains("2 tasks"), "{name}: {}", o.stdout());
     }
     let plain = w.file("ids.txt", "file_id\n101\n102\n");
-    let o = run_in(w.path(), &["validate", plain.to_str().unwrap()], &[]);
-    assert_eq!(code(&o), 2, "no action column and no --action");
-    let o = run_in(
-        w.path(),
-        &["validate", plain.to_str().unwrap(), "--action", "info"],
-        &[],
-    );
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let o = Cli::new(&w)
+        .args(["validate", plain.to_str().unwrap()])
+        .run();
+    assert_eq!(o.code(), 2, "no action column and no --action");
+    let o = Cli::new(&w)
+        .args(["validate", plain.to_str().unwrap(), "--action", "info"])
+        .run();
+    assert_eq!(o.code(), 0, "{}", o.stderr());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -569,32 +562,14 @@ async fn report_snapshot() {
         "job.csv",
         "file_id,action\n101,lock\n103,lock\n104,unlock\n201,protectusers\n999999,info\n",
     );
-    let o = run(&sb, &w, &[job.to_str().unwrap(), "--concurrency", "1"]);
-    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let o = Cli::new(&w)
+        .sandbox(&sb)
+        .job([job.to_str().unwrap(), "--concurrency", "1"])
+        .run();
+    assert_eq!(o.code(), 1, "{}", o.stderr());
     // duration_ms and finished_at vary: redact them.
-    let text: String = w
-        .results()
-        .lines()
-        .map(|l| {
-            let mut cells: Vec<String> = csv::ReaderBuilder::new()
-                .has_headers(false)
-                .from_reader(l.as_bytes())
-                .records()
-                .next()
-                .unwrap()
-                .unwrap()
-                .iter()
-                .map(str::to_string)
-                .collect();
-            if cells[0] != "seq" {
-                cells[14] = "[ms]".into();
-                cells[15] = "[time]".into();
-            }
-            let mut wtr = csv::Writer::from_writer(vec![]);
-            wtr.write_record(&cells).unwrap();
-            String::from_utf8(wtr.into_inner().unwrap()).unwrap()
-        })
-        .collect();
+    let text = Table::read(&w.report().join("results.csv"))
+        .to_csv_redacted(&[("duration_ms", "[ms]"), ("finished_at", "[time]")]);
     insta::assert_snapshot!("results_csv", text);
 }
 
@@ -603,29 +578,26 @@ async fn a_dry_run_never_overwrites_a_real_runs_record() {
     let sb = sandbox().await;
     let w = Work::new();
     let job = w.file("job.csv", "file_id,action\n215,lock\n");
-    let o = run(&sb, &w, &[job.to_str().unwrap()]);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let o = Cli::new(&w).sandbox(&sb).job([job.to_str().unwrap()]).run();
+    assert_eq!(o.code(), 0, "{}", o.stderr());
     let before = w.results();
     let rd = w.report();
-    let o = run_in(
-        w.path(),
-        &[
+    let o = Cli::new(&w)
+        .args([
             "run",
             job.to_str().unwrap(),
             "--dry-run",
             "--resume",
             rd.to_str().unwrap(),
-        ],
-        &[
-            ("DOCSPACE_URL", &sb.url()),
-            ("DOCSPACE_API_KEY", sb.api_key()),
-        ],
-    );
-    assert_eq!(code(&o), 2, "{}", stderr(&o));
+        ])
+        .sandbox(&sb)
+        .run();
+    assert_eq!(o.code(), 2, "{}", o.stderr());
     assert!(
-        stderr(&o).contains("--dry-run cannot be combined with --resume"),
+        o.stderr()
+            .contains("--dry-run cannot be combined with --resume"),
         "{}",
-        stderr(&o)
+        o.stderr()
     );
     assert_eq!(w.results(), before, "the record is untouched");
 }
@@ -644,26 +616,28 @@ async fn the_command_line_wins_over_settings_and_yaml_settings_reach_csv_files()
     );
     let ids = w.file("ids.csv", "file_id\n103\n");
     // Conflicting settings: refused without the flag...
-    let o = run(&sb, &w, &[a.to_str().unwrap(), b.to_str().unwrap()]);
-    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    let o = Cli::new(&w)
+        .sandbox(&sb)
+        .job([a.to_str().unwrap(), b.to_str().unwrap()])
+        .run();
+    assert_eq!(o.code(), 2, "{}", o.stderr());
     assert!(
-        stderr(&o).contains("settings.rate differs"),
+        o.stderr().contains("settings.rate differs"),
         "{}",
-        stderr(&o)
+        o.stderr()
     );
     // ...and the flag settles it. The CSV without an action column takes settings.action.
-    let o = run(
-        &sb,
-        &w,
-        &[
+    let o = Cli::new(&w)
+        .sandbox(&sb)
+        .job([
             a.to_str().unwrap(),
             b.to_str().unwrap(),
             ids.to_str().unwrap(),
             "--rate",
             "unlimited",
-        ],
-    );
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+        ])
+        .run();
+    assert_eq!(o.code(), 0, "{}", o.stderr());
     let rows = w.rows();
     let got: Vec<(u64, &str, &str)> = rows
         .iter()
@@ -681,16 +655,14 @@ async fn files_the_key_may_not_lock_are_listed_for_people() {
     let sb = sandbox().await;
     let w = Work::new();
     let job = w.file("job.csv", "file_id,action\n101,info\n104,info\n");
-    let o = run(&sb, &w, &[job.to_str().unwrap()]);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let o = Cli::new(&w).sandbox(&sb).job([job.to_str().unwrap()]).run();
+    assert_eq!(o.code(), 0, "{}", o.stderr());
     let md = std::fs::read_to_string(w.report().join("summary.md")).unwrap();
     assert!(
         md.contains("## Files you may not lock (1)") && md.contains("| 104 |"),
         "{md}"
     );
-    let summary: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(w.report().join("summary.json")).unwrap())
-            .unwrap();
+    let summary = w.summary();
     assert_eq!(summary["cannot_lock"], serde_json::json!(["104"]));
 }
 
@@ -700,9 +672,8 @@ async fn resume_works_from_another_directory_and_keeps_the_action() {
     let w = Work::new();
     w.file("ids.txt", "101\n102\n103\n");
     // Stop after the first task (the deadline passes at once; at 1/s the rest wait).
-    let o = run_in(
-        w.path(),
-        &[
+    let o = Cli::new(&w)
+        .args([
             "run",
             "ids.txt",
             "--action",
@@ -715,18 +686,14 @@ async fn resume_works_from_another_directory_and_keeps_the_action() {
             "1/s",
             "--progress",
             "never",
-        ],
-        &[
-            ("DOCSPACE_URL", &sb.url()),
-            ("DOCSPACE_API_KEY", sb.api_key()),
-        ],
-    );
-    assert_eq!(code(&o), 4, "{}", stderr(&o));
+        ])
+        .sandbox(&sb)
+        .run();
+    assert_eq!(o.code(), 4, "{}", o.stderr());
     let elsewhere = tempfile::tempdir().unwrap();
     let dir = w.path().join("rep2");
-    let o = run_in(
-        elsewhere.path(),
-        &[
+    let o = Cli::new(elsewhere.path())
+        .args([
             "run",
             "--resume",
             dir.to_str().unwrap(),
@@ -734,13 +701,10 @@ async fn resume_works_from_another_directory_and_keeps_the_action() {
             "unlimited",
             "--progress",
             "never",
-        ],
-        &[
-            ("DOCSPACE_URL", &sb.url()),
-            ("DOCSPACE_API_KEY", sb.api_key()),
-        ],
-    );
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+        ])
+        .sandbox(&sb)
+        .run();
+    assert_eq!(o.code(), 0, "{}", o.stderr());
     let rows = rows_in(&dir);
     assert_eq!(rows.len(), 3);
     assert!(
@@ -761,19 +725,18 @@ async fn a_concurrency_limit_lowers_requests_in_flight_not_the_rate() {
     .await;
     let w = Work::new();
     let job = w.csv_job("job.csv", 201..=220, "lock");
-    let o = run(
-        &sb,
-        &w,
-        &[
+    let o = Cli::new(&w)
+        .sandbox(&sb)
+        .job([
             job.to_str().unwrap(),
             "--no-check-state",
             "--rate",
             "unlimited",
             "--concurrency",
             "8",
-        ],
-    );
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+        ])
+        .run();
+    assert_eq!(o.code(), 0, "{}", o.stderr());
     let rows = w.rows();
     assert_eq!(rows.len(), 20);
     assert!(rows.iter().all(|r| r.outcome == "ok"), "{rows:#?}");
@@ -818,18 +781,17 @@ async fn jobs_of_different_files_never_share_a_skip_rest_scope() {
         "u2.yaml",
         "jobs:\n  - files: [104]\n    actions: [protectusers]\n",
     );
-    let o = run(
-        &sb,
-        &w,
-        &[
+    let o = Cli::new(&w)
+        .sandbox(&sb)
+        .job([
             u1.to_str().unwrap(),
             u2.to_str().unwrap(),
             "--log-format",
             "json",
             "--quiet",
-        ],
-    );
-    assert_eq!(code(&o), 1, "{}", stderr(&o));
+        ])
+        .run();
+    assert_eq!(o.code(), 1, "{}", o.stderr());
     let rows = w.rows();
     assert_eq!(
         (rows[0].outcome.as_str(), rows[1].outcome.as_str()),
@@ -842,12 +804,14 @@ async fn jobs_of_different_files_never_share_a_skip_rest_scope() {
         w.results()
     );
     // --quiet in JSON still gives the one-line summary as an event.
-    let summary = stderr(&o)
+    let summary = o
+        .stderr()
         .lines()
         .find(|l| l.contains("\"event\":\"summary\""))
         .map(str::to_string);
-    assert!(summary.is_some(), "{}", stderr(&o));
-    assert!(stderr(&o)
+    assert!(summary.is_some(), "{}", o.stderr());
+    assert!(o
+        .stderr()
         .lines()
         .all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()));
 }
@@ -857,30 +821,27 @@ async fn restore_honours_max_duration_and_its_printed_command_finishes_the_job()
     let sb = sandbox().await;
     let w = Work::new();
     let job = w.csv_job("lock.csv", 201..=212, "lock");
-    let o = run(&sb, &w, &[job.to_str().unwrap(), "--rate", "unlimited"]);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
-    let env = [
-        ("DOCSPACE_URL", sb.url()),
-        ("DOCSPACE_API_KEY", sb.api_key().to_string()),
-    ];
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let o = run_in(
-        w.path(),
-        &[
+    let o = Cli::new(&w)
+        .sandbox(&sb)
+        .job([job.to_str().unwrap(), "--rate", "unlimited"])
+        .run();
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    let o = Cli::new(&w)
+        .args([
             "restore",
             "report",
             "--report-dir",
             "r1",
             "--rate",
-            "4/s",
+            "8/s",
             "--max-duration",
-            "1s",
+            "500ms",
             "--progress",
             "never",
-        ],
-        &env,
-    );
-    assert_eq!(code(&o), 4, "{}", stderr(&o));
+        ])
+        .sandbox(&sb)
+        .run();
+    assert_eq!(o.code(), 4, "{}", o.stderr());
     let rows = rows_in(&w.path().join("r1"));
     assert_eq!(rows.len(), 12);
     // Tasks that had started (state check sent) finished with their write.
@@ -889,7 +850,8 @@ async fn restore_honours_max_duration_and_its_printed_command_finishes_the_job()
             .all(|r| r.outcome == "cancelled" && r.attempts == 0 || r.outcome == "ok"),
         "{rows:#?}"
     );
-    let cmd = stderr(&o)
+    let cmd = o
+        .stderr()
         .lines()
         .find_map(|l| l.strip_prefix("work is left; resume with: "))
         .unwrap()
@@ -899,10 +861,10 @@ async fn restore_honours_max_duration_and_its_printed_command_finishes_the_job()
         "{cmd}"
     );
     let cmd = cmd
-        .replace("--max-duration 1s", "")
-        .replace("--rate 4/s", "--rate unlimited");
-    let o = run_shell(&sb, &w, &cmd);
-    assert_eq!(code(&o), 0, "{cmd}: {}", stderr(&o));
+        .replace("--max-duration 500ms", "")
+        .replace("--rate 8/s", "--rate unlimited");
+    let o = Cli::shell(&w, &cmd).sandbox(&sb).run();
+    assert_eq!(o.code(), 0, "{cmd}: {}", o.stderr());
     for id in 201..=212 {
         assert_eq!(sb.lock_owner(&id.to_string()), None, "{id} released");
     }

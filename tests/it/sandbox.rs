@@ -1,14 +1,14 @@
 //! The sandbox contract (SPEC §8, docspace-api.md §1–§7), request by request, against an
 //! in-process [`Sandbox`] on `127.0.0.1:0`; plus one end-to-end run of `docspace-batch sandbox`.
 
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use docspace_batch::sandbox::{Injected, Sandbox, SandboxOptions};
 use reqwest::header::HeaderMap;
 use serde_json::{json, Value};
+
+use crate::common::{wait_until, Cli};
 
 /// One answer: status, headers, raw body.
 struct Answer {
@@ -587,15 +587,18 @@ async fn bulk_of_a_million_starts_fast() {
 
 #[tokio::test]
 async fn cli_binary_serves_until_sigterm() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_docspace-batch"))
+    let dir = tempfile::tempdir().unwrap();
+    let child = Cli::new(&dir)
         .args(["sandbox", "--listen", "127.0.0.1:0", "--api-key", "sk-test"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn docspace-batch sandbox");
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut first = String::new();
-    stdout.read_line(&mut first).unwrap();
+        .spawn();
+    assert!(
+        wait_until(Duration::from_secs(30), || child
+            .stdout_so_far()
+            .contains('\n'))
+        .await,
+        "the sandbox prints its URL"
+    );
+    let first = child.stdout_so_far().lines().next().unwrap().to_string();
     let url = first
         .split_whitespace()
         .find(|w| w.starts_with("http://"))
@@ -616,15 +619,11 @@ async fn cli_binary_serves_until_sigterm() {
         }
         assert_eq!(req.send().await.unwrap().status(), 200, "{path}");
     }
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let status = child.wait().unwrap();
-    assert!(status.success(), "{status:?}");
-    let mut rest = String::new();
-    stdout.read_to_string(&mut rest).unwrap();
+    child.signal("TERM");
+    let o = child.wait(Duration::from_secs(30)).await;
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    let out = o.stdout();
+    let rest = out.split_once('\n').map_or("", |(_, rest)| rest);
     assert!(rest.contains("API key: sk-test"), "{rest}");
     assert!(rest.contains("requests by status: 200=3"), "{rest}");
 }

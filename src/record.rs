@@ -19,16 +19,17 @@ pub enum RunKind {
     /// `run` (and its resumes).
     #[default]
     Run,
-    /// `restore`.
+    /// `restore`: the directory records the release of another run's locks.
     Restore,
 }
 
 /// `run.json`: what a report directory was made from.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RunState {
-    /// Format version.
+    /// Format version of `run.json` (1).
     pub version: u32,
-    /// Run name.
+    /// Run name: the YAML `name:`, or the job file's stem (`<name>-restore` for a restore). It
+    /// starts the default report directory's name and titles the summaries.
     pub name: String,
     /// Job files with their content hashes.
     pub job_files: Vec<JobFileRef>,
@@ -55,15 +56,15 @@ pub struct RunState {
 /// A job file and its hash.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct JobFileRef {
-    /// Path as given.
+    /// The job file's path as typed (relative to the directory the run was started in).
     pub path: PathBuf,
     /// Hex SHA-256.
     pub sha256: String,
 }
 
-/// File names in the report directory.
+/// What the report directory was made from ([`RunState`]), in the report directory.
 pub const RUN_JSON: &str = "run.json";
-/// See [`RUN_JSON`].
+/// The expanded plan, one task per row, in the report directory.
 pub const TASKS_CSV: &str = "tasks.csv";
 
 /// Saves `run.json` and `tasks.csv` (the expanded plan, so a resume runs exactly these tasks).

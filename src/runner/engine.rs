@@ -1,7 +1,7 @@
 //! The scheduler and the collector. Tasks on one file run one at a time in `seq` order;
 //! different files run concurrently up to `--concurrency`. Workers never print or write: they
 //! send each finished task to the collector, which owns the report writer, the counters and
-//! the progress display (STYLE habit 6).
+//! the progress display, so nothing else needs a lock on them and no two lines interleave.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -81,7 +81,8 @@ pub struct ApiError {
     pub kind: ErrorKind,
     /// HTTP status when there was one.
     pub status: Option<u16>,
-    /// Human-readable reason.
+    /// Human-readable reason: the portal's `error.message` when it sent one, else what the
+    /// status or the transport failure means.
     pub message: String,
     /// `Retry-After` of a 429/503, as a duration from now.
     pub retry_after: Option<Duration>,

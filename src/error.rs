@@ -1,15 +1,18 @@
-//! Exit codes (SPEC §6) and the top-level error type.
+//! Exit codes and the top-level error type. The codes are a contract with cron wrappers and
+//! scripts: each number means one class of ending, whatever the command.
 
-/// The process exit code classes of SPEC §6.
+/// The process exit code classes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Exit {
     /// Every task `ok`, `unchanged` or `locked_by_other`.
     Success = 0,
     /// At least one task `failed` or `skipped`.
     TaskFailures = 1,
-    /// Invalid input or usage; nothing was written.
+    /// Invalid input or usage, found before any write was sent, or a local I/O failure
+    /// ([`Error::Io`]).
     Usage = 2,
-    /// Run aborted: key rejected, 401, daily cap, `--max-failures`.
+    /// Run aborted: key rejected or unreachable at the start, a 401 during the run, the daily
+    /// cap, `--max-failures`, or folder expansion failed.
     Aborted = 3,
     /// `--max-duration` reached with work left.
     MaxDuration = 4,
@@ -18,7 +21,7 @@ pub enum Exit {
 }
 
 impl Exit {
-    /// The numeric code.
+    /// The number the process exits with.
     pub fn code(self) -> u8 {
         self as u8
     }
@@ -33,7 +36,9 @@ pub enum Error {
     /// The run could not start or was aborted (exit 3), e.g. the key was rejected.
     #[error("{0}")]
     Aborted(String),
-    /// Local I/O problem (report directory, files): exit 2 when nothing was sent.
+    /// Local I/O problem: the report directory or a report file cannot be created, read or
+    /// written, or the in-process sandbox cannot start. Exit 2, also when a report write fails
+    /// mid-run after requests (writes included) were sent.
     #[error("{0}")]
     Io(String),
     /// Stopped by SIGINT/SIGTERM before any task ran, e.g. while expanding folders (exit 130,
@@ -43,7 +48,7 @@ pub enum Error {
 }
 
 impl Error {
-    /// The exit class.
+    /// The exit class this error ends the process with.
     pub fn exit(&self) -> Exit {
         match self {
             Error::Usage(_) | Error::Io(_) => Exit::Usage,

@@ -1,5 +1,5 @@
 //! Everything the run shows a person: log lines (text or JSON on stderr), the progress bar on a
-//! terminal, periodic stats lines otherwise (SPEC §7). The only code that draws.
+//! terminal, a stats line every 10 s otherwise (cron). The only code that draws.
 
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -9,14 +9,15 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use crate::config::Output;
 use crate::text::sanitize;
 
-/// Log levels.
+/// How much a log line matters: it picks the text prefix, the JSON `level` and what `--quiet`
+/// hides.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Level {
     /// Progress and information (hidden by `--quiet`).
     Info,
     /// Something the operator should know (hidden by `--quiet`).
     Warn,
-    /// Always shown.
+    /// Always shown, prefixed `error:` in text mode.
     Error,
     /// Always shown, without a prefix (e.g. the resume command).
     Notice,
@@ -35,7 +36,7 @@ impl Ui {
         Ui { out, bar: None }
     }
 
-    /// The output mode.
+    /// The output mode (quiet, JSON, bar) this UI was made for.
     pub fn output(&self) -> Output {
         self.out
     }
@@ -79,17 +80,17 @@ impl Ui {
         }
     }
 
-    /// Info line.
+    /// Logs `msg` at [`Level::Info`].
     pub fn info(&self, msg: &str) {
         self.log(Level::Info, msg)
     }
 
-    /// Warning line.
+    /// Logs `msg` at [`Level::Warn`] (`warning: ` in text mode).
     pub fn warn(&self, msg: &str) {
         self.log(Level::Warn, msg)
     }
 
-    /// Error line.
+    /// Logs `msg` at [`Level::Error`], which `--quiet` does not hide.
     pub fn error(&self, msg: &str) {
         self.log(Level::Error, msg)
     }
@@ -121,15 +122,15 @@ pub fn print_stdout(text: &str) {
 pub struct Counts {
     /// Finished tasks (any outcome).
     pub done: u64,
-    /// `failed`
+    /// Tasks that ended `failed`.
     pub failed: u64,
-    /// `skipped`
+    /// Tasks that ended `skipped`.
     pub skipped: u64,
     /// `ok` + `unchanged` + `locked_by_other`
     pub ok: u64,
-    /// Requests sent.
+    /// HTTP requests sent so far, every attempt counted.
     pub requests: u64,
-    /// 429s.
+    /// 429 answers so far.
     pub throttled: u64,
 }
 
@@ -219,7 +220,7 @@ impl Progress {
         );
     }
 
-    /// Removes the bar.
+    /// Clears the bar from the terminal (stats lines leave nothing to clear).
     pub fn finish(self) {
         if let Some(b) = self.bar {
             b.finish_and_clear();
@@ -236,7 +237,7 @@ pub struct Spinner {
 }
 
 impl Spinner {
-    /// Starts a spinner.
+    /// Starts a spinner; without a terminal it only logs `update`s, one per 10 s.
     pub fn new(ui: &Ui) -> Spinner {
         let bar = ui
             .out
@@ -270,7 +271,7 @@ impl Spinner {
         }
     }
 
-    /// Removes the spinner.
+    /// Clears the spinner line from the terminal.
     pub fn finish(self) {
         if let Some(b) = self.bar {
             b.finish_and_clear();

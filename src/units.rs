@@ -1,5 +1,5 @@
-//! Parsers for the value forms shared by flags and YAML `settings:` (SPEC §2): rates (`20/s`,
-//! `1500/min`, `unlimited`), durations (`500ms`, `30s`, `2m`) and shards (`K/N`).
+//! Parsers for the value forms shared by flags and YAML `settings:`: rates (`20/s`, `1500/min`,
+//! `unlimited`), durations (`500ms`, `30s`, `2m`) and shards (`K/N`).
 
 use std::fmt;
 use std::time::Duration;
@@ -117,9 +117,9 @@ pub fn parse_duration(raw: &str) -> Result<Duration, String> {
 /// `--shard K/N`: run only shard K (1-based) of N.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Shard {
-    /// 1-based index.
+    /// Which shard this run takes, 1-based (K ≤ N).
     pub k: u32,
-    /// Number of shards.
+    /// How many shards the files are split into (N).
     pub n: u32,
 }
 

@@ -1,4 +1,7 @@
-//! Turning one HTTP exchange into a payload or a classified [`ApiError`] (SPEC §4, docspace-api.md §4).
+//! Turning one HTTP exchange into a payload or a classified [`ApiError`]: the status, the
+//! envelope (`response` on success; an `error` object with a `message` otherwise), `Retry-After`
+//! and transport failures. DocSpace does not always respect status codes, so the body counts
+//! too: an `error` object in a 200 is a failure, and a missing file can come as a 403.
 
 use std::fmt;
 use std::time::{Duration, SystemTime};
@@ -30,7 +33,7 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
-    /// Every kind.
+    /// Every kind, for reading the column back.
     pub const ALL: [ErrorKind; 9] = [
         ErrorKind::NotFound,
         ErrorKind::Forbidden,
@@ -48,7 +51,7 @@ impl ErrorKind {
         ErrorKind::ALL.into_iter().find(|k| k.as_str() == s)
     }
 
-    /// The column value.
+    /// The `error_kind` column's value.
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorKind::NotFound => "not_found",
@@ -74,16 +77,18 @@ impl fmt::Display for ErrorKind {
 /// `error.message` and transport errors with their URLs stripped.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ApiError {
-    /// Classification.
+    /// What went wrong, as the `error_kind` column says it; decides whether to retry.
     pub kind: ErrorKind,
     /// HTTP status when there was one.
     pub status: Option<u16>,
-    /// Human-readable reason.
+    /// Human-readable reason: the portal's `error.message` when it sent one, else what the
+    /// status or the transport failure means.
     pub message: String,
     /// `Retry-After` of a 429/503, as a duration from now.
     pub retry_after: Option<Duration>,
     /// `X-RateLimit-Limit` of a 429: DocSpace's concurrency limiters send their in-flight cap
-    /// here (15 for writes, 50 for reads), the sliding window its size (docspace-api.md §6).
+    /// here (15 for writes, 50 for reads by default), the sliding window its size (1500 a
+    /// minute).
     pub rate_limit: Option<u64>,
 }
 
@@ -104,7 +109,8 @@ impl ApiError {
         ApiError::new(ErrorKind::BadResponse, None, message)
     }
 
-    /// SPEC §4: 408, 429, 5xx, connection errors and timeouts are retried; other 4xx are not.
+    /// Worth another attempt: 408, 429, 5xx (a proxy's HTML error page included), connection
+    /// errors and timeouts. Other 4xx say something about the request, which a retry repeats.
     pub fn retryable(&self) -> bool {
         match self.kind {
             ErrorKind::RateLimited
@@ -160,7 +166,9 @@ pub fn retry_after(h: &HeaderMap) -> Option<Duration> {
     )
 }
 
-/// The message DocSpace uses for a missing file; older servers send it with 403 (docspace-api.md §1, §2).
+/// The message DocSpace uses for a missing file. `protectusers` sends it with a 403 on every
+/// version, the other file endpoints before DocSpace 3.7.1 too; with this message a 403 is
+/// `not_found`.
 const FILE_NOT_FOUND: &str = "The required file was not found";
 
 /// Decodes one answer: the envelope's `response` on success, a classified error otherwise.
@@ -270,9 +278,9 @@ fn looks_like_html(body: &[u8]) -> bool {
     head.contains("<html") || head.contains("<!doctype")
 }
 
-/// Text for a report cell: kept as the portal sent it (a report is data; SPEC §5's formula
-/// escaping, not stripping, protects spreadsheets, and a leading tab or CR must survive to be
-/// escaped), only capped so a hostile portal cannot blow up the report.
+/// Text for a report cell: kept as the portal sent it (a report is data; the formula escaping
+/// of `report::cell`, not stripping, protects spreadsheets, and a leading tab or CR must
+/// survive to be escaped), only capped so a hostile portal cannot blow up the report.
 pub fn report_text(s: &str) -> String {
     s.chars().take(1000).collect()
 }

@@ -1,5 +1,5 @@
 //! The DocSpace client: URL building (IDs always one percent-encoded path segment), the
-//! response envelope, and error classification (docspace-api.md §1–§6).
+//! response envelope, and error classification.
 //!
 //! One call here is one HTTP attempt. Retries, rate limiting and cooldowns belong to
 //! [`crate::runner`]; this module only says what happened and whether it is worth retrying.
@@ -73,9 +73,10 @@ impl std::fmt::Debug for Client {
 /// Lock state and identity of a file as the portal reports it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct FileState {
-    /// `title`
+    /// The file's name with its extension (`title`); `None` when the answer had none.
     pub title: Option<String>,
-    /// `locked`: true, or absent (= false). DocSpace never sends `false` (docspace-api.md §1).
+    /// `locked`. DocSpace omits it when false (it drops nulls and sends `locked` only as
+    /// `true`), so absent means unlocked.
     pub locked: bool,
     /// `lockedBy`: display name of ANOTHER user holding the lock; absent when the caller holds it.
     pub locked_by: Option<String>,
@@ -83,14 +84,15 @@ pub struct FileState {
     pub can_lock: Option<bool>,
 }
 
-/// One `protectusers` entry (MentionWrapper, docspace-api.md §2).
+/// One `protectusers` entry (DocSpace's `MentionWrapper`): a user who can reach the file through
+/// its own, its folders' or its room's sharing, the caller excepted. It carries no access level.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct AccessUser {
     /// `id` (GUID string).
     pub id: String,
     /// `name` (display name).
     pub name: String,
-    /// `email`
+    /// `email`; empty when the portal sent none.
     pub email: String,
 }
 
@@ -107,7 +109,8 @@ pub struct FolderPage {
     pub count: u64,
     /// All items in the folder (`response.total`).
     pub total: u64,
-    /// `current.title`
+    /// The listed folder's or room's own title (`current.title`): it names the folder in the
+    /// expansion's log line and the group its files fall under in summary.md.
     pub title: Option<String>,
 }
 
@@ -421,7 +424,8 @@ struct FastEnvelope<T> {
     error: Option<serde::de::IgnoredAny>,
 }
 
-/// The `FileDto` fields the runner uses (docspace-api.md §1); the rest is skipped unparsed.
+/// The `FileDto` fields the runner uses; the rest (dozens of fields, nested users) is skipped
+/// unparsed.
 #[derive(serde::Deserialize)]
 struct FileLite {
     title: Option<String>,

@@ -174,16 +174,17 @@ pub enum RunKind {
     /// `run` (and its resumes).
     #[default]
     Run,
-    /// `restore`.
+    /// `restore`: the directory records the release of another run's locks.
     Restore,
 }
 
 /// What a report directory was made from (the `state` entry of `meta`, as JSON).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RunState {
-    /// Format version.
+    /// Format version of this document (2 since it lives in `run.db`).
     pub version: u32,
-    /// Run name.
+    /// Run name: the YAML `name:`, or the job file's stem (`<name>-restore` for a restore). It
+    /// starts the default report directory's name and titles the summaries.
     pub name: String,
     /// Job files with their content hashes.
     pub job_files: Vec<JobFileRef>,
@@ -210,7 +211,7 @@ pub struct RunState {
 /// A job file and its hash.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct JobFileRef {
-    /// Path as given.
+    /// The job file's absolute path, so `--resume DIR` works from any directory.
     pub path: PathBuf,
     /// Hex SHA-256.
     pub sha256: String,

@@ -1,8 +1,10 @@
-//! Report files (SPEC §5): `results.csv` and `access.csv` streamed as tasks finish, then
-//! `results.csv` rewritten in `seq` order by atomic rename, plus `summary.json` and `summary.md`.
+//! The report rows and their files, all exports of the run's record ([`crate::record`]):
+//! `results.csv` and `access.csv` ([`export`]: appended as tasks commit, rewritten from the
+//! record at start and end), `summary.json` and `summary.md` ([`summary`]).
 //!
+//! Types until the edge: rows hold enums; strings appear only here, when a cell is written.
 //! Every text cell goes through [`cell`] (formula-injection escaping); numbers are written as
-//! they are. Rows are flushed one by one so a crash loses no finished row.
+//! they are.
 
 pub mod export;
 pub mod summary;
@@ -12,7 +14,8 @@ use std::io::Write;
 use crate::api::ErrorKind;
 use crate::job::{Action, FileId};
 
-/// `results.csv` header, exactly as SPEC §5 gives it.
+/// `results.csv` header. Readers go by position as well as by name, so the order is fixed and
+/// a new column goes last.
 pub const RESULTS_HEADER: [&str; 16] = [
     "seq",
     "job",
@@ -34,31 +37,31 @@ pub const RESULTS_HEADER: [&str; 16] = [
 /// `access.csv` header.
 pub const ACCESS_HEADER: [&str; 5] = ["file_id", "title", "user_id", "name", "email"];
 
-/// File names inside a report directory.
+/// One row per task, in the report directory.
 pub const RESULTS: &str = "results.csv";
-/// See [`RESULTS`].
+/// One row per user per `protectusers` task, in the report directory.
 pub const ACCESS: &str = "access.csv";
-/// See [`RESULTS`].
+/// Counts and run figures for scripts, in the report directory.
 pub const SUMMARY_JSON: &str = "summary.json";
-/// See [`RESULTS`].
+/// The same for a person, with failures and access per room, in the report directory.
 pub const SUMMARY_MD: &str = "summary.md";
 
 /// A task's outcome (the `outcome` column).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Outcome {
-    /// Done as asked.
+    /// Done as asked: the portal confirmed the lock or unlock, or answered the read.
     Ok,
     /// The state check found the file already as wanted; nothing written.
     Unchanged,
     /// The lock is held by another user.
     LockedByOther,
-    /// Did not succeed.
+    /// Did not succeed; `error_kind` says why.
     Failed,
     /// Not attempted because an earlier task on the same file in the job failed.
     Skipped,
     /// Not attempted (or not finished) because the run stopped.
     Cancelled,
-    /// Dry run.
+    /// Planned by `--dry-run`; nothing was sent.
     Planned,
 }
 
@@ -74,7 +77,7 @@ impl Outcome {
         Outcome::Planned,
     ];
 
-    /// The column value.
+    /// The `outcome` column's value.
     pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Ok => "ok",
@@ -92,7 +95,8 @@ impl Outcome {
         Outcome::ALL.into_iter().find(|o| o.as_str() == s)
     }
 
-    /// True for outcomes that `--resume` does not run again (SPEC §6).
+    /// True for outcomes that `--resume` does not run again: the task is done (`ok`,
+    /// `unchanged`) or was settled by someone else's lock (`locked_by_other`).
     pub fn is_final(self) -> bool {
         matches!(
             self,
@@ -105,35 +109,42 @@ impl Outcome {
 /// and parsed in [`ResultRow::from_record`], nowhere else.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ResultRow {
-    /// `seq`
+    /// The task's place in the full plan, 1-based: the same across resumes and shards, and
+    /// the order of the final file.
     pub seq: u64,
-    /// `job`
+    /// The job the task belongs to, the scope of `on_failure: skip_rest` (names from different
+    /// job files are made distinct).
     pub job: String,
-    /// `file_id`
+    /// The file's ID: a number for internal files, `selector-providerId[-path]` for connected
+    /// storage.
     pub file_id: String,
-    /// `action`
+    /// What the task does.
     pub action: Action,
-    /// `outcome`
+    /// How the task ended.
     pub outcome: Outcome,
-    /// `http_status`
+    /// Status of the last answer; empty when none came (timeout, dropped connection, nothing
+    /// sent).
     pub http_status: Option<u16>,
     /// `attempts` (HTTP attempts made for the task, state check included)
     pub attempts: u32,
     /// `error_kind`: set for failures; a task cancelled before it sent anything has none.
     pub error_kind: Option<ErrorKind>,
-    /// `error`
+    /// Why the task failed, was skipped or was cancelled, in words (the portal's own message
+    /// where it sent one); empty on success.
     pub error: String,
-    /// `was_locked`
+    /// Lock state before the write, when the state check read it; empty otherwise.
     pub was_locked: Option<bool>,
-    /// `locked`
+    /// Lock state after the task, from the portal's last answer; empty when no answer said.
     pub locked: Option<bool>,
-    /// `locked_by`
+    /// Display name of the user holding the lock, from the last answer. DocSpace names only
+    /// other users, so this is empty when the file is unlocked or the caller holds the lock.
     pub locked_by: String,
-    /// `title`
+    /// The file's title as the portal sent it (answer or folder listing), capped at 1000
+    /// characters; empty when no answer carried it.
     pub title: String,
-    /// `users`
+    /// Users `protectusers` returned (the task's rows in access.csv); empty for other actions.
     pub users: Option<usize>,
-    /// `duration_ms`
+    /// Wall time of the task in milliseconds, limiter waits and retries included.
     pub duration_ms: u64,
     /// `finished_at` (RFC 3339 UTC)
     pub finished_at: String,
@@ -142,18 +153,18 @@ pub struct ResultRow {
     pub can_lock: Option<bool>,
 }
 
-/// One row of `access.csv`.
+/// One row of `access.csv`: a user who can reach a file, as `protectusers` listed them.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct AccessRow {
-    /// `file_id`
+    /// The file, as in results.csv.
     pub file_id: String,
-    /// `title`
+    /// The file's title when the run knew it; may be empty.
     pub title: String,
-    /// `user_id`
+    /// The user's DocSpace ID (a GUID).
     pub user_id: String,
-    /// `name`
+    /// The user's display name.
     pub name: String,
-    /// `email`
+    /// The user's e-mail address; empty when the portal sent none.
     pub email: String,
 }
 
@@ -170,8 +181,9 @@ impl AccessRow {
     }
 }
 
-/// Formula-injection escaping for text cells (SPEC §5): a leading `=`, `+`, `-`, `@`, tab or CR
-/// gets a `'` in front, so spreadsheets show the text instead of evaluating it.
+/// Formula-injection escaping for text cells (titles and names come from portal users): a
+/// leading `=`, `+`, `-`, `@`, tab or CR gets a `'` in front, so spreadsheets show the text
+/// instead of evaluating it.
 pub fn cell(s: &str) -> std::borrow::Cow<'_, str> {
     match s.as_bytes().first() {
         Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r') => format!("'{s}").into(),

@@ -1,4 +1,6 @@
-//! `summary.json` (for scripts) and `summary.md` (for a person) from the final rows (SPEC §5).
+//! `summary.json` (for scripts) and `summary.md` (for a person) from the final rows: counts per
+//! outcome and per action, the run's request figures, failures, files locked by others or not
+//! lockable, and who has access per room.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
@@ -35,13 +37,14 @@ pub type Counted = (
 /// The `summary.json` document.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Summary {
-    /// Run name.
+    /// Run name: the YAML `name:`, or the job file's stem (`<name>-restore` for a restore).
     pub name: String,
     /// Portal base URL (never the key).
     pub portal: String,
     /// Total tasks in the run.
     pub tasks: u64,
-    /// Count per outcome.
+    /// Tasks per outcome, keyed by the `outcome` column's value; outcomes no task had are
+    /// absent.
     pub outcomes: BTreeMap<String, u64>,
     /// Count per action, then per outcome.
     pub actions: BTreeMap<String, BTreeMap<String, u64>>,

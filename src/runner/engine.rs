@@ -1,7 +1,8 @@
 //! The scheduler and the collector. Tasks on one file run one at a time in `seq` order;
 //! different files run concurrently up to `--concurrency`. Workers never print or write: they
 //! send each finished task (and each write intent) to the collector, which owns the record
-//! ([`Sink`]), the counters and the progress display.
+//! ([`Sink`]), the counters and the progress display, so nothing else needs a lock on them and
+//! no two lines interleave.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -1,6 +1,7 @@
 //! Executing requests and tasks: the retry loop around one API call (limiter, 429 cooldown,
 //! backoff with jitter, 401 abort, key re-check) and the per-action logic that turns answers
-//! into report rows (SPEC §3 "Actions", §4).
+//! into report rows. A lock has succeeded when the answer says `locked` without `lockedBy`
+//! (DocSpace names the holder only when it is someone else); an unlock when `locked` is gone.
 
 use std::fmt;
 use std::future::Future;
@@ -21,13 +22,15 @@ use crate::job::{Action, Task};
 use crate::progress::Ui;
 use crate::report::{AccessRow, Outcome, ResultRow};
 
-/// A `Retry-After` longer than this is DocSpace's daily write cap (SPEC §4).
+/// A 429 whose `Retry-After` is longer than this is DocSpace's daily write cap (10 000 PUT/POST
+/// a day per user, waits of up to a day); its minute and in-flight limiters send no
+/// `Retry-After` at all. Writes stop; reads go on unless a read is told to wait that long.
 pub const DAILY_CAP_THRESHOLD: Duration = Duration::from_secs(15 * 60);
 
 /// Request counters of a run.
 #[derive(Debug, Default)]
 pub struct Stats {
-    /// Requests sent.
+    /// HTTP requests sent, every attempt counted.
     pub requests: AtomicU64,
     /// Attempts after the first.
     pub retries: AtomicU64,
@@ -45,13 +48,14 @@ pub struct Ctx {
     pub limiter: Limiter,
     /// The cap on requests in flight (`--concurrency`, lowered by concurrency 429s).
     pub gate: Gate,
-    /// Settings.
+    /// The resolved execution settings: concurrency, retries, timeout, `--check-state`,
+    /// `--max-failures`.
     pub cfg: Settings,
-    /// Stop state.
+    /// Whether (and why) the run stops; checked before every task and every request.
     pub stop: Stop,
-    /// Counters.
+    /// Request, retry and 429 counts, for the progress display and the summary.
     pub stats: Stats,
-    /// Log output.
+    /// Log output; during execution only expansion's warnings (a skipped folder) use it.
     pub ui: Ui,
     auth_recheck: OnceCell<bool>,
     /// When the context was made: the process's working time counts from here.
@@ -61,7 +65,7 @@ pub struct Ctx {
 /// A request the portal's answers ended: not worth retrying, or out of retries.
 #[derive(Debug)]
 pub struct Failure {
-    /// The last error.
+    /// The error of the last attempt, the one that decided.
     pub err: ApiError,
     /// HTTP attempts made.
     pub attempts: u32,

@@ -1,8 +1,8 @@
 //! The cap on requests in flight. It starts at `--concurrency` and comes down when the portal's
-//! concurrency limiter answers 429 (DocSpace: 15 writes and 50 reads in flight per user, the
-//! 429 carrying that number as `X-RateLimit-Limit`, docspace-api.md §6). Halving the request
-//! *rate* is the wrong answer to that limit: what is too high is the number of requests open at
-//! once. After a quiet period the cap climbs back one request at a time.
+//! concurrency limiter answers 429 (DocSpace: 15 writes and 50 reads in flight per user by
+//! default, the 429 carrying that number as `X-RateLimit-Limit`). Cutting the request *rate* is
+//! the wrong answer to that limit: what is too high is the number of requests open at once.
+//! After a quiet period the cap climbs back one request at a time.
 
 use std::sync::Mutex;
 use std::time::Duration;

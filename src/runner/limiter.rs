@@ -1,7 +1,10 @@
 //! The one rate limiter of a run: an absolute GCRA schedule shared by every request (retries and
-//! folder listings included), plus the shared 429 cooldown and adaptive rate (SPEC §4).
+//! folder listings included), plus the shared 429 cooldown and adaptive rate. DocSpace's
+//! one-minute window and its in-flight limiters answer 429 without `Retry-After`, so the rate
+//! itself has to come down after one, and every worker has to pause, not only the one that
+//! got it.
 //!
-//! Why not `governor`: its quota is fixed at construction, and SPEC §4 needs the effective rate
+//! Why not `governor`: its quota is fixed at construction, and a run needs the effective rate
 //! lowered after a 429 without `Retry-After` and recovered gradually, and one cooldown that
 //! pauses every worker. This limiter keeps a theoretical arrival time (`tat`) and hands out
 //! slots on an absolute schedule: a waiter sleeps until its slot, never polls, and after a stall
@@ -193,7 +196,8 @@ impl Limiter {
             return s.pause_until.saturating_duration_since(now);
         }
         s.last_change = now;
-        // Lower the effective rate: half of what we were doing.
+        // Lower the effective rate from what we were doing (the current interval, or the
+        // measured rate before the first cut).
         let current = match s.interval {
             Some(i) => 1.0 / i.as_secs_f64(),
             None => {

@@ -9,7 +9,8 @@ use crate::api::{ErrorKind, FolderPage};
 use crate::job::{Action, Entry, FileId, JobFile, Target, Task};
 use crate::units::Shard;
 
-/// Folder pages are requested with this `count` (DocSpace's maximum, docspace-api.md §3).
+/// Folder pages are requested with this `count`: DocSpace's maximum (and default); a larger
+/// `count` is a 400.
 pub const PAGE: u64 = 100;
 /// A folder tree larger than this many pages is refused (a hostile portal must not loop us).
 const MAX_PAGES: u64 = 1_000_000;
@@ -168,7 +169,7 @@ pub fn build(entries: &[Entry], listings: &HashMap<FileId, Listing>) -> Plan {
     let push = |tasks: &mut Vec<Task>, e: &Entry, file: &FileId, a: Action| {
         if let Some(last) = tasks.last() {
             if last.file == *file && last.action == a && last.job == e.job {
-                return; // consecutive duplicates collapse (SPEC §3)
+                return; // consecutive duplicates of (file, action) in a job collapse into one
             }
         }
         tasks.push(Task {

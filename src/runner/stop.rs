@@ -1,5 +1,6 @@
 //! Why and how a run stops early: signals, a rejected key, the daily cap, `--max-failures`,
-//! `--max-duration` (SPEC §4, §6). The first reason wins; workers only look at the token.
+//! `--max-duration`, and the exit code each one means. The first reason wins; workers only
+//! look at the token.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
@@ -60,7 +61,8 @@ impl StopReason {
     }
 }
 
-/// Shared stop state.
+/// Shared stop state: the first reason, and how far the stop goes (no new writes, no new
+/// tasks, or nothing more at all).
 #[derive(Debug, Default)]
 pub struct Stop {
     token: CancellationToken,

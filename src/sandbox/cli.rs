@@ -84,7 +84,7 @@ impl SandboxArgs {
             .listen
             .parse()
             .with_context(|| format!("invalid --listen `{}`: use HOST:PORT", self.listen))?;
-        // SPEC §8: a rehearsal portal on loopback only; it is not meant to be reachable from
+        // A rehearsal portal on loopback only; it is not meant to be reachable from
         // other machines (it prints its key and accepts anything shaped like a job).
         if !listen.ip().is_loopback() {
             anyhow::bail!(

@@ -1,4 +1,6 @@
-//! The seeded data set of SPEC §8: users, rooms, folders and files, plus the mutable part (lock
+//! The seeded data set that examples, workflows and tests rely on (room 5001 "Finance" with
+//! subfolder 5002, room 5003 "Legal", file 103 locked by Jane Auditor, file 104 read-only, the
+//! connected-storage rooms): users, rooms, folders and files, plus the mutable part (lock
 //! tags and title overrides). Read-only structure is built once at start; bulk files
 //! (`--files N`, IDs 100000.. in room 6000) are synthesised from their ID on demand, so a million
 //! of them cost nothing until asked for. Only lock state and titles are kept in maps.
@@ -14,26 +16,27 @@ pub const CALLER_NAME: &str = "Sandbox Admin";
 /// ID of DocSpace's "Rooms" root folder (`FolderType.VirtualRooms`), the `rootFolderId` of
 /// everything in a room.
 pub(crate) const ROOMS_ROOT_ID: u32 = 4;
-/// `FolderType.VirtualRooms` (docspace-api.md §1, `rootFolderType`).
+/// `FolderType.VirtualRooms`, the `rootFolderType` of everything in a room.
 pub(crate) const ROOT_FOLDER_TYPE_ROOMS: u32 = 14;
 /// First ID of the `--files N` bulk files.
 pub(crate) const BULK_FIRST_ID: u32 = 100_000;
 /// Room holding the bulk files.
 const BULK_ROOM_ID: &str = "6000";
-/// Bulk IDs must stay int32 (docspace-api.md §7).
+/// Bulk IDs must stay int32: internal DocSpace IDs are, and a larger number would not be one.
 const MAX_BULK_FILES: u32 = 2_147_483_647 - BULK_FIRST_ID;
 
-/// `FileShare` values used by the data set (docspace-api.md §1).
+/// DocSpace's `FileShare` access levels (the numbers it sends as `access`) that the data set
+/// uses.
 pub(crate) mod access {
-    /// Read only.
+    /// Read only: no lock or unlock.
     pub const READ: u8 = 2;
-    /// Denied; skipped by protectusers (docspace-api.md §2, step 6).
+    /// Explicitly denied. `protectusers` leaves such entries out.
     pub const RESTRICT: u8 = 3;
-    /// Review.
+    /// May review (suggest changes); no lock or unlock.
     pub const REVIEW: u8 = 5;
     /// Room manager: may lock, and unlock anyone's lock.
     pub const ROOM_MANAGER: u8 = 9;
-    /// Editing.
+    /// May edit; no lock or unlock.
     pub const EDITING: u8 = 10;
     /// Content creator: may lock only files not locked by someone else.
     pub const CONTENT_CREATOR: u8 = 11;
@@ -63,7 +66,7 @@ impl User {
         format!("{} {}", self.first, self.last)
     }
 
-    /// `first.last`
+    /// The `userName`: `first.last`, lower case.
     pub fn user_name(&self) -> String {
         format!("{}.{}", self.first, self.last).to_ascii_lowercase()
     }
@@ -74,7 +77,8 @@ impl User {
     }
 }
 
-/// A connected third-party storage provider (docspace-api.md §7).
+/// A connected third-party storage provider. Its files and folders have string IDs
+/// (`{selector}-{providerId}[-{path}]`, e.g. `dropbox-337-L9Cd0L7QstGL0Lkg`).
 #[derive(Clone, Copy)]
 pub(crate) struct Provider {
     pub key: &'static str,
@@ -236,7 +240,7 @@ impl DataSet {
         legal_shares.extend(LEGAL_MEMBERS.iter().map(|&u| (u, access::EDITING)));
         let legal = ds.folder("5003", "Legal", None, None, legal_shares);
         for n in 201..=220 {
-            // Victor is explicitly denied on 202: Restrict entries are skipped (§2 step 6).
+            // Victor is explicitly denied on 202: `protectusers` skips Restrict entries.
             let shares = if n == 202 {
                 vec![(VICTOR, access::RESTRICT)]
             } else {
@@ -256,7 +260,8 @@ impl DataSet {
         ds
     }
 
-    /// Rooms `dropbox-337` and `box-12` with string IDs (docspace-api.md §7).
+    /// Rooms `dropbox-337` and `box-12` with string IDs. Box IDs hold a `|` (`box-12-|123`),
+    /// which clients must percent-encode.
     fn connected_storage(&mut self) {
         let rm = access::ROOM_MANAGER;
         let dropbox = Some(Provider {
@@ -454,7 +459,7 @@ pub(crate) struct Mutable {
 }
 
 impl Mutable {
-    /// The initial state: file 103 locked by Jane Auditor (SPEC §8).
+    /// The initial state: file 103 locked by Jane Auditor (the caller is room manager there).
     pub fn seeded() -> Mutable {
         let mut m = Mutable::default();
         m.locks.insert("103".into(), "Jane Auditor".into());

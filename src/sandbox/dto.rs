@@ -1,5 +1,6 @@
-//! JSON shapes of the real server: the response envelope (docspace-api.md §4), `FileDto` (§1),
-//! `FolderDto`/`FolderContentDto` (§3) and `MentionWrapper` (§2). camelCase, nulls omitted.
+//! JSON shapes of the real server: the response envelope, `FileDto`, `FolderDto`/
+//! `FolderContentDto` and `MentionWrapper`. camelCase, nulls omitted (DocSpace serialises with
+//! `WhenWritingNull`, which is why `locked` is never `false`).
 //! The handlers decide *what* to answer; this module only decides how it looks.
 
 use axum::body::Body;
@@ -41,7 +42,7 @@ const ALL_ACTIONS: [&str; 13] = [
     "Duplicate",
 ];
 /// What stays allowed when another user holds the lock
-/// (`FileSecurity.CorrectSecurityByLockedStatus`, docspace-api.md §1).
+/// (DocSpace's `FileSecurity.CorrectSecurityByLockedStatus` turns every other action off).
 const ALLOWED_WHEN_LOCKED: [&str; 6] = [
     "Read",
     "ReadHistory",
@@ -63,7 +64,8 @@ fn json_response(status: u16, body: &Value) -> Response<Body> {
     resp
 }
 
-/// The success envelope: `count` is the list length, 1 for an object (§4).
+/// The success envelope: `count` is the list length, 1 for an object, 0 for null; `links`
+/// echoes the request.
 pub(crate) fn success(call: &Call, response: Value) -> Response<Body> {
     let count = match &response {
         Value::Array(a) => a.len(),
@@ -83,7 +85,7 @@ pub(crate) fn success(call: &Call, response: Value) -> Response<Body> {
 }
 
 /// A model-validation failure: the same wrapper with `status: 1`, `statusCode: 400` and
-/// `ValidationProblemDetails` in `response` (§4).
+/// `ValidationProblemDetails` in `response` (what DocSpace sends for, e.g., `count=500`).
 pub(crate) fn validation_error(call: &Call, field: &str, message: &str) -> Response<Body> {
     json_response(
         400,
@@ -126,7 +128,8 @@ impl Exception {
     }
 }
 
-/// The error envelope (§4), with `type`, `stack` and `hresult` as for most exception types.
+/// The error envelope (`status: 1`, the HTTP status as `statusCode`, an `error` object), with
+/// `type`, `stack` and `hresult` as DocSpace sends them for most exception types.
 pub(crate) fn error(status: u16, message: &str, exc: Exception) -> Response<Body> {
     let (ty, hresult) = exc.type_and_hresult();
     json_response(
@@ -152,7 +155,8 @@ pub(crate) fn empty(status: StatusCode) -> Response<Body> {
 }
 
 /// Renders an ID: a number for internal entries, a string for connected storage, where every
-/// ID-typed field of `FileDto<string>` is a string (§7).
+/// ID-typed field of `FileDto<string>` is a string, `rootFolderId` of an internal folder
+/// included.
 fn idv(id: &str, stringly: bool) -> Value {
     match id.parse::<u64>() {
         Ok(n) if !stringly => json!(n),
@@ -207,7 +211,7 @@ pub(crate) fn file_dto(ds: &DataSet, m: &Mutable, file: &FileInfo, base: &str) -
         .map(|i| title[i..].to_ascii_lowercase())
         .unwrap_or_default();
     let holder = m.locks.get(&file.id);
-    // `lockedBy` names *another* user; absent when the caller holds the lock (§1).
+    // `lockedBy` names *another* user; absent when the caller holds the lock.
     let locked_by = holder.filter(|h| h.as_str() != CALLER_NAME);
     let size = 4096 + file.seed() % 200_000;
     let mut dto = json!({
@@ -236,7 +240,7 @@ pub(crate) fn file_dto(ds: &DataSet, m: &Mutable, file: &FileInfo, base: &str) -
         "fileEntryType": 2,
     });
     if let Some(obj) = dto.as_object_mut() {
-        // `locked` is true or absent, never false (§1).
+        // `locked` is true or absent, never false.
         if holder.is_some() {
             obj.insert("locked".into(), Value::Bool(true));
         }
@@ -303,7 +307,8 @@ pub(crate) fn path_parts(ds: &DataSet, idx: usize) -> Value {
     Value::Array(parts)
 }
 
-/// `MentionWrapper` (§2): the full `UserInfo` under `user`, `hasAccess` always false.
+/// `MentionWrapper`: the full `UserInfo` under `user`, `hasAccess` always false (DocSpace never
+/// sets it).
 pub(crate) fn mention(u: &User, base: &str) -> Value {
     json!({
         "user": {

@@ -1,5 +1,6 @@
 //! Injected failures (`--faults RATE --seed N`): a 500 error envelope, an nginx-style 502 or 503
-//! with an HTML body (docspace-api.md §4, "Bodyless responses"), or a dropped connection.
+//! with an HTML body (what a proxy in front of DocSpace sends, not the portal's JSON), or a
+//! dropped connection.
 //!
 //! The choice for request number `n` depends only on `(seed, n)`, so the same seed and the same
 //! arrival order give the same faults however requests interleave. Faults apply to every route,

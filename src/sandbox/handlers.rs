@@ -1,5 +1,6 @@
-//! The endpoints (axum routes) and their DocSpace rules: lock/unlock (docspace-api.md §1),
-//! protectusers (§2), file info and folder listing (§3), authentication (§5). The server
+//! The endpoints (axum routes) and their DocSpace rules: lock/unlock, protectusers, file info,
+//! folder listing and the credential check, each with the status codes and quirks of the real
+//! server (documented on each handler). The server
 //! ([`super::server`]) has already recorded, limited and delayed the request and put a [`Call`]
 //! into its extensions; handlers only apply the portal's rules to [`Portal`].
 
@@ -22,7 +23,7 @@ const FOLDER_NOT_FOUND: &str = "The required folder was not found";
 const CANNOT_EDIT: &str = "You do not have enough permissions to edit the file";
 const CANNOT_READ_FILE: &str = "You don't have enough permission to view the file";
 const CANNOT_READ_FOLDER: &str = "You don't have enough permission to view the folder content";
-/// `ApiContext.MaxCount` / `DefaultCount` (§3).
+/// DocSpace's `ApiContext.MaxCount` and `DefaultCount`: `count` is 1..=100, 100 when absent.
 const MAX_COUNT: i64 = 100;
 
 /// The simulated portal: the seeded structure plus the mutable lock/title state.
@@ -42,7 +43,7 @@ impl Portal {
 type Resp = Response<Body>;
 
 /// The routes. `{id}` is one raw path segment: `%2F` inside it is not a separator, and axum
-/// percent-decodes it afterwards, so `box-12-%7C123` arrives as `box-12-|123` (§7).
+/// percent-decodes it afterwards, so `box-12-%7C123` arrives as `box-12-|123`.
 pub(crate) fn router(portal: Arc<Portal>) -> Router {
     Router::new()
         .route("/api/2.0/authentication", get(authentication))
@@ -64,12 +65,13 @@ async fn not_found() -> Resp {
     dto::error(404, "Resource not found", Exception::ItemNotFound)
 }
 
-/// `GET /api/2.0/authentication` is `[AllowAnonymous]`: 200 with `true` or `false` (§3, §5).
+/// `GET /api/2.0/authentication` is `[AllowAnonymous]`: 200 with `true` or `false`, never 401,
+/// so it checks a key without the file endpoints' 403-for-a-bad-key ambiguity.
 async fn authentication(Extension(call): Extension<Call>) -> Resp {
     dto::success(&call, Value::Bool(call.authed))
 }
 
-/// `GET /api/2.0/files/file/{id}`: AllowAnonymous, so a bad key gives 403, not 401 (§3).
+/// `GET /api/2.0/files/file/{id}`: `[AllowAnonymous]`, so a bad key gives 403, not 401.
 async fn file_info(
     State(p): State<Arc<Portal>>,
     Extension(call): Extension<Call>,
@@ -87,7 +89,7 @@ async fn file_info(
 }
 
 /// The lock request body (`LockFileParameters`): names bind case-insensitively and a missing
-/// `lockFile` means false, so `{}` unlocks (§1).
+/// `lockFile` means false, so `{}` unlocks.
 fn parse_lock_body(body: &[u8]) -> Result<bool, &'static str> {
     let value: Value = serde_json::from_slice(body).map_err(|_| "The JSON value is invalid.")?;
     let Value::Object(map) = value else {
@@ -117,7 +119,8 @@ fn is_json(headers: &HeaderMap) -> bool {
 }
 
 /// May the caller lock or unlock? Room managers may always (and unlock anyone's lock);
-/// content creators only when nobody else holds the lock; readers never (§1 table).
+/// content creators only when nobody else holds the lock (DocSpace 3.5 and later); editors,
+/// reviewers and readers never.
 fn can_lock(file: &FileInfo, holder: Option<&String>) -> bool {
     match file.caller_access {
         access::ROOM_MANAGER => true,
@@ -145,7 +148,8 @@ async fn lock(
         Ok(b) => b,
         Err(msg) => return dto::validation_error(&call, "File", msg),
     };
-    // Since v3.7.1 a missing file is 404 here (§1; older servers said 403).
+    // DocSpace 3.7.1 and later answer a missing file with 404 here; older servers said 403
+    // with the same message.
     let Some(file) = p.data.file_by_id(&id) else {
         return dto::error(404, FILE_NOT_FOUND, Exception::ItemNotFound);
     };
@@ -154,7 +158,7 @@ async fn lock(
         return dto::error(403, CANNOT_EDIT, Exception::InvalidOperation);
     }
     if want_lock {
-        // An existing tag keeps its first owner, whoever asks (§1 step 4).
+        // An existing tag keeps its first owner, whoever asks.
         state
             .locks
             .entry(file.id.clone())
@@ -167,7 +171,7 @@ async fn lock(
     dto::success(&call, body)
 }
 
-/// `GET /api/2.0/files/file/{id}/protectusers` (§2): everyone with access through the file,
+/// `GET /api/2.0/files/file/{id}/protectusers`: everyone with access through the file,
 /// its folders and its room, plus the owner; without the caller and Restrict entries;
 /// de-duplicated; sorted by name. A missing file is 403, not 404.
 async fn protect_users(
@@ -247,7 +251,7 @@ fn parse_list_query(raw: Option<&str>) -> Result<ListQuery, (&'static str, Strin
     Ok(q)
 }
 
-/// `GET /api/2.0/files/{folderId}` (§3): `FolderContentDto`, paging over folders first, then
+/// `GET /api/2.0/files/{folderId}`: `FolderContentDto`, paging over folders first, then
 /// files. `filterType=1` (FilesOnly) drops folders and, with `withSubFolders` (default true),
 /// lists the files of the whole subtree; `filterType=2` lists folders only.
 async fn folder(

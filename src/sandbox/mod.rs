@@ -1,6 +1,8 @@
-//! The simulated DocSpace portal (SPEC §8), for rehearsals (`docspace-batch sandbox`), for
-//! `run --sandbox`, and for integration tests, which also inspect what it received and inject
-//! faults. It follows docspace-api.md, quirks included.
+//! The simulated DocSpace portal, for rehearsals (`docspace-batch sandbox`), for `run --sandbox`,
+//! and for integration tests, which also inspect what it received and inject faults. It answers
+//! as the real server does, quirks included: `locked` true or absent, `lockedBy` only for
+//! another user, a 403 for a missing file from `protectusers`, 403 rather than 401 for a bad key
+//! on the anonymous file endpoints, 429s without a body.
 //!
 //! Layout: `data` seeds users, rooms and files; `handlers` implements the endpoints;
 //! `dto` shapes the JSON; `limiter` is DocSpace's rate limiter; `faults` picks injected
@@ -109,7 +111,7 @@ pub struct InterceptRequest {
     pub path: String,
     /// The raw query string, if any.
     pub query: Option<String>,
-    /// The request body.
+    /// The request body, as received.
     pub body: Vec<u8>,
 }
 
@@ -121,9 +123,9 @@ pub enum Injected {
     Respond {
         /// HTTP status.
         status: u16,
-        /// Response headers.
+        /// Headers to send, as (name, value) pairs.
         headers: Vec<(String, String)>,
-        /// Response body.
+        /// The body to send, as is.
         body: Vec<u8>,
     },
     /// Close the connection without a complete response.

@@ -101,7 +101,8 @@ pub(crate) async fn serve(listener: TcpListener, app: Arc<App>, stop: Cancellati
     }
 }
 
-/// `Bearer <key>` exactly; a raw key is not accepted (docspace-api.md §5).
+/// `Bearer <key>` exactly. DocSpace hands a raw key (no `Bearer`) to its session-cookie
+/// handler, where it fails, so the sandbox refuses it too.
 fn is_authorized(authorization: Option<&str>, key: &str) -> bool {
     let Some(value) = authorization else {
         return false;
@@ -193,7 +194,7 @@ async fn respond(
             None => {}
         }
     }
-    // Partition per key, or per client IP when unauthenticated (docspace-api.md §6).
+    // Partition per key, or per client IP when unauthenticated, as DocSpace does.
     let partition = if authed {
         app.key.clone()
     } else {

@@ -1,5 +1,6 @@
-//! The sandbox contract (SPEC §8, docspace-api.md §1–§7), request by request, against an
-//! in-process [`Sandbox`] on `127.0.0.1:0`; plus one end-to-end run of `docspace-batch sandbox`.
+//! The sandbox contract (the seeded data set, and the real server's answers, quirks included),
+//! request by request, against an in-process [`Sandbox`] on `127.0.0.1:0`; plus one end-to-end
+//! run of `docspace-batch sandbox`.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -229,7 +230,7 @@ async fn read_only_and_missing_files() {
     let nf = "The required file was not found";
     assert_error(&c.lock("999", true).await, 404, nf, NOT_FOUND_TYPE);
     assert_error(&c.get("/files/file/999").await, 404, nf, NOT_FOUND_TYPE);
-    // protectusers says 403 for a missing file, on every server version (§2).
+    // protectusers says 403 for a missing file, on every server version.
     assert_error(
         &c.get("/files/file/999/protectusers").await,
         403,

@@ -9,7 +9,7 @@ use crate::job::{Action, JobFile};
 use crate::progress::Ui;
 use crate::record::{JobFileRef, Record, RunKind, RunState};
 use crate::runner::plan::{self, Plan};
-use crate::session::{self, PlanSource, Spec};
+use crate::session::{self, PlanSource, Resumed, Spec};
 
 /// `run JOBFILE...`, `run --dry-run`, `run --resume DIR`.
 pub async fn run(a: RunArgs, argv: Vec<String>) -> Exit {
@@ -65,7 +65,11 @@ async fn run_inner(a: RunArgs, argv: Vec<String>, ui: &Ui) -> Result<Exit, Error
         job_files: files.iter().map(job_file_ref).collect(),
         action: action.map(|a| a.as_str().to_string()),
         plan: match resumed {
-            Some((st, p, record)) => PlanSource::Recorded(record, p, st),
+            Some((state, plan, record)) => PlanSource::Recorded(Box::new(Resumed {
+                record,
+                plan,
+                state,
+            })),
             None => PlanSource::Expand(files.into_iter().flat_map(|f| f.entries).collect()),
         },
         sources: Vec::new(),

@@ -30,9 +30,14 @@ pub struct SandboxArgs {
     /// Extra bulk files 100000.. in room 6000 "Bulk".
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub files: u32,
-    /// Added latency per request, e.g. `150ms`.
+    /// Wait before handling each request, e.g. `150ms`; a client that disconnects meanwhile
+    /// cancels it.
     #[arg(long, value_name = "DUR")]
     pub latency: Option<String>,
+    /// Apply each request at once, then wait DUR before answering, e.g. `150ms`; the change
+    /// stays even if the client goes away meanwhile.
+    #[arg(long, value_name = "DUR")]
+    pub answer_delay: Option<String>,
     /// Share of requests (0..1) answered with 500/502/503 or a dropped connection.
     #[arg(long, value_name = "RATE", default_value_t = 0.0)]
     pub faults: f64,
@@ -92,10 +97,12 @@ impl SandboxArgs {
                 self.listen
             );
         }
-        let latency = match &self.latency {
-            Some(raw) => parse_duration(raw).map_err(anyhow::Error::msg)?,
-            None => Duration::ZERO,
+        let duration = |flag: &str, raw: &Option<String>| match raw {
+            Some(raw) => parse_duration(raw).map_err(|e| anyhow::anyhow!("{flag}: {e}")),
+            None => Ok(Duration::ZERO),
         };
+        let latency = duration("--latency", &self.latency)?;
+        let answer_delay = duration("--answer-delay", &self.answer_delay)?;
         if !(0.0..=1.0).contains(&self.faults) {
             anyhow::bail!("invalid --faults {}: use a share from 0 to 1", self.faults);
         }
@@ -117,6 +124,7 @@ impl SandboxArgs {
             api_key: self.api_key.clone(),
             files: self.files,
             latency,
+            answer_delay,
             faults: self.faults,
             seed: self.seed,
             limit_rate,
@@ -130,6 +138,9 @@ impl SandboxArgs {
 
 /// Serves until SIGINT or SIGTERM, then prints request counts by status and returns Ok.
 pub async fn run_cli(args: SandboxArgs) -> anyhow::Result<()> {
+    // Listen before anything else: a parent that signals as soon as it reads the URL line (or
+    // earlier) must get the summary and exit 0, not a process killed by the default action.
+    let mut signals = StopSignals::listen()?;
     let opts = args.to_options()?;
     let sandbox = Sandbox::start(opts)
         .await
@@ -145,7 +156,7 @@ pub async fn run_cli(args: SandboxArgs) -> anyhow::Result<()> {
     );
     let _ = out.flush();
     drop(out);
-    wait_for_signal().await?;
+    signals.wait().await?;
     let summary = format_counts(&sandbox.status_counts());
     sandbox.shutdown().await;
     let mut out = std::io::stdout().lock();
@@ -163,20 +174,48 @@ fn format_counts(counts: &std::collections::BTreeMap<u16, u64>) -> String {
     format!("requests by status: {}", parts.join(" "))
 }
 
+/// SIGINT and SIGTERM listeners. They are registered when made, not when first awaited, so a
+/// signal that arrives in between is kept and ends [`StopSignals::wait`] at once.
 #[cfg(unix)]
-async fn wait_for_signal() -> anyhow::Result<()> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
-    tokio::select! {
-        r = tokio::signal::ctrl_c() => r.context("cannot watch Ctrl-C")?,
-        _ = term.recv() => {}
-    }
-    Ok(())
+struct StopSignals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
 }
 
-#[cfg(not(unix))]
-async fn wait_for_signal() -> anyhow::Result<()> {
-    tokio::signal::ctrl_c().await.context("cannot watch Ctrl-C")
+#[cfg(unix)]
+impl StopSignals {
+    fn listen() -> anyhow::Result<StopSignals> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(StopSignals {
+            interrupt: signal(SignalKind::interrupt()).context("cannot watch SIGINT")?,
+            terminate: signal(SignalKind::terminate()).context("cannot watch SIGTERM")?,
+        })
+    }
+
+    async fn wait(&mut self) -> anyhow::Result<()> {
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+        }
+        Ok(())
+    }
+}
+
+/// Ctrl-C only: there is no SIGTERM to watch.
+#[cfg(windows)]
+struct StopSignals(tokio::signal::windows::CtrlC);
+
+#[cfg(windows)]
+impl StopSignals {
+    fn listen() -> anyhow::Result<StopSignals> {
+        let ctrl_c = tokio::signal::windows::ctrl_c().context("cannot watch Ctrl-C")?;
+        Ok(StopSignals(ctrl_c))
+    }
+
+    async fn wait(&mut self) -> anyhow::Result<()> {
+        self.0.recv().await;
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -218,6 +257,13 @@ mod tests {
         );
         let o = options(&["--latency", "150ms", "--listen", "127.0.0.1:0"]).unwrap();
         assert_eq!(o.latency, Duration::from_millis(150));
+        assert_eq!(o.answer_delay, Duration::ZERO);
+        let o = options(&["--answer-delay", "2s"]).unwrap();
+        assert_eq!(
+            (o.latency, o.answer_delay),
+            (Duration::ZERO, Duration::from_secs(2))
+        );
+        assert!(options(&["--answer-delay", "soon"]).is_err());
         assert_eq!((o.limit_rate, o.limit_writes), (None, None));
         assert!(options(&["--faults", "1.5"]).is_err());
         assert!(options(&["--listen", "localhost"]).is_err());

@@ -42,8 +42,13 @@ pub struct SandboxOptions {
     pub api_key: Option<String>,
     /// Extra bulk files `100000..100000+files` in room 6000 "Bulk".
     pub files: u32,
-    /// Added to every request before it is answered.
+    /// Waited before a request is handled. A client that disconnects during this wait cancels
+    /// the request: nothing is applied.
     pub latency: Duration,
+    /// Waited after a request is handled, before its answer is sent. The request has been
+    /// applied by then and stays applied if the client disconnects during the wait, as with a
+    /// remote portal whose answer is still on the wire when the client dies.
+    pub answer_delay: Duration,
     /// Share (0.0..=1.0) of requests answered with 500, 502 (HTML), 503 or a dropped connection.
     pub faults: f64,
     /// Seeds the fault choice: the same seed and arrival order give the same faults.
@@ -67,6 +72,7 @@ impl Default for SandboxOptions {
             api_key: None,
             files: 0,
             latency: Duration::ZERO,
+            answer_delay: Duration::ZERO,
             faults: 0.0,
             seed: 1,
             limit_rate: None,
@@ -85,6 +91,7 @@ impl std::fmt::Debug for SandboxOptions {
             .field("api_key", &self.api_key.as_ref().map(|_| "[redacted]"))
             .field("files", &self.files)
             .field("latency", &self.latency)
+            .field("answer_delay", &self.answer_delay)
             .field("faults", &self.faults)
             .field("seed", &self.seed)
             .field("limit_rate", &self.limit_rate)
@@ -118,8 +125,8 @@ pub struct InterceptRequest {
 /// What an [`Interceptor`] does with a request.
 #[derive(Clone, Debug)]
 pub enum Injected {
-    /// Send this instead of the real answer (after the configured latency, bypassing the
-    /// limiter and faults).
+    /// Send this instead of the real answer (after the configured latency and answer delay,
+    /// bypassing the limiter and faults).
     Respond {
         /// HTTP status.
         status: u16,
@@ -128,7 +135,7 @@ pub enum Injected {
         /// The body to send, as is.
         body: Vec<u8>,
     },
-    /// Close the connection without a complete response.
+    /// Close the connection without a complete response (after the latency and answer delay).
     Drop,
     /// Sleep this long (on top of the latency), then handle normally.
     Delay(Duration),
@@ -181,6 +188,7 @@ impl Sandbox {
             portal,
             key: opts.api_key.unwrap_or_else(random_key),
             latency: opts.latency,
+            answer_delay: opts.answer_delay,
             faults: opts.faults.clamp(0.0, 1.0),
             seed: opts.seed,
             limiter: limiter::Limiter::new(limiter::LimitConfig {

@@ -1,7 +1,12 @@
 //! The HTTP/1.1 server and the per-request pipeline that wraps the portal's routes:
-//! record → interceptor → limiter → latency → fault → route. It drives hyper directly (rather than
-//! `axum::serve`) so that a "dropped connection" can really close the socket without any response:
-//! a service error makes hyper abort the connection.
+//! record → interceptor → limiter → latency → fault → route → answer delay. It drives hyper
+//! directly (rather than `axum::serve`) so that a "dropped connection" can really close the socket
+//! without any response: a service error makes hyper abort the connection.
+//!
+//! Hyper drops a request's future when its client disconnects, so a client that goes away during
+//! the latency wait cancels the request. Routing, once reached, runs as its own task and always
+//! completes; the answer delay comes after it, so a client that goes away then leaves the change
+//! made, as a remote portal does.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -33,6 +38,7 @@ pub(crate) struct App {
     pub router: Router,
     pub key: String,
     pub latency: Duration,
+    pub answer_delay: Duration,
     pub faults: f64,
     pub seed: u64,
     pub limiter: Limiter,
@@ -169,6 +175,7 @@ async fn respond(
     request: Request<Bytes>,
 ) -> Option<Response<Body>> {
     let mut delay = app.latency;
+    // Answers that apply nothing wait both delays at once: the order cannot be observed.
     if let Some(intercept) = &app.interceptor {
         let seen = InterceptRequest {
             n,
@@ -183,11 +190,11 @@ async fn respond(
                 headers,
                 body,
             }) => {
-                sleep(delay).await;
+                sleep(delay + app.answer_delay).await;
                 return Some(injected_response(status, headers, body));
             }
             Some(Injected::Drop) => {
-                sleep(delay).await;
+                sleep(delay + app.answer_delay).await;
                 return None;
             }
             Some(Injected::Delay(extra)) => delay += extra,
@@ -203,27 +210,37 @@ async fn respond(
     let permit = match app.limiter.admit(&partition, request.method()) {
         Ok(p) => p,
         Err(rejection) => {
-            sleep(delay).await;
+            sleep(delay + app.answer_delay).await;
             return Some(rejection.into_response());
         }
     };
-    // The concurrency slot stays taken through the latency, as a slow server holds it.
+    // The concurrency slot stays taken through both delays, as a slow server holds it.
     sleep(delay).await;
-    if let Some(fault) = faults::pick(app.seed, n, app.faults) {
-        return fault.response();
-    }
+    let answer = match faults::pick(app.seed, n, app.faults) {
+        Some(fault) => fault.response(),
+        None => route(app, request, authed).await,
+    };
+    sleep(app.answer_delay).await;
+    drop(permit);
+    answer
+}
+
+/// Hands the request to the portal's routes in a task of its own: hyper may drop the calling
+/// future at any await (the client went away), and a change the portal has started must not be
+/// cut short or depend on the connection. `None` (drop the connection) only if the handler
+/// panicked or the runtime is shutting down.
+async fn route(app: &App, request: Request<Bytes>, authed: bool) -> Option<Response<Body>> {
     let call = make_call(&request, authed);
     let (mut parts, body) = request.into_parts();
     parts.extensions.insert(call);
-    let resp = app
+    let routed = app
         .router
         .clone()
-        .oneshot(Request::from_parts(parts, Body::from(body)))
-        .await;
-    drop(permit);
-    match resp {
-        Ok(r) => Some(r),
-        Err(never) => match never {},
+        .oneshot(Request::from_parts(parts, Body::from(body)));
+    match tokio::spawn(routed).await {
+        Ok(Ok(resp)) => Some(resp),
+        Ok(Err(never)) => match never {},
+        Err(_) => None,
     }
 }
 

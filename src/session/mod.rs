@@ -31,9 +31,19 @@ pub enum PlanSource {
     /// Job entries; folder targets are expanded now.
     Expand(Vec<Entry>),
     /// `--resume`: the directory's record (locked) and the plan and state it holds.
-    Recorded(Record, Plan, RunState),
+    Recorded(Box<Resumed>),
     /// A plan made by the command (restore).
     Ready(Plan),
+}
+
+/// The run `--resume` continues.
+pub struct Resumed {
+    /// Its record, locked.
+    pub record: Record,
+    /// Its plan.
+    pub plan: Plan,
+    /// What made it.
+    pub state: RunState,
 }
 
 /// What a command asks of the session besides its configuration.
@@ -87,7 +97,7 @@ pub async fn run(cfg: RunConfig, spec: Spec) -> Result<Exit, Error> {
         None => None,
     };
     let (record, source) = match plan {
-        PlanSource::Recorded(record, plan, _) => (record, Source::Recorded(plan)),
+        PlanSource::Recorded(r) => (r.record, Source::Recorded(r.plan)),
         other => {
             let dir = match &cfg.report {
                 ReportTarget::New(d) => d.as_deref(),
@@ -179,7 +189,8 @@ impl Session {
     /// The plan: expanded now (and sharded), or given.
     async fn plan(&mut self, ctx: Option<&Ctx>, source: PlanSource) -> Result<Plan, Error> {
         let plan = match source {
-            PlanSource::Recorded(_, p, _) | PlanSource::Ready(p) => return Ok(p),
+            PlanSource::Ready(p) => return Ok(p),
+            PlanSource::Recorded(r) => return Ok(r.plan),
             PlanSource::Expand(entries) => match ctx {
                 Some(ctx) => {
                     let (plan, skipped) =

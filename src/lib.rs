@@ -19,6 +19,7 @@ pub mod report;
 pub mod runner;
 pub mod sandbox;
 pub mod session;
+pub mod signals;
 pub mod text;
 pub mod units;
 

@@ -7,6 +7,9 @@ use docspace_batch::cli::Cli;
 use docspace_batch::error::Exit;
 
 fn main() -> ExitCode {
+    // Before anything else: a SIGINT/SIGTERM from now on waits for the handler instead of
+    // killing the process (which would leave a cron wrapper an exit status of 143).
+    docspace_batch::signals::block();
     // `args_os`: a non-UTF-8 argument (a file name) must be a usage error, not a panic.
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let argv: Vec<String> = args
@@ -35,7 +38,11 @@ fn main() -> ExitCode {
             return ExitCode::from(Exit::Usage.code());
         }
     };
-    let exit = rt.block_on(docspace_batch::commands::dispatch(cli.command, argv));
+    let owns_signals = matches!(cli.command, docspace_batch::cli::Command::Sandbox(_));
+    let exit = rt.block_on(async {
+        docspace_batch::signals::install(owns_signals);
+        docspace_batch::commands::dispatch(cli.command, argv).await
+    });
     // Do not wait for in-flight background work (e.g. a request still running after a stop).
     rt.shutdown_timeout(std::time::Duration::from_millis(100));
     ExitCode::from(exit.code())

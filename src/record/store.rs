@@ -91,14 +91,17 @@ impl Record {
         file: &FileId,
         lock: bool,
         was_locked: Option<bool>,
+        c: &Counters,
     ) -> Result<()> {
-        self.conn
-            .execute(
-                "INSERT OR REPLACE INTO intents (seq, file_id, lock, was_locked, at, session) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![seq as i64, file.to_string(), lock, was_locked, crate::now_rfc3339(), self.session],
-            )
-            .map_err(|e| self.fail(e))?;
-        Ok(())
+        let session = self.session;
+        let tx = self.conn.transaction().map_err(|e| fail(&self.dir, e))?;
+        tx.execute(
+            "INSERT OR REPLACE INTO intents (seq, file_id, lock, was_locked, at, session) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![seq as i64, file.to_string(), lock, was_locked, crate::now_rfc3339(), session],
+        )
+        .and_then(|_| write_counters(&tx, session, c))
+        .map_err(|e| fail(&self.dir, e))?;
+        tx.commit().map_err(|e| fail(&self.dir, e))
     }
 
     /// Records finished tasks, each result with its access rows, and the counters, in one

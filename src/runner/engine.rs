@@ -157,7 +157,8 @@ impl Collector<'_> {
                 ack,
             } => {
                 let ok = !self.failed && {
-                    let r = self.sink.intent(seq, &file, lock, was_locked);
+                    let counters = self.ctx.counters();
+                    let r = self.sink.intent(seq, &file, lock, was_locked, &counters);
                     self.sink_result(r)
                 };
                 let _ = ack.send(ok);

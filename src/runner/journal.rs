@@ -21,6 +21,7 @@ pub trait Sink: Send {
         file: &FileId,
         lock: bool,
         was_locked: Option<bool>,
+        counters: &Counters,
     ) -> Result<(), String>;
     /// Commits finished tasks (each result with its access rows) and the counters.
     fn commit(&mut self, batch: &[&TaskOutput], counters: &Counters) -> Result<(), String>;

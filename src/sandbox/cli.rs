@@ -138,9 +138,10 @@ impl SandboxArgs {
 
 /// Serves until SIGINT or SIGTERM, then prints request counts by status and returns Ok.
 pub async fn run_cli(args: SandboxArgs) -> anyhow::Result<()> {
-    // Listen before anything else: a parent that signals as soon as it reads the URL line (or
-    // earlier) must get the summary and exit 0, not a process killed by the default action.
-    let mut signals = StopSignals::listen()?;
+    // The first signal is ours from the start (main installed the handler before anything
+    // else): a parent that signals as soon as it reads the URL line, or earlier, gets the
+    // summary and exit 0, not a process killed by the default action.
+    crate::signals::take_over();
     let opts = args.to_options()?;
     let sandbox = Sandbox::start(opts)
         .await
@@ -156,7 +157,7 @@ pub async fn run_cli(args: SandboxArgs) -> anyhow::Result<()> {
     );
     let _ = out.flush();
     drop(out);
-    signals.wait().await?;
+    crate::signals::first().await;
     let summary = format_counts(&sandbox.status_counts());
     sandbox.shutdown().await;
     let mut out = std::io::stdout().lock();
@@ -172,50 +173,6 @@ fn format_counts(counts: &std::collections::BTreeMap<u16, u64>) -> String {
     }
     let parts: Vec<String> = counts.iter().map(|(s, n)| format!("{s}={n}")).collect();
     format!("requests by status: {}", parts.join(" "))
-}
-
-/// SIGINT and SIGTERM listeners. They are registered when made, not when first awaited, so a
-/// signal that arrives in between is kept and ends [`StopSignals::wait`] at once.
-#[cfg(unix)]
-struct StopSignals {
-    interrupt: tokio::signal::unix::Signal,
-    terminate: tokio::signal::unix::Signal,
-}
-
-#[cfg(unix)]
-impl StopSignals {
-    fn listen() -> anyhow::Result<StopSignals> {
-        use tokio::signal::unix::{signal, SignalKind};
-        Ok(StopSignals {
-            interrupt: signal(SignalKind::interrupt()).context("cannot watch SIGINT")?,
-            terminate: signal(SignalKind::terminate()).context("cannot watch SIGTERM")?,
-        })
-    }
-
-    async fn wait(&mut self) -> anyhow::Result<()> {
-        tokio::select! {
-            _ = self.interrupt.recv() => {}
-            _ = self.terminate.recv() => {}
-        }
-        Ok(())
-    }
-}
-
-/// Ctrl-C only: there is no SIGTERM to watch.
-#[cfg(windows)]
-struct StopSignals(tokio::signal::windows::CtrlC);
-
-#[cfg(windows)]
-impl StopSignals {
-    fn listen() -> anyhow::Result<StopSignals> {
-        let ctrl_c = tokio::signal::windows::ctrl_c().context("cannot watch Ctrl-C")?;
-        Ok(StopSignals(ctrl_c))
-    }
-
-    async fn wait(&mut self) -> anyhow::Result<()> {
-        self.0.recv().await;
-        Ok(())
-    }
 }
 
 #[cfg(test)]

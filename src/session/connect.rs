@@ -9,7 +9,7 @@ use secrecy::SecretString;
 
 use crate::api::{Client, ClientOptions};
 use crate::config::{PortalTarget, Settings};
-use crate::error::{Error, Exit};
+use crate::error::Error;
 use crate::progress::Ui;
 use crate::runner::exec::{self, Ctx, RequestEnd};
 use crate::runner::stop::StopReason;
@@ -97,42 +97,16 @@ pub async fn check_key(ctx: &Ctx) -> Result<(), Error> {
     }
 }
 
-/// Installs SIGINT/SIGTERM handling: the first stops starting tasks, the second exits at once.
+/// Takes the first SIGINT/SIGTERM over from the process-wide handler: it stops starting
+/// tasks and lets requests in flight finish; a second signal exits at once.
 pub fn install_signals(ctx: Arc<Ctx>) {
+    crate::signals::take_over();
     tokio::spawn(async move {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{signal, SignalKind};
-            let (Ok(mut int), Ok(mut term)) = (
-                signal(SignalKind::interrupt()),
-                signal(SignalKind::terminate()),
-            ) else {
-                return;
-            };
-            let mut first = true;
-            loop {
-                tokio::select! {
-                    _ = int.recv() => {}
-                    _ = term.recv() => {}
-                }
-                if first {
-                    first = false;
-                    ctx.ui.warn("stopping: no new tasks; finishing requests in flight (signal again to exit at once)");
-                    ctx.stop.stop(StopReason::Signal);
-                } else {
-                    ctx.ui
-                        .error("second signal: exiting now; rows already written stay valid");
-                    std::process::exit(Exit::Interrupted.code() as i32);
-                }
-            }
-        }
-        #[cfg(not(unix))]
-        {
-            let _ = tokio::signal::ctrl_c().await;
-            ctx.stop.stop(StopReason::Signal);
-            let _ = tokio::signal::ctrl_c().await;
-            std::process::exit(Exit::Interrupted.code() as i32);
-        }
+        crate::signals::first().await;
+        ctx.ui.warn(
+            "stopping: no new tasks; finishing requests in flight (signal again to exit at once)",
+        );
+        ctx.stop.stop(StopReason::Signal);
     });
 }
 

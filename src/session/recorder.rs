@@ -25,9 +25,10 @@ impl Sink for Recorder<'_> {
         file: &FileId,
         lock: bool,
         was_locked: Option<bool>,
+        counters: &Counters,
     ) -> Result<(), String> {
         self.record
-            .intent(seq, file, lock, was_locked)
+            .intent(seq, file, lock, was_locked, counters)
             .map_err(|e| e.to_string())
     }
 

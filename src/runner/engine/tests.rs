@@ -31,7 +31,14 @@ const LATENCY: Duration = Duration::from_millis(100);
 struct Rows(std::collections::BTreeMap<u64, ResultRow>);
 
 impl Sink for Rows {
-    fn intent(&mut self, _: u64, _: &FileId, _: bool, _: Option<bool>) -> Result<(), String> {
+    fn intent(
+        &mut self,
+        _: u64,
+        _: &FileId,
+        _: bool,
+        _: Option<bool>,
+        _: &Counters,
+    ) -> Result<(), String> {
         Ok(())
     }
     fn commit(&mut self, batch: &[&TaskOutput], _: &Counters) -> Result<(), String> {

@@ -216,6 +216,9 @@ settings! {
     /// Treat a folder that does not exist or cannot be read as empty instead of an error.
     skip_missing_folders: bool = false, rule rules::flag, expect "`true` or `false`",
         arg(long, num_args = 0, default_missing_value = "true");
+    /// Start CSV exports with a UTF-8 byte-order mark, so Excel shows non-ASCII titles right.
+    csv_bom: bool = false, rule rules::flag, expect "`true` or `false`",
+        arg(long, num_args = 0, default_missing_value = "true");
 }
 
 impl<'de> serde::Deserialize<'de> for PartialSettings {
@@ -405,5 +408,76 @@ pub mod rules {
                 shown(s)
             )),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Flags {
+        #[command(flatten)]
+        settings: SettingsArgs,
+    }
+
+    fn flags(args: &[&str]) -> PartialSettings {
+        Flags::try_parse_from(std::iter::once("x").chain(args.iter().copied()))
+            .unwrap()
+            .settings
+            .partial()
+    }
+
+    fn yaml(text: &str) -> PartialSettings {
+        serde_yaml::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn csv_bom_from_flag_yaml_and_default() {
+        assert!(!PartialSettings::default().resolve().csv_bom);
+        assert_eq!(flags(&["--csv-bom"]).csv_bom, Some(true));
+        assert_eq!(yaml("csv_bom: true").csv_bom, Some(true));
+        assert_eq!(yaml("csv-bom: false").csv_bom, Some(false));
+        let merged = merge(flags(&[]), &[(Path::new("a.yaml"), &yaml("csv_bom: true"))]).unwrap();
+        assert!(merged.resolve().csv_bom);
+    }
+
+    #[test]
+    fn the_command_line_wins_and_files_must_agree() {
+        let a = yaml("concurrency: 4\nrate: 5/s");
+        let b = yaml("concurrency: 6");
+        let e = merge(
+            flags(&[]),
+            &[(Path::new("a.yaml"), &a), (Path::new("b.yaml"), &b)],
+        )
+        .unwrap_err();
+        assert!(
+            e.0.contains("settings.concurrency differs between a.yaml and b.yaml"),
+            "{e}"
+        );
+        let m = merge(
+            flags(&["--concurrency", "2"]),
+            &[(Path::new("a.yaml"), &a), (Path::new("b.yaml"), &b)],
+        )
+        .unwrap()
+        .resolve();
+        assert_eq!((m.concurrency, m.rate), (2, Rate::PerSecond(5.0)));
+        assert_eq!(m.retries, 4, "default");
+    }
+
+    #[test]
+    fn one_rule_for_flags_and_yaml() {
+        let e: Result<PartialSettings, _> = serde_yaml::from_str("max_duration: 0s");
+        assert!(e
+            .unwrap_err()
+            .to_string()
+            .contains("must be greater than zero"));
+        let e = Flags::try_parse_from(["x", "--max-duration", "0s"])
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("must be greater than zero"));
+        let e: Result<PartialSettings, _> = serde_yaml::from_str("concurency: 3");
+        assert!(e.unwrap_err().to_string().contains("concurency"));
     }
 }

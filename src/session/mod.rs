@@ -265,7 +265,7 @@ impl Session {
             ));
         }
         let access = self.record.access().map_err(io)?;
-        let stream = Stream::open(self.record.dir(), &previous, &access, false)
+        let stream = Stream::open(self.record.dir(), &previous, &access, self.settings.csv_bom)
             .map_err(|e| Error::Io(e.to_string()))?;
         let mut ui = self.ui.clone();
         let mut sink = recorder::Recorder {

@@ -133,3 +133,39 @@ fn the_redactions_catch_what_varies() {
         "x [r] requests/s"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn csv_bom_starts_every_csv_export_with_a_byte_order_mark() {
+    let sb = sandbox().await;
+    let w = Work::new();
+    let job = w.file(
+        "job.yaml",
+        "settings:\n  csv_bom: true\njobs:\n  - files: [101, 201]\n    actions: [protectusers]\n",
+    );
+    let o = Cli::new(&w)
+        .sandbox(&sb)
+        .job([job.to_str().unwrap(), "--rate", "unlimited"])
+        .run();
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    for name in ["results.csv", "access.csv"] {
+        let bytes = std::fs::read(w.report().join(name)).unwrap();
+        assert!(bytes.starts_with("\u{feff}".as_bytes()), "{name}");
+        assert_eq!(
+            bytes
+                .windows(3)
+                .filter(|b| *b == [0xef, 0xbb, 0xbf])
+                .count(),
+            1,
+            "{name}"
+        );
+    }
+    let w2 = Work::new();
+    let plain = w2.file("p.csv", "file_id,action\n101,info\n");
+    let o = Cli::new(&w2)
+        .sandbox(&sb)
+        .job([plain.to_str().unwrap()])
+        .run();
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    let bytes = std::fs::read(w2.report().join("results.csv")).unwrap();
+    assert!(bytes.starts_with(b"seq,"), "no BOM unless asked");
+}

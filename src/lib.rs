@@ -7,21 +7,26 @@
 //! report directory). [`sandbox`] is a simulated portal for rehearsals and tests.
 #![warn(missing_docs)]
 
-pub mod api;
+// What the binary, the tests, the benchmark and the fuzz targets use; everything else is
+// internal to the crate.
+
+pub(crate) mod api;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod error;
 pub mod job;
-pub mod progress;
-pub mod record;
-pub mod report;
-pub mod runner;
+pub(crate) mod progress;
+pub(crate) mod record;
+pub(crate) mod report;
+pub(crate) mod runner;
 pub mod sandbox;
-pub mod session;
+pub(crate) mod session;
 pub mod signals;
-pub mod text;
-pub mod units;
+pub(crate) mod text;
+pub(crate) mod units;
+
+pub use api::decode_envelope;
 
 /// Now as RFC 3339 UTC with milliseconds (the `finished_at` column).
 pub fn now_rfc3339() -> String {

@@ -58,7 +58,7 @@ pub fn envelope(data: &[u8]) {
         (None, rest)
     };
     let retry = (flags & 2 == 2).then(|| Duration::from_secs(u64::from(flags >> 2)));
-    match docspace_batch::api::decode_envelope(status, retry, location.as_deref(), body) {
+    match docspace_batch::decode_envelope(status, retry, location.as_deref(), body) {
         Ok(_) => assert!((200..300).contains(&status), "success only for 2xx"),
         Err(e) => {
             // Portal text is cleaned: no control characters reach a message.

@@ -287,8 +287,7 @@ pub fn report_text(s: &str) -> String {
 
 /// Portal text for messages: drop control characters and cap the length.
 pub fn clean(s: &str) -> String {
-    let t: String = s.chars().filter(|c| !c.is_control()).take(300).collect();
-    t
+    crate::text::printable(s, crate::text::PORTAL_MESSAGE)
 }
 
 #[cfg(test)]

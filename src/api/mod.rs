@@ -105,8 +105,6 @@ pub struct FolderPage {
     pub file_titles: Vec<String>,
     /// Subfolder IDs on this page.
     pub folders: Vec<FileId>,
-    /// Items on this page (`response.count`).
-    pub count: u64,
     /// All items in the folder (`response.total`).
     pub total: u64,
     /// The listed folder's or room's own title (`current.title`): it names the folder in the
@@ -391,7 +389,6 @@ impl Client {
         let folders = ids("folders")?;
         let num = |k: &str| v.get(k).and_then(Value::as_u64);
         Ok(FolderPage {
-            count: num("count").unwrap_or((files.len() + folders.len()) as u64),
             total: num("total")
                 .ok_or_else(|| ApiError::bad_response("folder listing has no `total`"))?,
             title: v.get("current").and_then(|c| str_field(c, "title")),

@@ -65,11 +65,7 @@ async fn run_inner(a: RunArgs, argv: Vec<String>, ui: &Ui) -> Result<Exit, Error
         job_files: files.iter().map(job_file_ref).collect(),
         action: action.map(|a| a.as_str().to_string()),
         plan: match resumed {
-            Some((state, plan, record)) => PlanSource::Recorded(Box::new(Resumed {
-                record,
-                plan,
-                state,
-            })),
+            Some((_, plan, record)) => PlanSource::Recorded(Box::new(Resumed { record, plan })),
             None => PlanSource::Expand(files.into_iter().flat_map(|f| f.entries).collect()),
         },
         sources: Vec::new(),

@@ -333,23 +333,6 @@ pub(crate) fn hex_digest(hasher: sha2::Sha256) -> String {
         .collect()
 }
 
-/// Loads every job file; returns all files or every error found (each file is checked).
-pub fn load_all(paths: &[PathBuf], opts: &LoadOptions) -> Result<Vec<JobFile>, Vec<JobError>> {
-    let mut ok = Vec::new();
-    let mut errs = Vec::new();
-    for p in paths {
-        match load_file(p, opts) {
-            Ok(f) => ok.push(f),
-            Err(e) => errs.push(e),
-        }
-    }
-    if errs.is_empty() {
-        Ok(ok)
-    } else {
-        Err(errs)
-    }
-}
-
 // The list of hostile files and their messages is the table in tests/hostile/README.md, read
 // by the same code as the integration test.
 #[cfg(test)]
@@ -360,22 +343,6 @@ mod hostile_table;
 mod tests {
     use super::hostile_table::{hostile_dir, hostile_table};
     use super::*;
-
-    #[test]
-    fn load_all_reports_every_bad_file() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let good = dir.path().join("good.csv");
-        std::fs::write(&good, "file_id,action\n101,lock\n").expect("write");
-        let paths = vec![
-            good.clone(),
-            hostile_dir().join("ragged.csv"),
-            hostile_dir().join("unknown-key.yaml"),
-        ];
-        let errs = load_all(&paths, &LoadOptions::default()).expect_err("two bad files");
-        assert_eq!(errs.len(), 2);
-        let ok = load_all(&[good], &LoadOptions::default()).expect("good file");
-        assert_eq!(ok[0].entries.len(), 1);
-    }
 
     #[test]
     fn hostile_files_are_rejected() {

@@ -88,11 +88,6 @@ impl FileId {
             FileId::Str(s) => percent_encoding::utf8_percent_encode(s, SEGMENT).to_string(),
         }
     }
-
-    /// True for connected-storage (string) IDs.
-    pub fn is_str(&self) -> bool {
-        matches!(self, FileId::Str(_))
-    }
 }
 
 /// `^[A-Za-z]+-[0-9]+(-.+)?$` without a regex engine.
@@ -275,9 +270,10 @@ mod tests {
             FileId::parse(&format!("box-1-{}", "x".repeat(600))),
             Err(IdError::TooLong(_))
         ));
-        assert!(FileId::parse("dropbox-337-L9Cd0L7QstGL0Lkg")
-            .unwrap()
-            .is_str());
+        assert!(matches!(
+            FileId::parse("dropbox-337-L9Cd0L7QstGL0Lkg"),
+            Ok(FileId::Str(_))
+        ));
         assert!(FileId::parse("box-12-|123").is_ok());
         assert!(FileId::parse("dropbox-337").is_ok());
         assert!(

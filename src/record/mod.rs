@@ -24,7 +24,7 @@ use rusqlite::{Connection, OpenFlags};
 use serde::{Deserialize, Serialize};
 
 pub use lock::{DirLock, LockError};
-pub use read::{Intent, Totals};
+pub use read::Intent;
 pub use store::Counters;
 
 /// The database's file name.

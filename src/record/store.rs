@@ -115,11 +115,6 @@ impl Record {
         tx.commit().map_err(|e| fail(&self.dir, e))
     }
 
-    /// Updates this process's counters.
-    pub fn counters(&mut self, c: &Counters) -> Result<()> {
-        write_counters(&self.conn, self.session, c).map_err(|e| self.fail(e))
-    }
-
     /// Records how this process ended.
     pub fn end(&mut self, exit_code: i32, stop_reason: Option<&str>, c: &Counters) -> Result<()> {
         write_counters(&self.conn, self.session, c).map_err(|e| self.fail(e))?;

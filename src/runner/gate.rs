@@ -87,6 +87,7 @@ impl Gate {
     }
 
     /// The current cap.
+    #[cfg(test)]
     pub fn cap(&self) -> usize {
         self.state.lock().unwrap_or_else(|p| p.into_inner()).cap
     }

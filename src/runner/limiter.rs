@@ -226,6 +226,7 @@ impl Limiter {
     }
 
     /// The effective rate now (requests/s), `None` when unlimited.
+    #[cfg(test)]
     pub fn effective_rate(&self) -> Option<f64> {
         let s = self.state.lock().unwrap_or_else(|p| p.into_inner());
         s.interval.map(|i| 1.0 / i.as_secs_f64())

@@ -12,8 +12,7 @@ mod report_dir;
 use std::sync::Arc;
 use std::time::Instant;
 
-pub use finish::{decide, Tally};
-pub use report_dir::{open_existing, shell_quote};
+pub use report_dir::open_existing;
 
 use crate::config::{ReportTarget, RunConfig, Settings};
 use crate::error::{Error, Exit};
@@ -42,8 +41,6 @@ pub struct Resumed {
     pub record: Record,
     /// Its plan.
     pub plan: Plan,
-    /// What made it.
-    pub state: RunState,
 }
 
 /// What a command asks of the session besides its configuration.

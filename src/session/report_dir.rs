@@ -18,6 +18,12 @@ pub fn open_new(dir: Option<&Path>, name: &str) -> Result<Record, Error> {
             dir.display()
         ))
     })?;
+    if dir.join("run.json").exists() && !dir.join(record::RUN_DB).exists() {
+        return Err(Error::Usage(format!(
+            "{} holds a run recorded by an earlier docspace-batch (run.json); choose another --report-dir",
+            dir.display()
+        )));
+    }
     let record = open_record(dir)?;
     if let Some(st) = record.state().map_err(|e| Error::Usage(e.to_string()))? {
         // A dry run's record may be replaced by the real run it was rehearsing.

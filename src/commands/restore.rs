@@ -29,7 +29,12 @@ async fn restore_inner(a: RestoreArgs, argv: Vec<String>, ui: &Ui) -> Result<Exi
     let mut first: Option<RunState> = None;
     let mut files = Vec::new();
     let mut seen = HashSet::new();
+    let mut dirs_seen = HashSet::new();
     for dir in &a.dirs {
+        // The same directory named twice (or through another path) is restored once.
+        if !dirs_seen.insert(std::fs::canonicalize(dir).unwrap_or_else(|_| dir.clone())) {
+            continue;
+        }
         let (record, st) = session::open_existing(dir)?;
         check_source(dir, &st, first.as_ref())?;
         for f in locked_by_run(dir, &record)? {

@@ -272,11 +272,13 @@ pub fn merge(
     Ok(cli.or(merged))
 }
 
-/// One YAML scalar handed to a setting's rule inside the visitor, so a rule's error carries
-/// the value's line and column.
-struct Scalar<T> {
-    expect: &'static str,
-    rule: fn(&str) -> Result<T, String>,
+/// One YAML scalar (string, number or bool, as text) handed to a rule inside the visitor, so
+/// a rule's error carries the value's line and column. Settings and job fields use it alike.
+pub(crate) struct Scalar<T> {
+    /// What the value should look like, for messages.
+    pub expect: &'static str,
+    /// Parses and checks the text.
+    pub rule: fn(&str) -> Result<T, String>,
 }
 
 impl<'de, T> DeserializeSeed<'de> for Scalar<T> {
@@ -298,6 +300,12 @@ impl<'de, T> Visitor<'de> for Scalar<T> {
         self.visit_str(&v.to_string())
     }
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<T, E> {
+        self.visit_str(&v.to_string())
+    }
+    fn visit_u128<E: de::Error>(self, v: u128) -> Result<T, E> {
+        self.visit_str(&v.to_string())
+    }
+    fn visit_i128<E: de::Error>(self, v: i128) -> Result<T, E> {
         self.visit_str(&v.to_string())
     }
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<T, E> {
@@ -332,7 +340,8 @@ pub mod rules {
             })
     }
 
-    fn non_empty(s: &str, key: &str) -> Result<String, String> {
+    /// Trimmed text for `key` that is not empty and has no control characters.
+    pub(crate) fn non_empty(s: &str, key: &str) -> Result<String, String> {
         let t = s.trim();
         if t.is_empty() || t.chars().any(char::is_control) {
             return Err(format!(

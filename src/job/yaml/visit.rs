@@ -6,51 +6,13 @@
 use std::fmt;
 use std::marker::PhantomData;
 
-use serde::de::{self, Deserialize, Deserializer, SeqAccess, Visitor};
+use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, SeqAccess, Visitor};
 
 use super::guards::ItemBudget;
+use crate::config::settings::Scalar;
 use crate::job::{Action, FileId};
 
 type ParseFn<T> = fn(&str) -> Result<T, String>;
-
-struct Scalar<T> {
-    what: &'static str,
-    parse: ParseFn<T>,
-}
-
-impl<'de, T> Visitor<'de> for Scalar<T> {
-    type Value = Option<T>;
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str(self.what)
-    }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Option<T>, E> {
-        (self.parse)(v).map(Some).map_err(E::custom)
-    }
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Option<T>, E> {
-        self.visit_str(&v.to_string())
-    }
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Option<T>, E> {
-        self.visit_str(&v.to_string())
-    }
-    fn visit_u128<E: de::Error>(self, v: u128) -> Result<Option<T>, E> {
-        self.visit_str(&v.to_string())
-    }
-    fn visit_i128<E: de::Error>(self, v: i128) -> Result<Option<T>, E> {
-        self.visit_str(&v.to_string())
-    }
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Option<T>, E> {
-        self.visit_str(&v.to_string())
-    }
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Option<T>, E> {
-        self.visit_str(if v { "true" } else { "false" })
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<Option<T>, E> {
-        Err(E::custom(format!(
-            "no value given; write {} or remove the key",
-            self.what
-        )))
-    }
-}
 
 /// Parses any scalar with `parse`; `what` describes the expected value for messages.
 pub(super) fn scalar<'de, D: Deserializer<'de>, T>(
@@ -58,20 +20,15 @@ pub(super) fn scalar<'de, D: Deserializer<'de>, T>(
     what: &'static str,
     parse: ParseFn<T>,
 ) -> Result<Option<T>, D::Error> {
-    d.deserialize_any(Scalar { what, parse })
-}
-
-/// Trimmed text for `key` that is not empty and has no control characters.
-pub(super) fn non_empty(s: &str, key: &str) -> Result<String, String> {
-    let t = s.trim();
-    if t.is_empty() || t.chars().any(char::is_control) {
-        return Err(format!(
-            "`{key}` must be a non-empty text without control characters"
-        ));
+    Scalar {
+        expect: what,
+        rule: parse,
     }
-    Ok(t.to_string())
+    .deserialize(d)
+    .map(Some)
 }
 
+pub(super) use crate::config::settings::rules::non_empty;
 pub(super) use crate::text::shown;
 
 /// A file or folder ID as a YAML scalar: an integer or a string.

@@ -3,12 +3,11 @@
 
 use std::time::Duration;
 
-use crate::common::{wait_until, Cli};
+use crate::common::{wait_until, Cli, Running};
 
-#[tokio::test]
-async fn cli_binary_serves_until_sigterm() {
-    let dir = tempfile::tempdir().unwrap();
-    let child = Cli::new(&dir)
+/// `docspace-batch sandbox` on a free port with key `sk-test`, and the first line it printed.
+async fn start(dir: &tempfile::TempDir) -> (Running, String) {
+    let child = Cli::new(dir)
         .args(["sandbox", "--listen", "127.0.0.1:0", "--api-key", "sk-test"])
         .spawn();
     assert!(
@@ -19,6 +18,13 @@ async fn cli_binary_serves_until_sigterm() {
         "the sandbox prints its URL"
     );
     let first = child.stdout_so_far().lines().next().unwrap().to_string();
+    (child, first)
+}
+
+#[tokio::test]
+async fn cli_binary_serves_until_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let (child, first) = start(&dir).await;
     let url = first
         .split_whitespace()
         .find(|w| w.starts_with("http://"))
@@ -55,17 +61,8 @@ async fn cli_binary_serves_until_sigterm() {
 async fn cli_binary_sigterm_right_after_url_line_exits_cleanly() {
     for _ in 0..5 {
         let dir = tempfile::tempdir().unwrap();
-        let child = Cli::new(&dir)
-            .args(["sandbox", "--listen", "127.0.0.1:0", "--api-key", "sk-test"])
-            .spawn();
-        assert!(
-            wait_until(Duration::from_secs(30), || child
-                .stdout_so_far()
-                .contains('\n'))
-            .await,
-            "the sandbox prints its URL"
-        );
-        assert!(child.stdout_so_far().contains("http://127.0.0.1:"));
+        let (child, first) = start(&dir).await;
+        assert!(first.contains("http://127.0.0.1:"), "{first}");
         // kill(2) directly: kill(1) would take a fork and exec, widening the gap this closes.
         let pid = libc::pid_t::try_from(child.pid()).unwrap();
         assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);

@@ -46,6 +46,20 @@ impl ErrorKind {
         ErrorKind::StillLocked,
     ];
 
+    /// A failure that trying again cannot change (the file is missing, the caller may not,
+    /// the answer makes no sense, the lock stayed): the task is final, `--resume` leaves it
+    /// unless `--retry-failed`. The others (429, 5xx, timeouts, the network, a rejected key)
+    /// leave work for a resume.
+    pub fn is_permanent(self) -> bool {
+        matches!(
+            self,
+            ErrorKind::NotFound
+                | ErrorKind::Forbidden
+                | ErrorKind::BadResponse
+                | ErrorKind::StillLocked
+        )
+    }
+
     /// Reads a column value back; `None` for anything [`ErrorKind::as_str`] does not write.
     pub fn parse(s: &str) -> Option<ErrorKind> {
         ErrorKind::ALL.into_iter().find(|k| k.as_str() == s)

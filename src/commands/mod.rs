@@ -2,6 +2,7 @@
 //! to the loaders, or the sandbox), print what went wrong.
 
 mod restore;
+mod resume;
 mod run;
 mod validate;
 

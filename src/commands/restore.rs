@@ -86,6 +86,7 @@ async fn restore_inner(a: RestoreArgs, argv: Vec<String>, ui: &Ui) -> Result<Exi
         }),
         job_files: Vec::new(),
         action: None,
+        lines: Vec::new(),
         sources,
     };
     session::run(cfg, spec).await

@@ -17,6 +17,7 @@ pub use settings::{LogFormat, PartialSettings, ProgressMode, Settings};
 use crate::cli::{PortalArgs, RestoreArgs, RunArgs};
 use crate::error::Error;
 use crate::job::{self, JobFile};
+use crate::record::RunState;
 use crate::sandbox::SandboxOptions;
 
 /// A usage or configuration problem: exit 2, nothing sent.
@@ -128,8 +129,14 @@ pub struct RunConfig {
 
 impl RunConfig {
     /// Resolves `run`: settings from the command line over those of `files`, the portal
-    /// (needed unless a dry run has no folder to expand) and the report target.
-    pub fn for_run(a: &RunArgs, files: &[JobFile], argv: Vec<String>) -> Result<RunConfig, Error> {
+    /// (needed unless a dry run has no folder to expand; for a resume, the one `recorded`)
+    /// and the report target.
+    pub fn for_run(
+        a: &RunArgs,
+        files: &[JobFile],
+        argv: Vec<String>,
+        recorded: Option<&RunState>,
+    ) -> Result<RunConfig, Error> {
         let started = Instant::now();
         let yaml: Vec<_> = files
             .iter()
@@ -144,10 +151,10 @@ impl RunConfig {
         let needs_portal =
             !a.dry_run || has_folders || a.portal.sandbox || a.settings.portal.is_some();
         let mut warnings = Vec::new();
-        let portal = if needs_portal {
-            Some(portal_target(&a.portal, &settings, &mut warnings)?)
-        } else {
-            None
+        let portal = match recorded {
+            Some(st) => Some(recorded_portal(st, &a.portal, &settings, &mut warnings)?),
+            None if needs_portal => Some(portal_target(&a.portal, &settings, &mut warnings)?),
+            None => None,
         };
         let report = match &a.resume {
             Some(d) => ReportTarget::Resume(d.clone()),
@@ -234,6 +241,49 @@ fn portal_target(
     let (key, w) = api_key(a.api_key_file.as_deref())?;
     warnings.extend(w);
     Ok(PortalTarget::Real { url, key })
+}
+
+/// A resume talks to the portal its run recorded: a different one given now is refused (the
+/// record would mix two portals), none given means the recorded one.
+fn recorded_portal(
+    st: &RunState,
+    a: &PortalArgs,
+    s: &Settings,
+    warnings: &mut Vec<String>,
+) -> Result<PortalTarget, Error> {
+    let differs = |now: &str| {
+        Error::Usage(format!(
+            "this run was recorded against {}, not {now}; a resume uses the portal its run used (leave out --portal/DOCSPACE_URL, or start a new run)",
+            if st.sandbox { "the in-process sandbox (--sandbox)" } else { &st.portal }
+        ))
+    };
+    if st.sandbox {
+        match &s.portal {
+            Some(p) if !a.sandbox => return Err(differs(p)),
+            _ => {}
+        }
+        let a = PortalArgs {
+            sandbox: true,
+            ..a.clone()
+        };
+        return portal_target(&a, s, warnings);
+    }
+    if a.sandbox {
+        return Err(differs("the in-process sandbox (--sandbox)"));
+    }
+    let recorded = portal_url(&st.portal, true)?;
+    if let Some(now) = &s.portal {
+        let now_url = portal_url(now, s.allow_http)?;
+        if now_url.as_str().trim_end_matches('/') != recorded.as_str().trim_end_matches('/') {
+            return Err(differs(now_url.as_str()));
+        }
+    }
+    let s = Settings {
+        portal: Some(recorded.to_string()),
+        allow_http: true,
+        ..s.clone()
+    };
+    portal_target(a, &s, warnings)
 }
 
 /// Loads every job file, YAML first: a YAML `settings.action` is the default action for the

@@ -72,6 +72,7 @@ CREATE TABLE IF NOT EXISTS sessions (
     writes INTEGER NOT NULL DEFAULT 0, busy_ms INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS skipped_folders (folder_id TEXT PRIMARY KEY, reason TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS released (file_id TEXT PRIMARY KEY, at TEXT NOT NULL, by TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS entries (n INTEGER PRIMARY KEY, line TEXT NOT NULL);
 ";
 
 /// A record that cannot be opened or written.
@@ -90,7 +91,8 @@ pub struct Record {
     conn: Connection,
     dir: PathBuf,
     session: i64,
-    _lock: DirLock,
+    /// `None` for a record opened only to look ([`Record::peek`]).
+    _lock: Option<DirLock>,
 }
 
 impl std::fmt::Debug for Record {
@@ -142,7 +144,27 @@ impl Record {
             conn,
             dir: dir.to_path_buf(),
             session: 0,
-            _lock: lock,
+            _lock: Some(lock),
+        })
+    }
+
+    /// Opens `dir`'s `run.db` read-only and without the lock, to look at it (`--resume
+    /// latest` choosing a directory); `None` when there is none. Never writes.
+    pub fn peek(dir: &Path) -> Option<Record> {
+        let path = dir.join(RUN_DB);
+        if !std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file()) {
+            return None;
+        }
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_NOFOLLOW
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(&path, flags).ok()?;
+        let _ = conn.busy_timeout(std::time::Duration::from_secs(5));
+        Some(Record {
+            conn,
+            dir: dir.to_path_buf(),
+            session: 0,
+            _lock: None,
         })
     }
 
@@ -206,6 +228,47 @@ pub struct RunState {
     /// What made the directory (absent in old files: a run).
     #[serde(default)]
     pub kind: RunKind,
+    /// Hash of the job entries as planned (see [`plan_lines`]) and the shard: two runs with
+    /// the same value run the same plan (`--resume latest` looks for it).
+    #[serde(default)]
+    pub plan_digest: String,
+    /// Run against an in-process sandbox (`--sandbox`), not a portal.
+    #[serde(default)]
+    pub sandbox: bool,
+}
+
+/// The job entries as comparable lines, one per entry: job, target, actions, failure policy.
+/// A comment or a blank line in a job file changes nothing here; a changed target does.
+pub fn plan_lines(entries: &[crate::job::Entry]) -> Vec<String> {
+    entries
+        .iter()
+        .map(|e| {
+            let target = match &e.target {
+                crate::job::Target::File(f) => format!("file {f}"),
+                crate::job::Target::Folder(f) => format!("folder {f}"),
+            };
+            let actions: Vec<&str> = e.actions.iter().map(|a| a.as_str()).collect();
+            let policy = match e.on_failure {
+                crate::job::OnFailure::SkipRest => "skip_rest",
+                crate::job::OnFailure::Continue => "continue",
+            };
+            format!("job {}: {target}: {} ({policy})", e.job, actions.join(", "))
+        })
+        .collect()
+}
+
+/// The digest of a plan: its lines and the shard it runs.
+pub fn plan_digest(lines: &[String], shard: Option<crate::units::Shard>) -> String {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    for l in lines {
+        h.update(l.as_bytes());
+        h.update(b"\n");
+    }
+    if let Some(s) = shard {
+        h.update(format!("shard {}/{}", s.k, s.n).as_bytes());
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A job file and its hash.

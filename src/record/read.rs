@@ -102,6 +102,20 @@ impl Record {
         Ok(plan)
     }
 
+    /// The job entries the plan was made from ([`super::plan_lines`]), in order.
+    pub fn plan_lines(&self) -> Result<Vec<String>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT line FROM entries ORDER BY n")
+            .map_err(|e| self.fail(e))?;
+        let rows = stmt
+            .query_map([], |r| r.get(0))
+            .map_err(|e| self.fail(e))?
+            .collect::<rusqlite::Result<Vec<String>>>()
+            .map_err(|e| self.fail(e))?;
+        Ok(rows)
+    }
+
     /// Every recorded result, in `seq` order.
     pub fn results(&self) -> Result<Vec<ResultRow>> {
         let mut stmt = self

@@ -27,7 +27,9 @@ type Result<T> = std::result::Result<T, RecordError>;
 
 impl Record {
     /// Replaces whatever the record held (nothing, or a dry run) with a new plan.
-    pub fn start_plan(&mut self, st: &RunState, plan: &Plan) -> Result<()> {
+    /// `lines` are the job entries the plan came from ([`super::plan_lines`]), for comparing
+    /// a resume's job files.
+    pub fn start_plan(&mut self, st: &RunState, plan: &Plan, lines: &[String]) -> Result<()> {
         let state = serde_json::to_string(st).map_err(|e| self.fail(e))?;
         let tx = self.conn.transaction().map_err(|e| fail(&self.dir, e))?;
         let run = || -> rusqlite::Result<()> {
@@ -39,6 +41,7 @@ impl Record {
                 "sessions",
                 "skipped_folders",
                 "released",
+                "entries",
             ] {
                 tx.execute(&format!("DELETE FROM {t}"), [])?;
             }
@@ -63,6 +66,10 @@ impl Record {
                     plan.groups.get(&fid),
                     plan.titles.get(&t.file),
                 ])?;
+            }
+            let mut ins = tx.prepare("INSERT INTO entries (n, line) VALUES (?1, ?2)")?;
+            for (n, l) in lines.iter().enumerate() {
+                ins.execute(params![n as i64 + 1, l])?;
             }
             Ok(())
         };

@@ -205,11 +205,20 @@ fn md_header(o: &mut String, s: &Summary) {
         "- Started {}, finished {} ({:.1} s)",
         s.started_at, s.finished_at, s.duration_seconds
     );
-    let _ = writeln!(
-        o,
-        "- Requests: {} (retries {}, 429 answers {}), {:.1} requests/s",
-        s.stats.requests, s.stats.retries, s.stats.rate_limited_429, s.achieved_rate
-    );
+    if s.dry_run {
+        // Nothing ran: a rate would be a meaningless 0.0.
+        let _ = writeln!(
+            o,
+            "- Dry run: nothing was written ({} requests to plan)",
+            s.stats.requests
+        );
+    } else {
+        let _ = writeln!(
+            o,
+            "- Requests: {} (retries {}, 429 answers {}), {:.1} requests/s",
+            s.stats.requests, s.stats.retries, s.stats.rate_limited_429, s.achieved_rate
+        );
+    }
     let _ = writeln!(o, "- Exit code: {}", s.exit_code);
     if let Some(r) = &s.stop_reason {
         let _ = writeln!(o, "- Stopped early: {}", md(r));

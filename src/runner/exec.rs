@@ -169,7 +169,9 @@ impl Ctx {
             };
             let sent_at = tokio::select! {
                 biased;
-                _ = self.stop.cancelled() => return Err(RequestEnd::Cancelled { attempts, last }),
+                _ = self.stop.starting_cancelled() => {
+                    return Err(RequestEnd::Cancelled { attempts, last })
+                }
                 t = self.limiter.acquire() => t,
             };
             attempts += 1;

@@ -66,6 +66,9 @@ impl StopReason {
 #[derive(Debug, Default)]
 pub struct Stop {
     token: CancellationToken,
+    /// Cancelled with `token`, and also by [`Stop::stop_starting`]: ends waits for a turn on
+    /// the rate limiter, which a stopping run must not sit out (`--rate 1/h`).
+    starting: CancellationToken,
     reason: Mutex<Option<StopReason>>,
     writes_stopped: AtomicBool,
     no_new_tasks: AtomicBool,
@@ -81,6 +84,7 @@ impl Stop {
             }
         }
         self.token.cancel();
+        self.starting.cancel();
     }
 
     /// `--max-duration`: no new task starts, but tasks already started finish all their
@@ -93,6 +97,7 @@ impl Stop {
             }
         }
         self.no_new_tasks.store(true, Ordering::SeqCst);
+        self.starting.cancel();
     }
 
     /// True once no new task may start.
@@ -117,6 +122,11 @@ impl Stop {
     /// True once nothing more may start.
     pub fn stopped(&self) -> bool {
         self.token.is_cancelled()
+    }
+
+    /// Resolves when the run stops or stops starting tasks.
+    pub fn starting_cancelled(&self) -> tokio_util::sync::WaitForCancellationFuture<'_> {
+        self.starting.cancelled()
     }
 
     /// Resolves when the run stops.

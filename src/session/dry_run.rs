@@ -85,7 +85,7 @@ impl Session {
         ));
         out.push_str(&format!(
             "  writes (PUT): up to {writes}{}\n",
-            if cfg.check_state {
+            if cfg.check_state && writes > 0 {
                 " (fewer where the state check finds the file already as wanted)"
             } else {
                 ""

@@ -6,17 +6,19 @@ mod connect;
 mod dry_run;
 mod expand;
 mod finish;
+mod pending;
 mod recorder;
 mod report_dir;
 
 use std::sync::Arc;
 use std::time::Instant;
 
+pub use pending::work_left;
 pub use report_dir::open_existing;
 
-use crate::config::{ReportTarget, RunConfig, Settings};
+use crate::config::{PortalTarget, ReportTarget, RunConfig, Settings};
 use crate::error::{Error, Exit};
-use crate::job::{Entry, Task};
+use crate::job::Entry;
 use crate::progress::Ui;
 use crate::record::{JobFileRef, Record, RunKind, RunState};
 use crate::report::export::Stream;
@@ -55,6 +57,9 @@ pub struct Spec {
     pub job_files: Vec<JobFileRef>,
     /// `--action` as typed, recorded for `--resume`.
     pub action: Option<String>,
+    /// The job entries as comparable lines ([`crate::record::plan_lines`]), recorded so a
+    /// resume can compare plans and `--resume latest` can find this one.
+    pub lines: Vec<String>,
     /// For `restore`: the records of the runs it restores (locked), marked as files are
     /// released.
     pub sources: Vec<Record>,
@@ -83,11 +88,13 @@ pub async fn run(cfg: RunConfig, spec: Spec) -> Result<Exit, Error> {
         plan,
         job_files,
         action,
+        lines,
         sources,
     } = spec;
     let ui = Ui::new(cfg.output);
     for w in &cfg.warnings {
-        ui.warn(w);
+        // About the credential: shown even with --quiet (a cron mail is where it is read).
+        ui.alert(w);
     }
     let conn = match &cfg.portal {
         Some(p) => Some(Connection::open(p, &cfg.settings, &ui).await?),
@@ -100,7 +107,11 @@ pub async fn run(cfg: RunConfig, spec: Spec) -> Result<Exit, Error> {
                 ReportTarget::New(d) => d.as_deref(),
                 ReportTarget::Resume(d) => Some(d.as_path()),
             };
-            (report_dir::open_new(dir, &name)?, Source::Fresh(other))
+            let root = &cfg.settings.report_root;
+            (
+                report_dir::open_new(dir, root, &name)?,
+                Source::Fresh(other),
+            )
         }
     };
     let session = Session {
@@ -116,7 +127,25 @@ pub async fn run(cfg: RunConfig, spec: Spec) -> Result<Exit, Error> {
         t0: Instant::now(),
         resumed: matches!(source, Source::Recorded(..)),
     };
-    session.go(cfg, (job_files, action), source, conn).await
+    session
+        .go(
+            cfg,
+            Saved {
+                job_files,
+                action,
+                lines,
+            },
+            source,
+            conn,
+        )
+        .await
+}
+
+/// What a new run records about where its plan came from.
+struct Saved {
+    job_files: Vec<JobFileRef>,
+    action: Option<String>,
+    lines: Vec<String>,
 }
 
 /// [`PlanSource`] once the record is open.
@@ -129,7 +158,7 @@ impl Session {
     async fn go(
         mut self,
         cfg: RunConfig,
-        (job_files, action): (Vec<JobFileRef>, Option<String>),
+        saved: Saved,
         source: Source,
         conn: Option<Connection>,
     ) -> Result<Exit, Error> {
@@ -148,7 +177,8 @@ impl Session {
             Source::Recorded(plan) => plan,
             Source::Fresh(p) => {
                 let plan = self.plan(ctx.as_ref().map(|(c, _)| &**c), p).await?;
-                self.save(&plan, job_files, action, cfg.dry_run)?;
+                let sandbox = matches!(cfg.portal, Some(PortalTarget::Sandbox(_)));
+                self.save(&plan, saved, cfg.dry_run, sandbox)?;
                 plan
             }
         };
@@ -215,14 +245,14 @@ impl Session {
     fn save(
         &mut self,
         plan: &Plan,
-        job_files: Vec<JobFileRef>,
-        action: Option<String>,
+        saved: Saved,
         dry_run: bool,
+        sandbox: bool,
     ) -> Result<(), Error> {
         let st = RunState {
             version: 2,
             name: self.name.clone(),
-            job_files,
+            job_files: saved.job_files,
             argv: self.argv.clone(),
             portal: self.portal.clone(),
             dry_run,
@@ -230,10 +260,12 @@ impl Session {
             created_at: self.started_at.clone(),
             tasks: plan.tasks.len() as u64,
             kind: self.kind,
-            action,
+            action: saved.action,
+            plan_digest: crate::record::plan_digest(&saved.lines, self.settings.shard),
+            sandbox,
         };
         self.record
-            .start_plan(&st, plan)
+            .start_plan(&st, plan, &saved.lines)
             .map_err(|e| Error::Io(e.to_string()))
     }
 
@@ -242,17 +274,7 @@ impl Session {
         let io = |e: crate::record::RecordError| Error::Io(e.to_string());
         let previous = self.record.results().map_err(io)?;
         let unsettled = self.record.unsettled_intents().map_err(io)?;
-        let finished: std::collections::HashSet<u64> = previous
-            .iter()
-            .filter(|r| r.outcome.is_final())
-            .map(|r| r.seq)
-            .collect();
-        let pending: Vec<Task> = plan
-            .tasks
-            .iter()
-            .filter(|t| !finished.contains(&t.seq))
-            .cloned()
-            .collect();
+        let pending = pending::pending(&plan.tasks, &previous, self.settings.retry_failed);
         if self.resumed {
             self.ui.info(&format!(
                 "resuming {}: {} of {} tasks left",

@@ -8,9 +8,9 @@ use crate::record::{self, files, Record, RunState};
 
 /// Opens the report directory of a new run or dry run, locked: the one given (created 0700 if
 /// missing; refused when it already holds a run), or a new default one.
-pub fn open_new(dir: Option<&Path>, name: &str) -> Result<Record, Error> {
+pub fn open_new(dir: Option<&Path>, root: &Path, name: &str) -> Result<Record, Error> {
     let Some(dir) = dir else {
-        return open_default(name);
+        return open_default(root, name);
     };
     files::create_private_dir(dir).map_err(|e| {
         Error::Io(format!(
@@ -38,16 +38,16 @@ pub fn open_new(dir: Option<&Path>, name: &str) -> Result<Record, Error> {
     Ok(record)
 }
 
-/// `reports/<name>-<UTC yyyymmddThhmmssZ>`, or `-2`, `-3`… when taken: the directory is
+/// `ROOT/<name>-<UTC yyyymmddThhmmssZ>`, or `-2`, `-3`… when taken: the directory is
 /// created exclusively before it is used, so two runs started in the same second never
 /// share one.
-fn open_default(name: &str) -> Result<Record, Error> {
+fn open_default(root: &Path, name: &str) -> Result<Record, Error> {
     let ts = time::OffsetDateTime::now_utc()
         .format(time::macros::format_description!(
             "[year][month][day]T[hour][minute][second]Z"
         ))
         .unwrap_or_else(|_| "run".into());
-    let base = PathBuf::from("reports").join(format!("{name}-{ts}"));
+    let base = root.join(format!("{name}-{ts}"));
     for n in 1..1000 {
         let dir = if n == 1 {
             base.clone()

@@ -679,27 +679,29 @@ async fn resume_refuses_changed_job_files() {
     assert_eq!(o.code(), 0, "{}", o.stderr());
     let sent = sb.requests().len();
     w.file("job.csv", "file_id,action\n101,info\n102,lock\n");
-    for args in [
-        &["run", "job.csv", "--resume", "report"][..],
-        &["run", "--resume", "report"][..],
-    ] {
-        let o = Cli::new(&w).sandbox(&sb).args(args).run();
-        assert_eq!(o.code(), 2, "{args:?}: {}", o.stderr());
-        assert!(
-            o.stderr()
-                .contains("differ from those report was made from"),
-            "{}",
-            o.stderr()
-        );
-    }
+    let o = Cli::new(&w)
+        .sandbox(&sb)
+        .args(["run", "job.csv", "--resume", "report"])
+        .run();
+    assert_eq!(o.code(), 2, "{}", o.stderr());
+    assert!(
+        o.stderr().contains(
+            "describe a different plan than report was made from: entry 2 was `job job: file 102: info (skip_rest)`, now `job job: file 102: lock (skip_rest)`"
+        ),
+        "{}",
+        o.stderr()
+    );
     assert_eq!(sb.requests().len(), sent, "a refused resume sends nothing");
     let s = w.summary();
     assert_eq!(
         s["exit_code"], 0,
         "the refused resume did not touch the reports"
     );
-    // Unchanged files resume fine (nothing is left: no request but the key check).
-    w.file("job.csv", "file_id,action\n101,info\n102,info\n");
+    // The plan is compared, not the bytes: a comment and a blank line change nothing.
+    w.file(
+        "job.csv",
+        "# nightly report\nfile_id,action\n\n101,info\n102,info\n",
+    );
     let o = Cli::new(&w)
         .sandbox(&sb)
         .args(["run", "job.csv", "--resume", "report"])
@@ -756,10 +758,23 @@ async fn max_failures_aborts_with_exit_3_and_resume_reruns_the_rest() {
     );
     let cmd = o.resume_command();
     assert!(cmd.contains("--max-failures 3"), "options are kept: {cmd}");
-    // Fixed portal: the resume re-runs the failed and the cancelled tasks.
+    // Fixed portal: the resume runs the cancelled tasks; a 400 is a permanent failure, left
+    // as it is (exit 1, and no resume command: nothing a resume could do)...
     broken.store(false, Ordering::SeqCst);
     let o2 = Cli::shell(&w, &cmd).sandbox(&sb).run();
-    assert_eq!(o2.code(), 0, "{}", o2.stderr());
+    assert_eq!(o2.code(), 1, "{}", o2.stderr());
+    assert!(!o2.stderr().contains("resume with"), "{}", o2.stderr());
+    let rows = w.rows();
+    assert_each_task_once(&rows, 20);
+    assert_eq!(
+        rows.iter().filter(|r| r.outcome == "ok").count(),
+        20 - failed
+    );
+    // ...until --retry-failed asks for those too.
+    let o3 = Cli::shell(&w, &format!("{cmd} --retry-failed"))
+        .sandbox(&sb)
+        .run();
+    assert_eq!(o3.code(), 0, "{}", o3.stderr());
     let rows = w.rows();
     assert_each_task_once(&rows, 20);
     assert!(rows.iter().all(|r| r.outcome == "ok"));

@@ -844,10 +844,11 @@ async fn restore_honours_max_duration_and_its_printed_command_finishes_the_job()
     assert_eq!(o.code(), 4, "{}", o.stderr());
     let rows = rows_in(&w.path().join("r1"));
     assert_eq!(rows.len(), 12);
-    // Tasks that had started (state check sent) finished with their write.
+    // The deadline also ends waits on the rate limiter: a task cut there is cancelled (at
+    // most its state check went out, never half a write).
     assert!(
         rows.iter()
-            .all(|r| r.outcome == "cancelled" && r.attempts == 0 || r.outcome == "ok"),
+            .all(|r| r.outcome == "cancelled" && r.attempts <= 1 || r.outcome == "ok"),
         "{rows:#?}"
     );
     let cmd = o

@@ -33,12 +33,21 @@ pub enum Command {
     Sandbox(crate::sandbox::SandboxArgs),
 }
 
-/// The credential, or the in-process sandbox instead of a portal.
+/// The credential (exactly one kind), or the in-process sandbox instead of a portal.
 #[derive(Debug, Args, Clone, Default)]
 pub struct PortalArgs {
-    /// Read the API key from this file (otherwise from env DOCSPACE_API_KEY).
+    /// Read the API key from this file (otherwise from env DOCSPACE_API_KEY). Sent as
+    /// `Authorization: Bearer <key>`; DocSpace 3.1 and later.
     #[arg(long, value_name = "PATH")]
     pub api_key_file: Option<PathBuf>,
+    /// Read a session token from this file (otherwise from env DOCSPACE_TOKEN), e.g. one that
+    /// `POST /api/2.0/authentication` issued. Every DocSpace version.
+    #[arg(long, value_name = "PATH")]
+    pub token_file: Option<PathBuf>,
+    /// Read the password of env DOCSPACE_USER from this file (otherwise from env
+    /// DOCSPACE_PASSWORD); the run signs in once. Not for accounts with two-factor sign-in.
+    #[arg(long, value_name = "PATH")]
+    pub password_file: Option<PathBuf>,
     /// Run against an in-process sandbox portal instead of a real one (no key needed).
     #[arg(long)]
     pub sandbox: bool,

@@ -16,7 +16,7 @@ pub enum ErrorKind {
     NotFound,
     /// Other 403.
     Forbidden,
-    /// 401 (key rejected).
+    /// 401 (credential rejected).
     Unauthorized,
     /// 429.
     RateLimited,
@@ -250,7 +250,7 @@ fn status_error(
         }
         401 => (
             ErrorKind::Unauthorized,
-            "the portal rejected the API key".into(),
+            "the portal rejected the credential".into(),
         ),
         403 if portal_msg.as_deref() == Some(FILE_NOT_FOUND) => {
             (ErrorKind::NotFound, FILE_NOT_FOUND.into())

@@ -2,6 +2,7 @@
 //! once into a [`RunConfig`]. The only module that sees [`crate::cli`] types; everything below
 //! (session, runner, report) reads the resolved values.
 
+mod credential;
 mod portal;
 pub mod settings;
 
@@ -9,9 +10,8 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use secrecy::SecretString;
-
-pub use portal::{api_key, is_loopback, portal_url};
+pub use credential::credential;
+pub use portal::{is_loopback, portal_url};
 pub use settings::{LogFormat, PartialSettings, ProgressMode, Settings};
 
 use crate::cli::{PortalArgs, RestoreArgs, RunArgs};
@@ -73,12 +73,12 @@ impl Output {
 
 /// The portal a command talks to.
 pub enum PortalTarget {
-    /// A real portal and its API key.
+    /// A real portal and the credential for it.
     Real {
         /// Base URL, checked by [`portal_url`].
         url: url::Url,
-        /// Sent as `Authorization: Bearer`; never printed.
-        key: SecretString,
+        /// The API key, session token or user and password; never printed.
+        credential: crate::api::Credential,
     },
     /// An in-process sandbox started for this command (`--sandbox`).
     Sandbox(SandboxOptions),
@@ -87,10 +87,10 @@ pub enum PortalTarget {
 impl std::fmt::Debug for PortalTarget {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            PortalTarget::Real { url, .. } => f
+            PortalTarget::Real { url, credential } => f
                 .debug_struct("Real")
                 .field("url", &url.as_str())
-                .field("key", &"[redacted]")
+                .field("credential", credential)
                 .finish(),
             PortalTarget::Sandbox(_) => f.write_str("Sandbox"),
         }
@@ -238,9 +238,9 @@ fn portal_target(
         Error::Usage("no portal: pass --portal https://yourportal.onlyoffice.com or set DOCSPACE_URL (or use --sandbox)".into())
     })?;
     let url = portal_url(raw, s.allow_http)?;
-    let (key, w) = api_key(a.api_key_file.as_deref())?;
+    let (credential, w) = credential(a)?;
     warnings.extend(w);
-    Ok(PortalTarget::Real { url, key })
+    Ok(PortalTarget::Real { url, credential })
 }
 
 /// A resume talks to the portal its run recorded: a different one given now is refused (the

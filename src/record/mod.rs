@@ -13,6 +13,7 @@
 //! Safety: the directory is locked ([`lock`]) before anything is read or written, and no file
 //! in it is opened through a symbolic link ([`files`]).
 
+mod about;
 pub mod files;
 pub mod lock;
 mod read;
@@ -23,6 +24,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OpenFlags};
 use serde::{Deserialize, Serialize};
 
+pub use about::{CallerInfo, PortalInfo};
 pub use lock::{DirLock, LockError};
 pub use read::Intent;
 pub use store::Counters;

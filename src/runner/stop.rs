@@ -47,7 +47,9 @@ impl StopReason {
     pub fn describe(&self) -> String {
         match self {
             StopReason::Signal => "interrupted by a signal".into(),
-            StopReason::Unauthorized => "the portal rejected the API key (401); run aborted".into(),
+            StopReason::Unauthorized => {
+                "the portal rejected the credential (401); run aborted".into()
+            }
             StopReason::DailyCap { resume_at } => format!(
                 "DocSpace's daily write cap was reached; writes are accepted again after {}",
                 crate::rfc3339(*resume_at)

@@ -50,6 +50,7 @@ impl Session {
             },
             started_at: self.started_at.clone(),
             dry_run: true,
+            portal_info: self.record.portal_info().map_err(rec)?,
             ..Summary::from_rows(&self.name, &self.portal, &rows)
         };
         self.export(&s, &rows, plan)?;

@@ -113,6 +113,7 @@ impl Session {
                 .into_iter()
                 .map(|(folder_id, reason)| SkippedFolder { folder_id, reason })
                 .collect(),
+            portal_info: self.record.portal_info().map_err(rec)?,
             ..base
         })
     }

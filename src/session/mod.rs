@@ -9,6 +9,7 @@ mod finish;
 mod pending;
 mod recorder;
 mod report_dir;
+mod startup;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -164,14 +165,19 @@ impl Session {
     ) -> Result<Exit, Error> {
         let needs_key = !cfg.dry_run
             || matches!(&source, Source::Fresh(PlanSource::Expand(e)) if e.iter().any(Entry::is_folder));
+        let client = conn.as_ref().map(|c| c.client.clone());
         let ctx = conn.map(|c| {
             let ctx = Arc::new(Ctx::new(c.client, self.settings.clone(), self.ui.clone()));
             connect::install_signals(ctx.clone());
             connect::start_deadline(&ctx, self.settings.max_duration, cfg.started);
             (ctx, c.sandbox)
         });
-        if let (Some((ctx, _)), true) = (&ctx, needs_key) {
-            connect::check_key(ctx).await?;
+        if let (Some((ctx, _)), Some(client), true) = (&ctx, &client, needs_key) {
+            let writes = startup::writes_planned(&source);
+            let info = startup::start(ctx, client, writes, cfg.dry_run).await?;
+            self.record
+                .set_portal_info(&info)
+                .map_err(|e| Error::Io(e.to_string()))?;
         }
         let plan = match source {
             Source::Recorded(plan) => plan,

@@ -854,7 +854,7 @@ async fn max_duration_exits_4_with_cancelled_rows_and_a_resume_command_that_work
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn max_duration_with_nothing_left_exits_by_the_normal_rules() {
     // Every task has started before the deadline (counted from the command's start, so the
-    // 1 s key check is inside it); they all finish after it.
+    // 1 s key check and the 1 s of start-up reads are inside it); they all finish after it.
     let sb = sandbox_with(SandboxOptions {
         latency: Duration::from_millis(1000),
         ..SandboxOptions::default()
@@ -867,7 +867,7 @@ async fn max_duration_with_nothing_left_exits_by_the_normal_rules() {
         .job([
             job.to_str().unwrap(),
             "--max-duration",
-            "1600ms",
+            "2600ms",
             "--concurrency",
             "4",
             "--rate",

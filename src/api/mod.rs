@@ -10,10 +10,13 @@ mod classify;
 mod credential;
 #[cfg(test)]
 pub(crate) mod fake;
+mod http;
 mod portal;
 
 pub use about::{KeyInfo, SignIn};
 pub use credential::{Credential, CredentialKind};
+pub use http::pem_certificates;
+use http::read_capped;
 
 /// The envelope decoder (status, `Retry-After`, `Location`, body → `response` or a classified
 /// error), public for the fuzz targets in `fuzz/`.
@@ -24,7 +27,7 @@ pub use portal::Portal;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use serde_json::Value;
 
@@ -514,49 +517,6 @@ fn file_state(v: &Value) -> Result<FileState, ApiError> {
             .and_then(|s| s.get("Lock"))
             .and_then(Value::as_bool),
     })
-}
-
-/// Parses `--ca-cert` contents: one or more PEM certificates. reqwest (rustls) silently adds
-/// nothing for a file without a `BEGIN CERTIFICATE` block, so an empty result is an error here:
-/// a wrong file must not look like it was accepted.
-pub fn pem_certificates(pem: &[u8]) -> Result<Vec<reqwest::Certificate>, String> {
-    let certs = reqwest::Certificate::from_pem_bundle(pem)
-        .map_err(|e| format!("not a PEM certificate ({e})"))?;
-    if certs.is_empty() {
-        return Err(
-            "not a PEM certificate: no `-----BEGIN CERTIFICATE-----` block found (convert a DER file with `openssl x509 -inform der -in ca.der -out ca.pem`)"
-                .into(),
-        );
-    }
-    Ok(certs)
-}
-
-/// Reads a body, refusing more than [`MAX_BODY_BYTES`].
-async fn read_capped(mut resp: reqwest::Response) -> Result<bytes::Bytes, ApiError> {
-    if let Some(len) = resp.content_length() {
-        if len > MAX_BODY_BYTES as u64 {
-            return Err(ApiError::new(
-                ErrorKind::BadResponse,
-                Some(resp.status().as_u16()),
-                format!(
-                    "response body of {len} bytes is larger than the {MAX_BODY_BYTES}-byte limit"
-                ),
-            ));
-        }
-    }
-    let status = resp.status().as_u16();
-    let mut buf = BytesMut::new();
-    while let Some(chunk) = resp.chunk().await.map_err(classify::transport)? {
-        if buf.len() + chunk.len() > MAX_BODY_BYTES {
-            return Err(ApiError::new(
-                ErrorKind::BadResponse,
-                Some(status),
-                format!("response body is larger than the {MAX_BODY_BYTES}-byte limit"),
-            ));
-        }
-        buf.extend_from_slice(&chunk);
-    }
-    Ok(buf.freeze())
 }
 
 #[cfg(test)]

@@ -191,11 +191,13 @@ fn expiry_warning_at(at: &str, now: time::OffsetDateTime) -> Option<String> {
     if left > time::Duration::try_from(EXPIRY_WARNING).ok()? {
         return None;
     }
-    let days = left.whole_days();
+    // Whole days, rounded up: a key made to last 3 days "expires in 3 days" a minute later.
+    let days = (left.whole_seconds() + 86_399).div_euclid(86_400);
     let within = match days {
-        d if d < 0 => return Some(format!("the API key expired on {at}; create a new one")),
-        0 => "today".to_string(),
-        1 => "in 1 day".to_string(),
+        d if left.is_negative() || d <= 0 => {
+            return Some(format!("the API key expired on {at}; create a new one"))
+        }
+        1 => "within a day".to_string(),
         d => format!("in {d} days"),
     };
     Some(format!(
@@ -225,9 +227,11 @@ mod tests {
         assert!(expiry_warning_at("2026-01-16T12:00:01.0000000+00:00", now).is_none());
         let w = expiry_warning_at("2025-12-30T00:00:00+03:00", now).unwrap();
         assert!(w.contains("expired"), "{w}");
+        let w = expiry_warning_at("2026-01-04T11:59:00Z", now).unwrap();
+        assert!(w.contains("in 3 days"), "{w}");
         assert!(expiry_warning_at("2026-01-01T18:00:00Z", now)
             .unwrap()
-            .contains("today"));
+            .contains("within a day"));
         assert!(expiry_warning_at("soon", now).is_none());
     }
 }

@@ -47,6 +47,44 @@ pub fn api_requests(sb: &Sandbox) -> Vec<RecordedRequest> {
         .collect()
 }
 
+/// A credential as the binary is given it (through its environment variables).
+#[derive(Clone, Debug)]
+pub enum Cred {
+    /// DOCSPACE_API_KEY
+    Key(String),
+    /// DOCSPACE_TOKEN
+    Token(String),
+    /// DOCSPACE_USER and DOCSPACE_PASSWORD
+    Password { user: String, password: String },
+}
+
+impl Cred {
+    /// The secret that must never show.
+    pub fn secret(&self) -> &str {
+        match self {
+            Cred::Key(s) | Cred::Token(s) => s,
+            Cred::Password { password, .. } => password,
+        }
+    }
+
+    /// `key`, `token` or `password`, for labels and summary.json's `credential`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Cred::Key(_) => "api_key",
+            Cred::Token(_) => "token",
+            Cred::Password { .. } => "password",
+        }
+    }
+
+    /// The sandbox's caller with `password`.
+    pub fn caller(password: &str) -> Cred {
+        Cred::Password {
+            user: docspace_batch::sandbox::CALLER_EMAIL.into(),
+            password: password.into(),
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Running the binary
 
@@ -140,6 +178,18 @@ impl Cli {
         match key {
             Some(k) => c.env("DOCSPACE_API_KEY", k),
             None => c,
+        }
+    }
+
+    /// Points the binary at `url` with `cred` in its environment variables.
+    pub fn with_cred(self, url: &str, cred: &Cred) -> Cli {
+        let c = self.env("DOCSPACE_URL", url);
+        match cred {
+            Cred::Key(k) => c.env("DOCSPACE_API_KEY", k),
+            Cred::Token(t) => c.env("DOCSPACE_TOKEN", t),
+            Cred::Password { user, password } => c
+                .env("DOCSPACE_USER", user)
+                .env("DOCSPACE_PASSWORD", password),
         }
     }
 

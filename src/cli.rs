@@ -48,7 +48,7 @@ pub struct PortalArgs {
     /// DOCSPACE_PASSWORD); the run signs in once. Not for accounts with two-factor sign-in.
     #[arg(long, value_name = "PATH")]
     pub password_file: Option<PathBuf>,
-    /// Run against an in-process sandbox portal instead of a real one (no key needed).
+    /// Run against an in-process sandbox portal instead of a real one (no credential needed).
     #[arg(long)]
     pub sandbox: bool,
     /// With --sandbox: extra bulk files 100000.. in room 6000.

@@ -245,7 +245,7 @@ fn status_error(
                 .unwrap_or_else(|| "an unnamed location".into());
             (
                 ErrorKind::BadResponse,
-                format!("the portal redirected to {target}; redirects are not followed (the key would go along). Use the final portal URL"),
+                format!("the portal redirected to {target}; redirects are not followed (the credential would go along). Use the final portal URL"),
             )
         }
         401 => (

@@ -140,6 +140,16 @@ impl Secrets {
         self.kind
     }
 
+    /// What a 401 means for this credential. After a sign-in it is the issued token that was
+    /// refused (it expired, or its sessions were ended), not the password.
+    pub(super) fn rejected(&self) -> &'static str {
+        match self.kind {
+            CredentialKind::ApiKey => "the portal rejected the API key",
+            CredentialKind::Token => "the portal rejected the session token",
+            CredentialKind::Password => "the portal rejected the session token the sign-in issued",
+        }
+    }
+
     /// What to send as `Authorization`, once there is something.
     pub(super) fn authorization(&self) -> Option<&HeaderValue> {
         self.auth.get()

@@ -296,7 +296,7 @@ impl Client {
             };
             let mut e = self.secrets.redact(e);
             if e.kind == ErrorKind::Unauthorized {
-                e.message = format!("the portal rejected {}", self.secrets.kind().describe());
+                e.message = self.secrets.rejected().to_string();
             }
             e.rate_limit = rate_limit;
             e

@@ -89,6 +89,11 @@ pub async fn check_key(ctx: &Ctx) -> Result<(), Error> {
                 "interrupted while checking the API key; nothing was written".into(),
             ))
         }
+        Err(RequestEnd::Cancelled { .. }) if ctx.stop.reason() == Some(StopReason::MaxDuration) => {
+            Err(Error::Deadline(
+                "--max-duration ran out while checking the API key; nothing was written".into(),
+            ))
+        }
         Err(f) => Err(Error::Aborted(format!(
             "cannot check the API key at {}: {}; nothing was written",
             ctx.client.base(),

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 pub use pending::work_left;
-pub use report_dir::open_existing;
+pub use report_dir::{open_existing, shell_quote};
 
 use crate::config::{PortalTarget, ReportTarget, RunConfig, Settings};
 use crate::error::{Error, Exit};
@@ -141,6 +141,9 @@ pub async fn run(cfg: RunConfig, spec: Spec) -> Result<Exit, Error> {
         .await
 }
 
+/// Folders `--skip-missing-folders` skipped: (folder ID, why).
+type Skipped = Vec<(String, String)>;
+
 /// What a new run records about where its plan came from.
 struct Saved {
     job_files: Vec<JobFileRef>,
@@ -176,9 +179,14 @@ impl Session {
         let plan = match source {
             Source::Recorded(plan) => plan,
             Source::Fresh(p) => {
-                let plan = self.plan(ctx.as_ref().map(|(c, _)| &**c), p).await?;
+                let (plan, skipped) = self.plan(ctx.as_ref().map(|(c, _)| &**c), p).await?;
                 let sandbox = matches!(cfg.portal, Some(PortalTarget::Sandbox(_)));
                 self.save(&plan, saved, cfg.dry_run, sandbox)?;
+                for (folder, reason) in skipped {
+                    self.record
+                        .skipped_folder(&folder, &reason)
+                        .map_err(|e| Error::Io(e.to_string()))?;
+                }
                 plan
             }
         };
@@ -213,33 +221,26 @@ impl Session {
         })
     }
 
-    /// The plan: expanded now (and sharded), or given.
-    async fn plan(&mut self, ctx: Option<&Ctx>, source: PlanSource) -> Result<Plan, Error> {
-        let plan = match source {
-            PlanSource::Ready(p) => return Ok(p),
-            PlanSource::Recorded(r) => return Ok(r.plan),
+    /// The plan: expanded now (and sharded), or given; with the folders skipped on the way.
+    async fn plan(&self, ctx: Option<&Ctx>, source: PlanSource) -> Result<(Plan, Skipped), Error> {
+        let (plan, skipped) = match source {
+            PlanSource::Ready(p) => return Ok((p, Vec::new())),
+            PlanSource::Recorded(r) => return Ok((r.plan, Vec::new())),
             PlanSource::Expand(entries) => match ctx {
                 Some(ctx) => {
-                    let (plan, skipped) =
-                        expand::make_plan(ctx, &entries, self.settings.skip_missing_folders)
-                            .await?;
-                    for (folder, reason) in skipped {
-                        self.record
-                            .skipped_folder(&folder, &reason)
-                            .map_err(|e| Error::Io(e.to_string()))?;
-                    }
-                    plan
+                    expand::make_plan(ctx, &entries, self.settings.skip_missing_folders).await?
                 }
-                None => plan::build(&entries, &Default::default()),
+                None => (plan::build(&entries, &Default::default()), Vec::new()),
             },
         };
-        Ok(match self.settings.shard {
+        let plan = match self.settings.shard {
             Some(s) => Plan {
                 tasks: plan::shard(plan.tasks, s),
                 ..plan
             },
             None => plan,
-        })
+        };
+        Ok((plan, skipped))
     }
 
     fn save(

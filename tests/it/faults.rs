@@ -8,29 +8,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use docspace_batch::sandbox::{Injected, InterceptRequest, Sandbox, SandboxOptions};
+use docspace_batch::sandbox::{Injected, Sandbox, SandboxOptions};
 
 use crate::common::*;
-
-fn opts_with(
-    f: impl Fn(&InterceptRequest) -> Option<Injected> + Send + Sync + 'static,
-) -> SandboxOptions {
-    SandboxOptions {
-        interceptor: Some(Arc::new(f)),
-        ..SandboxOptions::default()
-    }
-}
-
-fn respond(status: u16, headers: &[(&str, &str)], body: &[u8]) -> Injected {
-    Injected::Respond {
-        status,
-        headers: headers
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-        body: body.to_vec(),
-    }
-}
 
 /// Asserts that `rows` hold each seq 1..=n exactly once, in order.
 fn assert_each_task_once(rows: &[Row], n: u64) {

@@ -1,7 +1,7 @@
 //! Choosing, creating and locking the report directory, and the commands printed for "run
 //! this next".
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::error::Error;
 use crate::record::{self, files, Record, RunState};
@@ -38,36 +38,17 @@ pub fn open_new(dir: Option<&Path>, root: &Path, name: &str) -> Result<Record, E
     Ok(record)
 }
 
-/// `ROOT/<name>-<UTC yyyymmddThhmmssZ>`, or `-2`, `-3`… when taken: the directory is
-/// created exclusively before it is used, so two runs started in the same second never
-/// share one.
+/// `ROOT/<name>-<UTC yyyymmddThhmmssZ>`. Two runs of one job started in the same second want
+/// the same directory: the directory lock lets one of them have it and the other exits 2
+/// ("in use", or "already holds a run" once the first has finished), so the same work is
+/// never done twice by accident.
 fn open_default(root: &Path, name: &str) -> Result<Record, Error> {
     let ts = time::OffsetDateTime::now_utc()
         .format(time::macros::format_description!(
             "[year][month][day]T[hour][minute][second]Z"
         ))
         .unwrap_or_else(|_| "run".into());
-    let base = root.join(format!("{name}-{ts}"));
-    for n in 1..1000 {
-        let dir = if n == 1 {
-            base.clone()
-        } else {
-            PathBuf::from(format!("{}-{n}", base.display()))
-        };
-        let created = files::create_private_dir(&dir).map_err(|e| {
-            Error::Io(format!(
-                "cannot create report directory {}: {e}",
-                dir.display()
-            ))
-        })?;
-        if created {
-            return open_record(&dir);
-        }
-    }
-    Err(Error::Io(format!(
-        "cannot find a free report directory name like {}; pass --report-dir",
-        base.display()
-    )))
+    open_new(Some(&root.join(format!("{name}-{ts}"))), root, name)
 }
 
 /// Locks and opens `dir`'s record; in use or unreadable is a usage error (nothing sent yet).

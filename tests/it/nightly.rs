@@ -101,10 +101,55 @@ async fn three_nights_with_resume_latest() {
     assert_eq!(s["resumes"], 1);
     assert!(s["resume_command"].is_null(), "{s}");
 
+    // Night 3 is another night: a new directory name (runs of one job within one second
+    // want the same directory, and the second is refused).
+    let name_now = || docspace_batch::now_rfc3339()[..19].replace(['-', ':'], "");
+    let night2_name = name_now();
+    assert!(wait_until(Duration::from_secs(3), || name_now() != night2_name).await);
     let o = night(());
     assert_eq!(o.code(), 1, "{}", o.stderr());
     assert_eq!(dirs(&root).len(), 2, "night 3 starts a new directory");
     assert_eq!(info_gets(&sb, 101), before.0 + 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_runs_of_one_job_in_the_same_second_do_not_share_the_work() {
+    let sb = sandbox_with(docspace_batch::sandbox::SandboxOptions {
+        latency: Duration::from_millis(200),
+        ..Default::default()
+    })
+    .await;
+    let w = Work::new();
+    let job = w.csv_job("job.csv", [101, 102, 105, 106], "lock");
+    let args = [
+        "run",
+        "job.csv",
+        "--progress",
+        "never",
+        "--rate",
+        "unlimited",
+    ];
+    // Start early in a second, so both starts fall in it even on a slow machine.
+    let millis = || {
+        docspace_batch::now_rfc3339()[20..23]
+            .parse::<u32>()
+            .unwrap()
+    };
+    assert!(wait_until(Duration::from_secs(3), || millis() < 200).await);
+    let first = Cli::new(&w).sandbox(&sb).args(args).spawn();
+    // Started within the first one's second: same default directory.
+    let second = Cli::new(&w).sandbox(&sb).args(args).run();
+    let first = first.wait(Duration::from_secs(60)).await;
+    let codes = [first.code(), second.code()];
+    assert!(
+        codes.contains(&0) && codes.contains(&2),
+        "{codes:?}\n{}\n{}",
+        first.stderr(),
+        second.stderr()
+    );
+    let puts = sb.requests().iter().filter(|r| r.method == "PUT").count();
+    assert_eq!(puts, 4, "each file locked by exactly one PUT");
+    let _ = job;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

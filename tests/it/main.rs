@@ -5,6 +5,7 @@ mod faults;
 mod hostile;
 mod hostile_table;
 mod layout;
+mod record;
 mod reports;
 mod runner;
 mod sandbox;

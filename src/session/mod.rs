@@ -159,20 +159,41 @@ enum Source {
 
 impl Session {
     async fn go(
-        mut self,
+        self,
         cfg: RunConfig,
         saved: Saved,
         source: Source,
         conn: Option<Connection>,
     ) -> Result<Exit, Error> {
-        let needs_key = !cfg.dry_run
-            || matches!(&source, Source::Fresh(PlanSource::Expand(e)) if e.iter().any(Entry::is_folder));
         let ctx = conn.map(|c| {
             let ctx = Arc::new(Ctx::new(c.client, self.settings.clone(), self.ui.clone()));
             connect::install_signals(ctx.clone());
             connect::start_deadline(&ctx, self.settings.max_duration, cfg.started);
             (ctx, c.sandbox)
         });
+        let sent = ctx.as_ref().map(|(c, _)| c.clone());
+        let result = self.proceed(cfg, saved, source, ctx).await;
+        // An I/O failure after requests went out is an abort, not a usage error: the portal
+        // may have been changed, and the operator needs to know how much.
+        result.map_err(|e| match (e, sent) {
+            (Error::Io(m), Some(c)) if c.counters().requests > 0 => Error::Aborted(format!(
+                "{m}; the run stopped. {} lock/unlock requests had been sent",
+                c.counters().writes
+            )),
+            (e, _) => e,
+        })
+    }
+
+    /// [`Session::go`] once the context exists: key check, plan, record, execute or dry run.
+    async fn proceed(
+        mut self,
+        cfg: RunConfig,
+        saved: Saved,
+        source: Source,
+        ctx: Option<(Arc<Ctx>, Option<crate::sandbox::Sandbox>)>,
+    ) -> Result<Exit, Error> {
+        let needs_key = !cfg.dry_run
+            || matches!(&source, Source::Fresh(PlanSource::Expand(e)) if e.iter().any(Entry::is_folder));
         if let (Some((ctx, _)), true) = (&ctx, needs_key) {
             connect::check_key(ctx).await?;
         }
@@ -209,16 +230,7 @@ impl Session {
         let Some((ctx, _sandbox)) = ctx else {
             return Err(Error::Usage("no portal".into()));
         };
-        let result = self.execute(&ctx, plan).await;
-        // An I/O failure after requests went out is an abort, not a usage error: the portal
-        // may have been changed, and the operator needs to know how much.
-        result.map_err(|e| match e {
-            Error::Io(m) if ctx.counters().requests > 0 => Error::Aborted(format!(
-                "{m}; the run stopped. {} lock/unlock requests had been sent",
-                ctx.counters().writes
-            )),
-            other => other,
-        })
+        self.execute(&ctx, plan).await
     }
 
     /// The plan: expanded now (and sharded), or given; with the folders skipped on the way.

@@ -1,7 +1,7 @@
 //! Choosing, creating and locking the report directory, and the commands printed for "run
 //! this next".
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::error::Error;
 use crate::record::{self, files, Record, RunState};
@@ -38,17 +38,39 @@ pub fn open_new(dir: Option<&Path>, root: &Path, name: &str) -> Result<Record, E
     Ok(record)
 }
 
-/// `ROOT/<name>-<UTC yyyymmddThhmmssZ>`. Two runs of one job started in the same second want
-/// the same directory: the directory lock lets one of them have it and the other exits 2
-/// ("in use", or "already holds a run" once the first has finished), so the same work is
-/// never done twice by accident.
+/// `ROOT/<name>-<UTC yyyymmddThhmmssZ>`. Two runs of one job started at once want the same
+/// directory: the lock lets one have it and the other exits 2 ("in use"), so the same work is
+/// never done twice by accident. A directory of that name that holds a finished run (a
+/// second run, or restore, started within the same second after the first ended) makes the
+/// name `-2`, `-3`…
 fn open_default(root: &Path, name: &str) -> Result<Record, Error> {
     let ts = time::OffsetDateTime::now_utc()
         .format(time::macros::format_description!(
             "[year][month][day]T[hour][minute][second]Z"
         ))
         .unwrap_or_else(|_| "run".into());
-    open_new(Some(&root.join(format!("{name}-{ts}"))), root, name)
+    let base = root.join(format!("{name}-{ts}"));
+    for n in 1..1000 {
+        let dir = match n {
+            1 => base.clone(),
+            n => PathBuf::from(format!("{}-{n}", base.display())),
+        };
+        files::create_private_dir(&dir).map_err(|e| {
+            Error::Io(format!(
+                "cannot create report directory {}: {e}",
+                dir.display()
+            ))
+        })?;
+        let record = open_record(&dir)?;
+        match record.state().map_err(|e| Error::Usage(e.to_string()))? {
+            Some(st) if !st.dry_run => continue,
+            _ => return Ok(record),
+        }
+    }
+    Err(Error::Io(format!(
+        "no free report directory name like {}; pass --report-dir",
+        base.display()
+    )))
 }
 
 /// Locks and opens `dir`'s record; in use or unreadable is a usage error (nothing sent yet).

@@ -6,6 +6,7 @@ mod hostile;
 mod hostile_table;
 mod layout;
 mod nightly;
+mod record;
 mod reports;
 mod runner;
 mod sandbox;

@@ -1,5 +1,5 @@
 //! Cases 3 and 4: `kill -9` at random moments and `restore`. The sandbox applies each write at
-//! once and answers it 150 ms later (`answer_delay`), as a remote portal whose answer is still
+//! once and answers it 80 ms later (`answer_delay`), as a remote portal whose answer is still
 //! on the wire when the client dies: the lock is made, the client never hears of it. The write
 //! intent in `run.db` is what lets the resume and `restore` know. And a `restore` cut short
 //! (`--max-duration`) continues where it stopped instead of starting over.
@@ -48,7 +48,7 @@ async fn thirty_kill_9_then_resume_and_restore_leave_no_file_locked() {
     let t0 = Instant::now();
     let sb = sandbox_with(SandboxOptions {
         files: FILES,
-        answer_delay: Duration::from_millis(150),
+        answer_delay: Duration::from_millis(80),
         ..SandboxOptions::default()
     })
     .await;
@@ -77,13 +77,13 @@ async fn thirty_kill_9_then_resume_and_restore_leave_no_file_locked() {
         tries += 1;
         assert!(tries <= 3 * KILLS, "{kills} kills in {tries} tries");
         let args = if resuming { &resume } else { &fresh };
-        // From the key check's arrival: its answer comes at 150 ms, the state reads' at 300 ms,
-        // the PUTs' at 450 ms. Every other kill falls while the PUTs are applied and their
+        // From the key check's arrival: its answer comes at 80 ms, the state reads' at 160 ms,
+        // the PUTs' at 240 ms. Every other kill falls while the PUTs are applied and their
         // answers on the wire; the rest anywhere in the first round.
         let after = if tries % 2 == 0 {
-            moments.next(310, 450)
+            moments.next(165, 240)
         } else {
-            moments.next(0, 450)
+            moments.next(0, 240)
         };
         let o = kill_after_first_request(&w, &sb, args, after).await;
         match o.output.status.code() {

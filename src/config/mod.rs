@@ -156,9 +156,10 @@ impl RunConfig {
             None if needs_portal => Some(portal_target(&a.portal, &settings, &mut warnings)?),
             None => None,
         };
-        let report = match &a.resume {
-            Some(d) => ReportTarget::Resume(d.clone()),
-            None => ReportTarget::New(settings.report_dir.clone()),
+        let report = match (&a.resume, recorded) {
+            // `--resume latest` that found nothing to continue starts a new run.
+            (Some(d), Some(_)) => ReportTarget::Resume(d.clone()),
+            _ => ReportTarget::New(settings.report_dir.clone()),
         };
         Ok(RunConfig {
             output: Output::from_settings(&settings),

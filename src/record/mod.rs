@@ -95,6 +95,9 @@ pub struct Record {
     session: i64,
     /// `None` for a record opened only to look ([`Record::peek`]).
     _lock: Option<DirLock>,
+    /// Device and inode of `run.db` when opened: a directory removed (or the file replaced)
+    /// mid-run would let SQLite go on writing into a file nobody can see any more.
+    identity: Option<(u64, u64)>,
 }
 
 impl std::fmt::Debug for Record {
@@ -147,6 +150,7 @@ impl Record {
             dir: dir.to_path_buf(),
             session: 0,
             _lock: Some(lock),
+            identity: identity(&path),
         })
     }
 
@@ -167,7 +171,21 @@ impl Record {
             dir: dir.to_path_buf(),
             session: 0,
             _lock: None,
+            identity: None,
         })
+    }
+
+    /// Fails when `run.db` is no longer the file this record opened (its directory was
+    /// removed or renamed, or the file replaced): writes would go nowhere anyone can read.
+    pub(crate) fn check_present(&self) -> Result<(), RecordError> {
+        let path = self.dir.join(RUN_DB);
+        if self.identity.is_some() && identity(&path) != self.identity {
+            return Err(RecordError::Failed(format!(
+                "{} was removed or replaced while the run was recording",
+                path.display()
+            )));
+        }
+        Ok(())
     }
 
     /// The report directory.
@@ -178,6 +196,13 @@ impl Record {
     fn fail(&self, e: impl std::fmt::Display) -> RecordError {
         RecordError::Failed(format!("{}: {e}", self.dir.join(RUN_DB).display()))
     }
+}
+
+fn identity(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(path)
+        .ok()
+        .map(|m| (m.dev(), m.ino()))
 }
 
 /// SQLite creates the WAL and shared-memory files with the database's mode; make sure.

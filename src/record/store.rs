@@ -100,6 +100,7 @@ impl Record {
         was_locked: Option<bool>,
         c: &Counters,
     ) -> Result<()> {
+        self.check_present()?;
         let session = self.session;
         let tx = self.conn.transaction().map_err(|e| fail(&self.dir, e))?;
         tx.execute(
@@ -114,6 +115,7 @@ impl Record {
     /// Records finished tasks, each result with its access rows, and the counters, in one
     /// transaction. A later result for the same `seq` replaces the earlier one.
     pub fn commit(&mut self, rows: &[(&ResultRow, &[AccessRow])], c: &Counters) -> Result<()> {
+        self.check_present()?;
         let session = self.session;
         let tx = self.conn.transaction().map_err(|e| fail(&self.dir, e))?;
         write_rows(&tx, rows, session)

@@ -84,14 +84,15 @@ pub async fn check_key(ctx: &Ctx, kind: CredentialKind) -> Result<(), Error> {
             "the portal rejected {} (GET /api/2.0/authentication); nothing was written",
             kind.describe()
         ))),
-        // The deadline passed before the check could go out: no task starts either, and the
-        // run ends as `--max-duration` says (exit 4, resume command), not as a rejection.
-        Err(RequestEnd::Cancelled { .. }) if ctx.stop.reason() == Some(StopReason::MaxDuration) => {
-            Ok(())
-        }
         Err(RequestEnd::Cancelled { .. }) if ctx.stop.reason() == Some(StopReason::Signal) => {
             Err(Error::Interrupted(format!(
                 "interrupted while checking {}; nothing was written",
+                kind.describe()
+            )))
+        }
+        Err(RequestEnd::Cancelled { .. }) if ctx.stop.reason() == Some(StopReason::MaxDuration) => {
+            Err(Error::Deadline(format!(
+                "--max-duration ran out while checking {}; nothing was written",
                 kind.describe()
             )))
         }

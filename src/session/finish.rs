@@ -60,13 +60,23 @@ impl Session {
         let resume = super::pending::work_left(&plan.tasks, &rows).then(|| self.next_command());
         let counters = ctx.counters();
         let describe = reason.as_ref().map(StopReason::describe);
-        self.record
+        // Whatever cannot be written now (a full disk), the operator still gets the summary
+        // line and the resume command; the failure is reported after them.
+        let ended = self
+            .record
             .end(exit.code() as i32, describe.as_deref(), &counters)
-            .map_err(rec)?;
-        let s = self.summary(base, exit, reason.as_ref(), resume.clone())?;
-        self.export(&s, &rows, plan)?;
+            .map_err(rec);
+        let s = match self.summary(base.clone(), exit, reason.as_ref(), resume.clone()) {
+            Ok(s) => s,
+            Err(_) => Summary {
+                exit_code: exit.code() as i32,
+                resume_command: resume.clone(),
+                ..base
+            },
+        };
+        let written = ended.and_then(|()| self.export(&s, &rows, plan));
         self.print_summary(ctx, &s, exit, reason.as_ref(), resume.as_deref());
-        Ok(exit)
+        written.map(|()| exit)
     }
 
     /// Every export rewritten from the record.

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 pub use pending::work_left;
-pub use report_dir::open_existing;
+pub use report_dir::{open_existing, shell_quote};
 
 use crate::config::{PortalTarget, ReportTarget, RunConfig, Settings};
 use crate::error::{Error, Exit};
@@ -142,6 +142,9 @@ pub async fn run(cfg: RunConfig, spec: Spec) -> Result<Exit, Error> {
         .await
 }
 
+/// Folders `--skip-missing-folders` skipped: (folder ID, why).
+type Skipped = Vec<(String, String)>;
+
 /// What a new run records about where its plan came from.
 struct Saved {
     job_files: Vec<JobFileRef>,
@@ -157,14 +160,12 @@ enum Source {
 
 impl Session {
     async fn go(
-        mut self,
+        self,
         cfg: RunConfig,
         saved: Saved,
         source: Source,
         conn: Option<Connection>,
     ) -> Result<Exit, Error> {
-        let needs_key = !cfg.dry_run
-            || matches!(&source, Source::Fresh(PlanSource::Expand(e)) if e.iter().any(Entry::is_folder));
         let client = conn.as_ref().map(|c| c.client.clone());
         let ctx = conn.map(|c| {
             let ctx = Arc::new(Ctx::new(c.client, self.settings.clone(), self.ui.clone()));
@@ -172,6 +173,31 @@ impl Session {
             connect::start_deadline(&ctx, self.settings.max_duration, cfg.started);
             (ctx, c.sandbox)
         });
+        let sent = ctx.as_ref().map(|(c, _)| c.clone());
+        let result = self.proceed(cfg, saved, source, ctx, client).await;
+        // An I/O failure after requests went out is an abort, not a usage error: the portal
+        // may have been changed, and the operator needs to know how much.
+        result.map_err(|e| match (e, sent) {
+            (Error::Io(m), Some(c)) if c.counters().requests > 0 => Error::Aborted(format!(
+                "{m}; the run stopped. {} lock/unlock requests had been sent",
+                c.counters().writes
+            )),
+            (e, _) => e,
+        })
+    }
+
+    /// [`Session::go`] once the context exists: credential check and start-up reads, plan,
+    /// record, execute or dry run.
+    async fn proceed(
+        mut self,
+        cfg: RunConfig,
+        saved: Saved,
+        source: Source,
+        ctx: Option<(Arc<Ctx>, Option<crate::sandbox::Sandbox>)>,
+        client: Option<crate::api::Client>,
+    ) -> Result<Exit, Error> {
+        let needs_key = !cfg.dry_run
+            || matches!(&source, Source::Fresh(PlanSource::Expand(e)) if e.iter().any(Entry::is_folder));
         if let (Some((ctx, _)), Some(client), true) = (&ctx, &client, needs_key) {
             let writes = startup::writes_planned(&source);
             let info = startup::start(ctx, client, writes, cfg.dry_run).await?;
@@ -182,9 +208,14 @@ impl Session {
         let plan = match source {
             Source::Recorded(plan) => plan,
             Source::Fresh(p) => {
-                let plan = self.plan(ctx.as_ref().map(|(c, _)| &**c), p).await?;
+                let (plan, skipped) = self.plan(ctx.as_ref().map(|(c, _)| &**c), p).await?;
                 let sandbox = matches!(cfg.portal, Some(PortalTarget::Sandbox(_)));
                 self.save(&plan, saved, cfg.dry_run, sandbox)?;
+                for (folder, reason) in skipped {
+                    self.record
+                        .skipped_folder(&folder, &reason)
+                        .map_err(|e| Error::Io(e.to_string()))?;
+                }
                 plan
             }
         };
@@ -207,45 +238,29 @@ impl Session {
         let Some((ctx, _sandbox)) = ctx else {
             return Err(Error::Usage("no portal".into()));
         };
-        let result = self.execute(&ctx, plan).await;
-        // An I/O failure after requests went out is an abort, not a usage error: the portal
-        // may have been changed, and the operator needs to know how much.
-        result.map_err(|e| match e {
-            Error::Io(m) if ctx.counters().requests > 0 => Error::Aborted(format!(
-                "{m}; the run stopped. {} lock/unlock requests had been sent",
-                ctx.counters().writes
-            )),
-            other => other,
-        })
+        self.execute(&ctx, plan).await
     }
 
-    /// The plan: expanded now (and sharded), or given.
-    async fn plan(&mut self, ctx: Option<&Ctx>, source: PlanSource) -> Result<Plan, Error> {
-        let plan = match source {
-            PlanSource::Ready(p) => return Ok(p),
-            PlanSource::Recorded(r) => return Ok(r.plan),
+    /// The plan: expanded now (and sharded), or given; with the folders skipped on the way.
+    async fn plan(&self, ctx: Option<&Ctx>, source: PlanSource) -> Result<(Plan, Skipped), Error> {
+        let (plan, skipped) = match source {
+            PlanSource::Ready(p) => return Ok((p, Vec::new())),
+            PlanSource::Recorded(r) => return Ok((r.plan, Vec::new())),
             PlanSource::Expand(entries) => match ctx {
                 Some(ctx) => {
-                    let (plan, skipped) =
-                        expand::make_plan(ctx, &entries, self.settings.skip_missing_folders)
-                            .await?;
-                    for (folder, reason) in skipped {
-                        self.record
-                            .skipped_folder(&folder, &reason)
-                            .map_err(|e| Error::Io(e.to_string()))?;
-                    }
-                    plan
+                    expand::make_plan(ctx, &entries, self.settings.skip_missing_folders).await?
                 }
-                None => plan::build(&entries, &Default::default()),
+                None => (plan::build(&entries, &Default::default()), Vec::new()),
             },
         };
-        Ok(match self.settings.shard {
+        let plan = match self.settings.shard {
             Some(s) => Plan {
                 tasks: plan::shard(plan.tasks, s),
                 ..plan
             },
             None => plan,
-        })
+        };
+        Ok((plan, skipped))
     }
 
     fn save(

@@ -97,9 +97,10 @@ async fn sign_in(ctx: &Ctx, client: &Client) -> Result<(), Error> {
             "two-factor sign-in cannot be scripted; use an API key or a token (nothing was written)"
                 .into(),
         )),
-        // As for the credential check: a deadline that passed first ends the run by its rules.
         Err(RequestEnd::Cancelled { .. }) if ctx.stop.reason() == Some(StopReason::MaxDuration) => {
-            Ok(())
+            Err(Error::Deadline(
+                "--max-duration ran out while signing in; nothing was written".into(),
+            ))
         }
         Err(end) => Err(ended(ctx, "signing in", end)),
     }
@@ -113,7 +114,14 @@ where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = Result<T, ApiError>>,
 {
-    match ctx.request(Endpoint::Read, op).await {
+    // A deadline ends the wait for these reads even before tasks run: at `--rate 1/h` they
+    // would hold the run for hours, and no task will start after it anyway.
+    let answer = tokio::select! {
+        biased;
+        a = ctx.request(Endpoint::Read, op) => a,
+        _ = ctx.stop.starting_cancelled() => return Ok(None),
+    };
+    match answer {
         Ok((v, _)) => Ok(Some(v)),
         Err(RequestEnd::Failed(f)) if f.err.kind != ErrorKind::Unauthorized => {
             ctx.ui.warn(&format!("cannot read {what}: {}", f.err));

@@ -13,7 +13,9 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use docspace_batch::sandbox::{RecordedRequest, Sandbox, SandboxOptions};
+use docspace_batch::sandbox::{
+    Injected, InterceptRequest, RecordedRequest, Sandbox, SandboxOptions,
+};
 
 /// The binary under test.
 pub fn bin() -> PathBuf {
@@ -45,6 +47,28 @@ pub fn api_requests(sb: &Sandbox) -> Vec<RecordedRequest> {
         .into_iter()
         .filter(|r| !START_PATHS.contains(&r.path.as_str()))
         .collect()
+}
+
+/// Sandbox options whose interceptor is `f` (answers or drops chosen requests).
+pub fn opts_with(
+    f: impl Fn(&InterceptRequest) -> Option<Injected> + Send + Sync + 'static,
+) -> SandboxOptions {
+    SandboxOptions {
+        interceptor: Some(std::sync::Arc::new(f)),
+        ..SandboxOptions::default()
+    }
+}
+
+/// An injected answer.
+pub fn respond(status: u16, headers: &[(&str, &str)], body: &[u8]) -> Injected {
+    Injected::Respond {
+        status,
+        headers: headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        body: body.to_vec(),
+    }
 }
 
 /// A credential as the binary is given it (through its environment variables).

@@ -307,7 +307,14 @@ async fn a_key_that_expires_in_3_days_warns_even_with_quiet_and_is_recorded() {
         let job = w.file("job.csv", LOCK_AND_INFO);
         let o = Cli::new(&w)
             .sandbox(&sb)
-            .job([job.to_str().unwrap(), "--quiet", "--log-format", fmt])
+            .job([
+                job.to_str().unwrap(),
+                "--quiet",
+                "--log-format",
+                fmt,
+                "--rate",
+                "unlimited",
+            ])
             .run();
         assert_eq!(o.code(), 0, "{}", o.stderr());
         let err = o.stderr();
@@ -342,7 +349,10 @@ async fn a_key_that_expires_in_3_days_warns_even_with_quiet_and_is_recorded() {
     .await;
     let w = Work::new();
     let job = w.file("job.csv", LOCK_AND_INFO);
-    let o = Cli::new(&w).sandbox(&sb).job([job.to_str().unwrap()]).run();
+    let o = Cli::new(&w)
+        .sandbox(&sb)
+        .job([job.to_str().unwrap(), "--rate", "unlimited"])
+        .run();
     assert_eq!(o.code(), 0);
     assert!(!o.stderr().contains("expires"), "{}", o.stderr());
 }
@@ -356,7 +366,10 @@ async fn a_read_only_key_stops_a_lock_run_before_any_write() {
     .await;
     let w = Work::new();
     let job = w.file("job.csv", LOCK_AND_INFO);
-    let o = Cli::new(&w).sandbox(&sb).job([job.to_str().unwrap()]).run();
+    let o = Cli::new(&w)
+        .sandbox(&sb)
+        .job([job.to_str().unwrap(), "--rate", "unlimited"])
+        .run();
     assert_eq!(o.code(), 3, "{}", o.stderr());
     assert!(
         o.stderr().contains("files:write") && o.stderr().contains("files:read"),
@@ -374,7 +387,7 @@ async fn a_read_only_key_stops_a_lock_run_before_any_write() {
     let info = w.file("info.csv", "file_id,action\n101,info\n");
     let o = Cli::new(&w)
         .sandbox(&sb)
-        .job([info.to_str().unwrap()])
+        .job([info.to_str().unwrap(), "--rate", "unlimited"])
         .run();
     assert_eq!(o.code(), 0, "{}", o.stderr());
     let w = Work::new();
@@ -384,7 +397,13 @@ async fn a_read_only_key_stops_a_lock_run_before_any_write() {
     );
     let o = Cli::new(&w)
         .sandbox(&sb)
-        .job([job.to_str().unwrap(), "--dry-run", "--quiet"])
+        .job([
+            job.to_str().unwrap(),
+            "--dry-run",
+            "--quiet",
+            "--rate",
+            "unlimited",
+        ])
         .run();
     assert_eq!(o.code(), 0, "{}", o.stderr());
     assert!(o.stderr().contains("real run would stop"), "{}", o.stderr());
@@ -465,7 +484,7 @@ async fn api_keys_need_3_1_and_keys_at_self_is_ignored_before_3_2() {
     .await;
     let o = Cli::new(&w)
         .sandbox(&old)
-        .job([job.to_str().unwrap()])
+        .job([job.to_str().unwrap(), "--rate", "unlimited"])
         .run();
     assert_eq!(o.code(), 3, "{}", o.stderr());
     assert!(
@@ -483,7 +502,7 @@ async fn api_keys_need_3_1_and_keys_at_self_is_ignored_before_3_2() {
     let job = w.file("job.csv", "file_id,action\n101,lock\n");
     let o = Cli::new(&w)
         .sandbox(&v31)
-        .job([job.to_str().unwrap()])
+        .job([job.to_str().unwrap(), "--rate", "unlimited"])
         .run();
     assert_eq!(
         o.code(),
@@ -525,7 +544,13 @@ async fn a_resume_reads_the_credential_again() {
     let job = w.file("job.csv", LOCK_AND_INFO);
     let o = Cli::new(&w)
         .with_cred(&sb.url(), &Cred::caller(PASSWORD))
-        .job([job.to_str().unwrap(), "--retries", "0"])
+        .job([
+            job.to_str().unwrap(),
+            "--retries",
+            "0",
+            "--rate",
+            "unlimited",
+        ])
         .run();
     assert_eq!(o.code(), 1, "{}", o.stderr());
     let resume = o.resume_command();

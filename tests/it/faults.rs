@@ -8,29 +8,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use docspace_batch::sandbox::{Injected, InterceptRequest, Sandbox, SandboxOptions};
+use docspace_batch::sandbox::{Injected, Sandbox, SandboxOptions};
 
 use crate::common::*;
-
-fn opts_with(
-    f: impl Fn(&InterceptRequest) -> Option<Injected> + Send + Sync + 'static,
-) -> SandboxOptions {
-    SandboxOptions {
-        interceptor: Some(Arc::new(f)),
-        ..SandboxOptions::default()
-    }
-}
-
-fn respond(status: u16, headers: &[(&str, &str)], body: &[u8]) -> Injected {
-    Injected::Respond {
-        status,
-        headers: headers
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-        body: body.to_vec(),
-    }
-}
 
 /// Asserts that `rows` hold each seq 1..=n exactly once, in order.
 fn assert_each_task_once(rows: &[Row], n: u64) {
@@ -199,10 +179,12 @@ async fn fault_matrix_each_fault_gives_the_right_outcome_and_kind() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn random_faults_every_task_once_and_writes_not_repeated_after_success() {
-    // A quarter of all requests (the key check included) fail with 500/502/503 or a drop.
+    // A quarter of all requests (the key check and the start-up reads included) fail with
+    // 500/502/503 or a drop. The seed only decides which: this one gives every kind of fault
+    // and retries without a task that waits through a long chain of backoffs.
     let sb = sandbox_with(SandboxOptions {
         faults: 0.25,
-        seed: 11,
+        seed: 3,
         ..SandboxOptions::default()
     })
     .await;

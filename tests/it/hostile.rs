@@ -236,7 +236,14 @@ fn leak_check(
     let run = |cred: &Cred, fmt: &str| {
         let w = Work::new();
         let p = w.file("job.yaml", job);
-        let mut all = vec![p.to_str().unwrap(), "--log-format", fmt];
+        // The rate is beside the point here; the default 20/s would only add waiting.
+        let mut all = vec![
+            p.to_str().unwrap(),
+            "--log-format",
+            fmt,
+            "--rate",
+            "unlimited",
+        ];
         all.extend_from_slice(args);
         let out = Cli::new(&w).with_cred(&sb.url(), cred).job(&all).run();
         LeakRun {
@@ -413,7 +420,13 @@ async fn redirects_are_not_followed_and_the_target_never_sees_a_secret() {
             let p = w.file("job.yaml", LOCK_101);
             let o = Cli::new(&w)
                 .with_cred(&sb.url(), &cred)
-                .job([p.to_str().unwrap(), "--log-format", fmt])
+                .job([
+                    p.to_str().unwrap(),
+                    "--log-format",
+                    fmt,
+                    "--rate",
+                    "unlimited",
+                ])
                 .run();
             let label = format!("redirect mid-run ({}, {fmt})", cred.kind());
             assert_eq!(o.code(), 1, "{label}: {}", o.stderr());
@@ -706,6 +719,8 @@ async fn a_secret_file_readable_by_others_warns_even_with_quiet() {
                     flag,
                     file.to_str().unwrap(),
                     "--quiet",
+                    "--rate",
+                    "unlimited",
                 ])
                 .run();
             assert_eq!(o.code(), 0, "{flag}: {}", o.stderr());

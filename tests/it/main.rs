@@ -6,6 +6,8 @@ mod faults;
 mod hostile;
 mod hostile_table;
 mod layout;
+mod nightly;
+mod record;
 mod reports;
 mod runner;
 mod sandbox;

@@ -1,20 +1,10 @@
 //! `run` end to end against the sandbox: requests as received, outcomes, reports, exit codes.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use docspace_batch::sandbox::{Injected, InterceptRequest, SandboxOptions};
+use docspace_batch::sandbox::{Injected, SandboxOptions};
 
 use crate::common::*;
-
-fn opts_with(
-    f: impl Fn(&InterceptRequest) -> Option<Injected> + Send + Sync + 'static,
-) -> SandboxOptions {
-    SandboxOptions {
-        interceptor: Some(Arc::new(f)),
-        ..SandboxOptions::default()
-    }
-}
 
 const HEADER: &str = "seq,job,file_id,action,outcome,http_status,attempts,error_kind,error,was_locked,locked,locked_by,title,users,duration_ms,finished_at";
 

@@ -29,6 +29,10 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Unlock exactly the files that the runs recorded in DIR... locked; run it again to continue.
     Restore(RestoreArgs),
+    /// Compare two report directories file by file: lock state and holder, users with
+    /// access, titles, files in only one run. No network. Exit 0: no differences; 1:
+    /// differences; 2: a directory is not a report or is in use.
+    Diff(DiffArgs),
     /// Serve a simulated DocSpace portal on loopback, for rehearsals and tests.
     Sandbox(crate::sandbox::SandboxArgs),
 }
@@ -99,6 +103,47 @@ pub struct RestoreArgs {
     /// Credential.
     #[command(flatten)]
     pub portal: PortalArgs,
+}
+
+/// `diff`
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The older report directory.
+    #[arg(
+        value_name = "OLD",
+        required_unless_present = "latest",
+        requires = "new"
+    )]
+    pub old: Option<PathBuf>,
+    /// The newer report directory.
+    #[arg(value_name = "NEW")]
+    pub new: Option<PathBuf>,
+    /// Compare the two newest complete runs named NAME (the job's `name:` or file stem) under
+    /// the report root instead.
+    #[arg(long, value_name = "NAME", conflicts_with = "old")]
+    pub latest: Option<String>,
+    /// Where --latest looks.
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "reports",
+        requires = "latest"
+    )]
+    pub report_root: PathBuf,
+    /// `table` for a person, `csv` or `json` for scripts.
+    #[arg(long, value_enum, default_value_t = DiffFormat::Table)]
+    pub format: DiffFormat,
+}
+
+/// How `diff` prints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum DiffFormat {
+    /// Aligned columns and a count.
+    Table,
+    /// `file_id,title,what,before,after`, cells escaped for spreadsheets.
+    Csv,
+    /// An array of objects with the same keys.
+    Json,
 }
 
 #[cfg(test)]

@@ -109,27 +109,18 @@ pub struct RestoreArgs {
 #[derive(Debug, Args)]
 pub struct DiffArgs {
     /// The older report directory.
-    #[arg(
-        value_name = "OLD",
-        required_unless_present = "latest",
-        requires = "new"
-    )]
+    #[arg(value_name = "OLD", required_unless_present = "latest")]
     pub old: Option<PathBuf>,
     /// The newer report directory.
-    #[arg(value_name = "NEW")]
+    #[arg(value_name = "NEW", required_unless_present = "latest")]
     pub new: Option<PathBuf>,
     /// Compare the two newest complete runs named NAME (the job's `name:` or file stem) under
     /// the report root instead.
     #[arg(long, value_name = "NAME", conflicts_with = "old")]
     pub latest: Option<String>,
-    /// Where --latest looks.
-    #[arg(
-        long,
-        value_name = "DIR",
-        default_value = "reports",
-        requires = "latest"
-    )]
-    pub report_root: PathBuf,
+    /// Where --latest looks [default: reports].
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["old", "new"])]
+    pub report_root: Option<PathBuf>,
     /// `table` for a person, `csv` or `json` for scripts.
     #[arg(long, value_enum, default_value_t = DiffFormat::Table)]
     pub format: DiffFormat,
@@ -175,6 +166,22 @@ mod tests {
         let e = parse(&["run", "j.csv", "--max-failures", "0"]).unwrap_err();
         assert!(e.to_string().contains("from 1 to"), "{e}");
         assert!(parse(&["run", "j.csv", "--concurrency", "1001"]).is_err());
+    }
+
+    #[test]
+    fn diff_takes_two_directories_or_latest() {
+        assert!(parse(&["diff", "a", "b"]).is_ok());
+        assert!(parse(&["diff", "--latest", "nightly", "--report-root", "r"]).is_ok());
+        for bad in [
+            &["diff"][..],
+            &["diff", "a"],
+            &["diff", "a", "b", "--latest", "n"],
+            &["diff", "a", "b", "--report-root", "r"],
+            &["diff", "a", "b", "--format", "xml"],
+            &["diff", "--report-root", "r"],
+        ] {
+            assert_eq!(parse(bad).unwrap_err().exit_code(), 2, "{bad:?}");
+        }
     }
 
     #[test]

@@ -20,7 +20,8 @@ pub fn diff(a: DiffArgs) -> Exit {
 fn diff_inner(a: DiffArgs, ui: &Ui) -> Result<Exit, Error> {
     let (old, new) = match (a.latest.as_deref(), a.old, a.new) {
         (Some(name), _, _) => {
-            let (old, new) = load::latest(&a.report_root, name)?;
+            let root = a.report_root.unwrap_or_else(|| "reports".into());
+            let (old, new) = load::latest(&root, name)?;
             ui.info(&format!(
                 "comparing {} with {}",
                 old.display(),

@@ -4,10 +4,10 @@
 //! another user, a 403 for a missing file from `protectusers`, 403 rather than 401 for a bad key
 //! on the anonymous file endpoints, 429s without a body.
 //!
-//! Layout: `data` seeds users, rooms and files; `handlers` implements the endpoints;
-//! `dto` shapes the JSON; `limiter` is DocSpace's rate limiter; `faults` picks injected
-//! failures; `record` is the request log; `server` runs hyper and the per-request pipeline;
-//! `cli` is the `sandbox` subcommand.
+//! Layout: `data` seeds users, rooms and files; `handlers` implements the endpoints (`rooms`
+//! the room-membership one); `dto` shapes the JSON; `limiter` is DocSpace's rate limiter;
+//! `faults` picks injected failures; `record` is the request log; `server` runs hyper and the
+//! per-request pipeline; `cli` is the `sandbox` subcommand.
 
 mod cli;
 mod data;
@@ -16,6 +16,7 @@ mod faults;
 mod handlers;
 mod limiter;
 mod record;
+mod rooms;
 mod server;
 
 use std::collections::BTreeMap;

@@ -1,6 +1,7 @@
 //! The one integration test binary: the real CLI against sandboxes on 127.0.0.1:0.
 mod audit;
 mod common;
+mod diff;
 mod faults;
 mod hostile;
 mod hostile_table;

@@ -161,12 +161,20 @@ impl Record {
         if !std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file()) {
             return None;
         }
+        Record::open_read_only(dir).ok()
+    }
+
+    /// Opens `dir`'s `run.db` read-only and without the lock (`diff`), failing with the cause.
+    /// A file that is not a database is found by the first read, not here.
+    pub fn open_read_only(dir: &Path) -> Result<Record, RecordError> {
+        let path = dir.join(RUN_DB);
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
             | OpenFlags::SQLITE_OPEN_NOFOLLOW
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn = Connection::open_with_flags(&path, flags).ok()?;
+        let conn = Connection::open_with_flags(&path, flags)
+            .map_err(|e| RecordError::Failed(format!("{}: {e}", path.display())))?;
         let _ = conn.busy_timeout(std::time::Duration::from_secs(5));
-        Some(Record {
+        Ok(Record {
             conn,
             dir: dir.to_path_buf(),
             session: 0,

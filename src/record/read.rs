@@ -154,6 +154,34 @@ impl Record {
         Ok(rows)
     }
 
+    /// Every recorded access row with the `seq` of the `protectusers` task that listed it, in
+    /// `seq` order: which rows belong to a file's last listing (`diff`).
+    pub fn access_by_seq(&self) -> Result<Vec<(u64, AccessRow)>> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT seq, file_id, title, user_id, name, email FROM access ORDER BY seq, rowid",
+            )
+            .map_err(|e| self.fail(e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, i64>(0)? as u64,
+                    AccessRow {
+                        file_id: r.get(1)?,
+                        title: r.get(2)?,
+                        user_id: r.get(3)?,
+                        name: r.get(4)?,
+                        email: r.get(5)?,
+                    },
+                ))
+            })
+            .map_err(|e| self.fail(e))?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| self.fail(e))?;
+        Ok(rows)
+    }
+
     /// Intents whose task has no final result recorded after them, by `seq`.
     pub fn unsettled_intents(&self) -> Result<HashMap<u64, Intent>> {
         let mut stmt = self

@@ -7,7 +7,7 @@
 //! of them cost nothing until asked for. Only lock state and titles are kept in maps.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -500,12 +500,15 @@ impl FileList {
 }
 
 /// The mutable part of the portal: lock tags (file ID → holder's display name), titles
-/// changed by tests, and the session tokens sign-ins issued.
+/// changed by tests, room members set through `PUT files/rooms/{id}/share` (folder index
+/// → user index → `FileShare`, 0 removing a seeded member), and the session tokens sign-ins
+/// issued.
 #[derive(Default)]
 pub(crate) struct Mutable {
     pub locks: HashMap<String, String>,
     pub titles: HashMap<String, String>,
     pub tokens: std::collections::HashSet<String>,
+    pub room_members: HashMap<usize, BTreeMap<usize, u8>>,
 }
 
 impl Mutable {
@@ -516,6 +519,21 @@ impl Mutable {
         m.locks.insert("103".into(), "Jane Auditor".into());
         m.locks.insert("402".into(), "Jane Auditor".into());
         m
+    }
+
+    /// The share records of `folder` now: the `seeded` ones with the members set since
+    /// applied (a user set again replaces their seeded entry; access 0 removes it).
+    pub fn folder_shares(&self, folder: usize, seeded: &[(usize, u8)]) -> Vec<(usize, u8)> {
+        let Some(set) = self.room_members.get(&folder) else {
+            return seeded.to_vec();
+        };
+        let mut out: Vec<(usize, u8)> = seeded
+            .iter()
+            .filter(|(u, _)| !set.contains_key(u))
+            .copied()
+            .collect();
+        out.extend(set.iter().filter(|(_, &a)| a != 0).map(|(&u, &a)| (u, a)));
+        out
     }
 }
 

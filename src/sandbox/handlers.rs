@@ -46,7 +46,7 @@ impl Portal {
     }
 }
 
-type Resp = Response<Body>;
+pub(super) type Resp = Response<Body>;
 
 /// The routes. `{id}` is one raw path segment: `%2F` inside it is not a separator, and axum
 /// percent-decodes it afterwards, so `box-12-%7C123` arrives as `box-12-|123`.
@@ -63,13 +63,17 @@ pub(crate) fn router(portal: Arc<Portal>) -> Router {
         .route("/api/2.0/files/file/{id}/protectusers", get(protect_users))
         .route("/api/2.0/files/file/{id}", get(file_info))
         .route("/api/2.0/files/{id}", get(folder))
+        .route(
+            "/api/2.0/files/rooms/{id}/share",
+            put(super::rooms::set_room_security),
+        )
         .fallback(not_found)
         .with_state(portal)
 }
 
 /// The decoded `{id}`. A segment that does not decode (e.g. `%FF`, not UTF-8) names nothing
 /// that exists, so it becomes "" and takes the endpoint's own not-found path.
-fn segment(id: Result<Path<String>, PathRejection>) -> String {
+pub(super) fn segment(id: Result<Path<String>, PathRejection>) -> String {
     id.map(|Path(s)| s).unwrap_or_default()
 }
 
@@ -122,7 +126,7 @@ fn parse_lock_body(body: &[u8]) -> Result<bool, &'static str> {
     }
 }
 
-fn is_json(headers: &HeaderMap) -> bool {
+pub(super) fn is_json(headers: &HeaderMap) -> bool {
     let Some(ct) = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -199,9 +203,11 @@ async fn protect_users(
     };
     let ds = &p.data;
     let mut shares: Vec<(usize, u8)> = file.shares.clone();
+    let state = p.state();
     for f in ds.path_to(file.folder) {
-        shares.extend_from_slice(&ds.folders[f].shares);
+        shares.extend(state.folder_shares(f, &ds.folders[f].shares));
     }
+    drop(state);
     shares.push((file.owner, access::ROOM_MANAGER));
     let mut by_name = BTreeMap::new();
     for (user, acc) in shares {

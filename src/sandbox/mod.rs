@@ -4,11 +4,12 @@
 //! another user, a 403 for a missing file from `protectusers`, 403 rather than 401 for a bad key
 //! on the anonymous file endpoints, 429s without a body.
 //!
-//! Layout: `data` seeds users, rooms and files; `handlers` implements the file endpoints and
-//! `account` the sign-in, version, caller and key; `rules` holds what depends on the credential
-//! and on the server version played; `dto` shapes the JSON; `limiter` is DocSpace's rate
-//! limiter; `faults` picks injected failures; `record` is the request log; `server` runs hyper
-//! and the per-request pipeline; `cli` is the `sandbox` subcommand.
+//! Layout: `data` seeds users, rooms and files; `handlers` implements the file endpoints
+//! (`rooms` the room-membership one) and `account` the sign-in, version, caller and key;
+//! `rules` holds what depends on the credential and on the server version played; `dto` shapes
+//! the JSON; `limiter` is DocSpace's rate limiter; `faults` picks injected failures; `record`
+//! is the request log; `server` runs hyper and the per-request pipeline; `cli` is the `sandbox`
+//! subcommand.
 
 mod account;
 mod cli;
@@ -18,6 +19,7 @@ mod faults;
 mod handlers;
 mod limiter;
 mod record;
+mod rooms;
 mod rules;
 mod server;
 

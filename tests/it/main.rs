@@ -2,6 +2,7 @@
 mod audit;
 mod common;
 mod credentials;
+mod diff;
 mod faults;
 mod hostile;
 mod hostile_table;

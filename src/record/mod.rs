@@ -1,8 +1,9 @@
 //! The run's record: `run.db`, an SQLite database in the report directory and the truth of the
 //! run. It holds the plan, a write intent committed before each lock/unlock request leaves,
 //! every result with its access rows (one transaction), each start/resume/stop of a process
-//! with its request counters, skipped folders, and, in a run that `restore` released, which
-//! files it released. Every CSV/JSON/MD file beside it is an export ([`crate::report`]).
+//! with its request counters, skipped folders, what the last start learnt about the portal
+//! (never the credential), and, in a run that `restore` released, which files it released.
+//! Every CSV/JSON/MD file beside it is an export ([`crate::report`]).
 //!
 //! Durability: WAL with `synchronous=NORMAL`: a committed transaction survives the process
 //! being killed (it is in the WAL file, which the next open replays); a power loss can take

@@ -10,6 +10,7 @@
 //! slots on an absolute schedule: a waiter sleeps until its slot, never polls, and after a stall
 //! the schedule restarts from "now" (no catch-up burst beyond `--burst`).
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -24,16 +25,23 @@ const MIN_RATE: f64 = 0.2;
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 /// Longest cooldown without `Retry-After`.
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// Share of the rate the portal accepted over the last second below which a cut never goes.
+const ACCEPTED_SHARE: f64 = 0.9;
 /// Quiet time after a 429 before the rate is raised again, and between raises.
 const RECOVER_EVERY: Duration = Duration::from_secs(5);
 
-/// Counts sends per second, so an `unlimited` run knows what rate it was going at when the
-/// portal pushed back.
+/// Counts sends and successes per second, so a run knows what rate it was going at, and what
+/// the portal accepted, when the portal pushed back.
 #[derive(Debug)]
 struct Meter {
     bucket_start: Instant,
     count: u64,
+    /// Sends per second over the last whole bucket; 0 until one second has been measured.
     last_rate: f64,
+    /// [`Limiter::successes`] when the bucket started.
+    ok_at_start: u64,
+    /// Successes per second over the last whole bucket.
+    last_ok_rate: f64,
 }
 
 #[derive(Debug)]
@@ -64,6 +72,8 @@ pub struct Limiter {
     state: Mutex<State>,
     /// Set once any 429 was seen, so successes only take the lock when it matters.
     armed: std::sync::atomic::AtomicBool,
+    /// Successful requests so far (a counter, so a success never takes the lock for it).
+    successes: AtomicU64,
 }
 
 impl Limiter {
@@ -76,6 +86,7 @@ impl Limiter {
             configured,
             burst: burst.max(1),
             armed: std::sync::atomic::AtomicBool::new(false),
+            successes: AtomicU64::new(0),
             state: Mutex::new(State {
                 tat: now,
                 interval: configured,
@@ -90,6 +101,8 @@ impl Limiter {
                     bucket_start: now,
                     count: 0,
                     last_rate: 0.0,
+                    ok_at_start: 0,
+                    last_ok_rate: 0.0,
                 },
             }),
         }
@@ -135,7 +148,7 @@ impl Limiter {
                     if let Some(i) = s.interval {
                         s.tat = slot + i;
                     }
-                    count(&mut s.meter, now);
+                    count(&mut s.meter, now, self.successes.load(Ordering::Relaxed));
                     return now;
                 }
                 target
@@ -195,20 +208,30 @@ impl Limiter {
             s.tat = s.tat.max(s.pause_until);
             return s.pause_until.saturating_duration_since(now);
         }
+        // Nothing measured yet (the first second of a run or of a resume): there is no rate to
+        // lower from. A 429 this early says the portal's window was already used (by a run
+        // that just ended, or another shard on the same key), not that this run is too fast;
+        // cutting from a guess would land on the floor and crawl for half a minute.
+        let Some(measured) = (s.meter.last_rate > 0.0).then_some(s.meter.last_rate) else {
+            s.tat = s.tat.max(s.pause_until);
+            return s.pause_until.saturating_duration_since(now);
+        };
         s.last_change = now;
         // Lower the effective rate from what we were doing (the current interval, or the
         // measured rate before the first cut).
         let current = match s.interval {
             Some(i) => 1.0 / i.as_secs_f64(),
             None => {
-                let measured = s.meter.last_rate.max(rate_so_far(&s.meter, now));
                 s.ceiling = Some(measured.max(MIN_RATE * 2.0) * 2.0);
                 measured.max(MIN_RATE * 2.0)
             }
         };
         // Multiplicative decrease by 0.7 (TCP-like AIMD): gentle enough that a steady limiter
-        // is tracked closely, quick enough to get below it within a few episodes.
-        let lowered = (current * 0.7).max(MIN_RATE);
+        // is tracked closely, quick enough to get below it within a few episodes. Never below
+        // what the portal accepted over the last second: that rate went through, so going
+        // under it only wastes time (a window limiter admits exactly its size per window).
+        let accepted = s.meter.last_ok_rate * ACCEPTED_SHARE;
+        let lowered = (current * 0.7).max(accepted.min(current)).max(MIN_RATE);
         s.interval = Some(Duration::from_secs_f64(1.0 / lowered));
         s.tat = s.tat.max(s.pause_until);
         s.pause_until.saturating_duration_since(now)
@@ -216,6 +239,7 @@ impl Limiter {
 
     /// Reports a successful request (cheap until the first 429).
     pub fn on_success(&self) {
+        self.successes.fetch_add(1, Ordering::Relaxed);
         if !self.armed.load(std::sync::atomic::Ordering::Relaxed) {
             return;
         }
@@ -260,23 +284,18 @@ impl Limiter {
     }
 }
 
-fn count(m: &mut Meter, at: Instant) {
+/// Counts a send at `at`; `ok` is the success counter now. A bucket closes at the first send
+/// a second or more after it opened.
+fn count(m: &mut Meter, at: Instant, ok: u64) {
     let el = at.saturating_duration_since(m.bucket_start);
     if el >= Duration::from_secs(1) {
         m.last_rate = m.count as f64 / el.as_secs_f64();
+        m.last_ok_rate = ok.saturating_sub(m.ok_at_start) as f64 / el.as_secs_f64();
         m.bucket_start = at;
+        m.ok_at_start = ok;
         m.count = 0;
     }
     m.count += 1;
-}
-
-fn rate_so_far(m: &Meter, now: Instant) -> f64 {
-    let el = now.saturating_duration_since(m.bucket_start).as_secs_f64();
-    if el > 0.05 {
-        m.count as f64 / el
-    } else {
-        0.0
-    }
 }
 
 #[cfg(test)]
@@ -341,17 +360,31 @@ mod tests {
         assert!(a.await.unwrap().duration_since(t) >= Duration::from_secs(3));
     }
 
+    /// Sends at the limiter's pace for `secs`, every request a success.
+    async fn send_for(l: &Limiter, secs: f64) -> Instant {
+        let t0 = Instant::now();
+        loop {
+            let sent = l.acquire().await;
+            l.on_success();
+            if sent.duration_since(t0).as_secs_f64() >= secs {
+                return sent;
+            }
+        }
+    }
+
     #[tokio::test(start_paused = true)]
     async fn bare_429_backs_off_lowers_the_rate_and_recovers() {
         let l = Limiter::new(Rate::PerSecond(20.0), 1);
-        let sent = l.acquire().await;
+        let sent = send_for(&l, 1.5).await;
         let p = l.on_429(sent, None, true);
         assert!(
             p >= Duration::from_millis(900) && p <= Duration::from_millis(1100),
             "{p:?}"
         );
+        // 20/s × 0.7 is 14/s, but the portal accepted 20/s over the last second: the cut
+        // stops at 90 % of that.
         let r = l.effective_rate().unwrap();
-        assert!((r - 14.0).abs() < 0.01, "{r}");
+        assert!((r - 18.0).abs() < 0.01, "{r}");
         // A second 429 from a request sent before the cooldown does not escalate.
         let p2 = l.on_429(sent, None, true);
         assert!(p2 <= p);
@@ -362,6 +395,64 @@ mod tests {
             l.acquire().await;
         }
         assert_eq!(l.effective_rate(), Some(20.0));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_cut_goes_by_0_7_when_the_portal_accepted_less() {
+        // Sends at 20/s, but only every other one succeeded: the accepted 10/s is no floor
+        // above 20 × 0.7.
+        let l = Limiter::new(Rate::PerSecond(20.0), 1);
+        let t0 = Instant::now();
+        let mut sent = t0;
+        for k in 0..31 {
+            sent = l.acquire().await;
+            if k % 2 == 0 {
+                l.on_success();
+            }
+        }
+        l.on_429(sent, None, true);
+        let r = l.effective_rate().unwrap();
+        assert!((r - 14.0).abs() < 0.01, "{r}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_early_bare_429_pauses_an_unlimited_run_without_lowering_its_rate() {
+        // The first 50 ms of a run (or a resume right after the portal's window ran out):
+        // nothing is measured yet, so the run pauses and then goes on at full speed. It used
+        // to cut to the floor (0.28/s) and crawl for half a minute.
+        let l = Limiter::new(Rate::Unlimited, 1);
+        let t0 = Instant::now();
+        for _ in 0..5 {
+            l.acquire().await;
+            l.on_success();
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let sent = l.acquire().await;
+        let p = l.on_429(sent, None, true);
+        assert!(
+            p >= Duration::from_millis(900) && p <= Duration::from_millis(1100),
+            "{p:?}"
+        );
+        assert_eq!(l.effective_rate(), None, "still unlimited");
+        // Nobody goes before the pause ends; then 100 requests go at once.
+        let first = l.acquire().await;
+        let waited = first.duration_since(t0) - Duration::from_millis(20);
+        // (timers fire on whole milliseconds)
+        assert!(
+            waited >= p && waited <= p + Duration::from_millis(1),
+            "{waited:?}"
+        );
+        for _ in 0..100 {
+            l.on_success();
+            assert_eq!(l.acquire().await, first);
+        }
+        // A later 429, with a second measured, lowers from what was measured (106 requests,
+        // all accepted, in the 2 s bucket since the start: 47/s at 90 %), far above the floor.
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+        let sent = l.acquire().await;
+        l.on_429(sent, None, true);
+        let r = l.effective_rate().expect("now a rate");
+        assert!(r > 40.0, "{r}");
     }
 
     #[tokio::test(start_paused = true)]

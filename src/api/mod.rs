@@ -101,8 +101,9 @@ pub struct AccessUser {
 pub struct FolderPage {
     /// File IDs on this page.
     pub files: Vec<FileId>,
-    /// Titles of the files on this page, in the same order (empty when absent).
-    pub file_titles: Vec<String>,
+    /// The state of each file on this page, in the same order: a listing carries the same
+    /// `title`, `locked`, `lockedBy` and `security` as a file read.
+    pub file_states: Vec<FileState>,
     /// Subfolder IDs on this page.
     pub folders: Vec<FileId>,
     /// All items in the folder (`response.total`).
@@ -373,18 +374,10 @@ impl Client {
                 .collect()
         };
         let files = ids("files")?;
-        let file_titles = v
+        let file_states = v
             .get("files")
             .and_then(Value::as_array)
-            .map(|l| {
-                l.iter()
-                    .map(|f| {
-                        str_field(f, "title")
-                            .map(|t| report_text(&t))
-                            .unwrap_or_default()
-                    })
-                    .collect()
-            })
+            .map(|l| l.iter().map(|f| file_state(f).unwrap_or_default()).collect())
             .unwrap_or_default();
         let folders = ids("folders")?;
         let num = |k: &str| v.get(k).and_then(Value::as_u64);
@@ -393,7 +386,7 @@ impl Client {
                 .ok_or_else(|| ApiError::bad_response("folder listing has no `total`"))?,
             title: v.get("current").and_then(|c| str_field(c, "title")),
             files,
-            file_titles,
+            file_states,
             folders,
         })
     }

@@ -12,6 +12,7 @@ use crate::api::ErrorKind;
 use crate::job::{Action, FileId, OnFailure, Task};
 use crate::report::{AccessRow, Outcome, ResultRow};
 use crate::runner::plan::Plan;
+use crate::runner::state::{PageRef, StateSource};
 
 type Result<T> = std::result::Result<T, RecordError>;
 
@@ -65,7 +66,7 @@ impl Record {
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT seq, job, file_id, action, on_failure, grp, title FROM tasks ORDER BY seq",
+                "SELECT seq, job, file_id, action, on_failure, grp, title, folder, page_start FROM tasks ORDER BY seq",
             )
             .map_err(|e| self.fail(e))?;
         let mut rows = stmt.query([]).map_err(|e| self.fail(e))?;
@@ -91,6 +92,13 @@ impl Record {
             if let Some(t) = get(6).filter(|t| !t.is_empty()) {
                 plan.titles.insert(file.clone(), t);
             }
+            let start: Option<i64> = r.get(8).unwrap_or_default();
+            if let (Some(folder), Some(start)) = (get(7), start) {
+                if let Ok(folder) = FileId::parse(&folder) {
+                    let start = start as u64;
+                    plan.pages.insert(file.clone(), PageRef { folder, start });
+                }
+            }
             plan.tasks.push(Task {
                 seq: seq as u64,
                 job,
@@ -107,7 +115,7 @@ impl Record {
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT seq, job, file_id, action, outcome, http_status, attempts, error_kind, error, was_locked, locked, locked_by, title, users, duration_ms, finished_at, can_lock FROM results ORDER BY seq",
+                "SELECT seq, job, file_id, action, outcome, http_status, attempts, error_kind, error, was_locked, locked, locked_by, title, users, duration_ms, finished_at, can_lock, state_from FROM results ORDER BY seq",
             )
             .map_err(|e| self.fail(e))?;
         let rows = stmt
@@ -248,5 +256,9 @@ fn row_from_sql(r: &rusqlite::Row) -> rusqlite::Result<Option<ResultRow>> {
         duration_ms: r.get::<_, i64>(14)? as u64,
         finished_at: r.get(15)?,
         can_lock: r.get(16)?,
+        state_from: r
+            .get::<_, Option<String>>(17)?
+            .as_deref()
+            .and_then(StateSource::parse),
     }))
 }

@@ -16,7 +16,7 @@ fn opts_with(
     }
 }
 
-const HEADER: &str = "seq,job,file_id,action,outcome,http_status,attempts,error_kind,error,was_locked,locked,locked_by,title,users,duration_ms,finished_at";
+const HEADER: &str = "seq,job,file_id,action,outcome,http_status,attempts,error_kind,error,was_locked,locked,locked_by,title,users,duration_ms,finished_at,state_from";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_action_sends_the_documented_request() {
@@ -84,7 +84,7 @@ async fn each_action_sends_the_documented_request() {
         );
     }
     let text = w.results();
-    assert!(text.starts_with(HEADER), "{text}");
+    assert_eq!(text.lines().next(), Some(HEADER), "{text}");
     let rows = w.rows();
     assert_eq!(rows.len(), 8);
     assert!(

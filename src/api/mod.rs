@@ -377,7 +377,11 @@ impl Client {
         let file_states = v
             .get("files")
             .and_then(Value::as_array)
-            .map(|l| l.iter().map(|f| file_state(f).unwrap_or_default()).collect())
+            .map(|l| {
+                l.iter()
+                    .map(|f| file_state(f).unwrap_or_default())
+                    .collect()
+            })
             .unwrap_or_default();
         let folders = ids("folders")?;
         let num = |k: &str| v.get(k).and_then(Value::as_u64);

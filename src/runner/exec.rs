@@ -385,7 +385,10 @@ pub async fn run_task(
 }
 
 /// Adds the attempts of a finished request to the task's count.
-pub(crate) fn counted<T>(attempts: &mut u32, r: Result<(T, u32), RequestEnd>) -> Result<T, RequestEnd> {
+pub(crate) fn counted<T>(
+    attempts: &mut u32,
+    r: Result<(T, u32), RequestEnd>,
+) -> Result<T, RequestEnd> {
     match r {
         Ok((v, n)) => {
             *attempts += n;

@@ -140,7 +140,10 @@ impl StateCache {
         let mut shared: HashMap<&PageRef, Arc<PageRef>> = HashMap::new();
         let mut files = self.files();
         for (id, p) in pages {
-            let r = shared.entry(p).or_insert_with(|| Arc::new(p.clone())).clone();
+            let r = shared
+                .entry(p)
+                .or_insert_with(|| Arc::new(p.clone()))
+                .clone();
             files.entry(id.clone()).or_insert(Known {
                 state: None,
                 from: StateSource::Listing,

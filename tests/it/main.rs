@@ -2,6 +2,7 @@
 mod audit;
 mod common;
 mod faults;
+mod fewest;
 mod hostile;
 mod hostile_table;
 mod layout;

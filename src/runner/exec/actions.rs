@@ -31,11 +31,7 @@ fn record_seen(row: &mut ResultRow, seen: &Seen) {
 }
 
 /// Known state when it is fresh, else read again.
-async fn fresh_state(
-    ctx: &Ctx,
-    file: &FileId,
-    attempts: &mut u32,
-) -> Result<Seen, RequestEnd> {
+async fn fresh_state(ctx: &Ctx, file: &FileId, attempts: &mut u32) -> Result<Seen, RequestEnd> {
     match ctx.states.lookup(file) {
         Some(s) if s.fresh => Ok(s),
         _ => ctx.states.refresh(ctx, file, attempts).await,

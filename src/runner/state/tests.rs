@@ -91,7 +91,10 @@ fn tasks(files: std::ops::RangeInclusive<u32>, action: Action) -> Vec<Task> {
 }
 
 fn outcomes(rows: &Rows) -> Vec<(Outcome, Option<StateSource>)> {
-    rows.rows.values().map(|r| (r.outcome, r.state_from)).collect()
+    rows.rows
+        .values()
+        .map(|r| (r.outcome, r.state_from))
+        .collect()
 }
 
 #[tokio::test(start_paused = true)]
@@ -101,7 +104,10 @@ async fn info_on_a_listed_file_sends_nothing() {
     let rows = run(&ctx, tasks(1..=3, Action::Info)).await;
     assert_eq!(after_listing(&fake), []);
     let r = &rows.rows[&1];
-    assert_eq!((r.outcome, r.state_from, r.attempts), (Outcome::Ok, Some(StateSource::Listing), 0));
+    assert_eq!(
+        (r.outcome, r.state_from, r.attempts),
+        (Outcome::Ok, Some(StateSource::Listing), 0)
+    );
     assert_eq!(r.title, "file 1");
     // The listing was read before Jane locked 2: the row says what the listing said.
     assert_eq!(rows.rows[&2].locked, Some(false));
@@ -123,7 +129,11 @@ async fn a_needed_lock_goes_out_without_a_read_and_its_intent_has_the_listed_sta
     }
     assert_eq!(
         rows.intents,
-        [(1, true, Some(false)), (2, true, Some(false)), (3, true, Some(false))]
+        [
+            (1, true, Some(false)),
+            (2, true, Some(false)),
+            (3, true, Some(false))
+        ]
     );
 }
 
@@ -310,7 +320,13 @@ async fn a_recorded_page_is_read_once_for_the_files_of_a_resume() {
     let pages: HashMap<FileId, super::PageRef> = (1..=150u32)
         .map(|n| {
             let start = if n <= 100 { 0 } else { 100 };
-            (f(n), super::PageRef { folder: f(9), start })
+            (
+                f(n),
+                super::PageRef {
+                    folder: f(9),
+                    start,
+                },
+            )
         })
         .collect();
     ctx.states.seed_pages(&pages);

@@ -9,7 +9,8 @@
 //!
 //! Sizes can be set one by one: `BENCH_OVERHEAD_TASKS` (20000), `BENCH_RATE_TASKS` (1000),
 //! `BENCH_ADAPTIVE_TASKS` (1000), `BENCH_SCALE_ROWS` (1000000), `BENCH_SCALE_TASKS` (100000),
-//! `BENCH_SCALE_SMALL` (10000), `BENCH_SAMPLE_FILES` (500); `BENCH_REPEAT` is how many
+//! `BENCH_SCALE_SMALL` (10000), `BENCH_SAMPLE_FILES` (500), `BENCH_REQUESTS_ROOMS`
+//! (`60,1000,10000`: room sizes of the requests scenario); `BENCH_REPEAT` is how many
 //! times the overhead pair (5) and the scale runs (3) are repeated (the best run counts: the
 //! machine is shared, and other load only ever makes a run slower).
 //!
@@ -112,6 +113,9 @@ fn main() {
     }
     if want("sample") {
         sample(&mut b, &rt);
+    }
+    if want("requests") {
+        requests(&mut b, &rt);
     }
     print_table(&b, &load_before, started.elapsed());
 }
@@ -796,4 +800,161 @@ fn sample(b: &mut Bench, rt: &tokio::runtime::Runtime) {
         "report",
         None,
     );
+}
+
+/// One room job of the requests scenario: what it sent and what it needed at least.
+struct Counted {
+    what: &'static str,
+    sent: u64,
+    minimum: u64,
+    /// SPEC §4's bound, when it sets one.
+    target: Option<u64>,
+    /// The runs' exit codes were all 0.
+    ok: bool,
+}
+
+/// The requests scenario's sandbox: bulk room 6000 of `n` files, in-process so the bench can
+/// set lock state and read the request log.
+fn bulk_room(rt: &tokio::runtime::Runtime, n: u64) -> Sandbox {
+    rt.block_on(Sandbox::start(SandboxOptions {
+        files: n as u32,
+        ..Default::default()
+    }))
+    .expect("sandbox")
+}
+
+impl Bench {
+    /// `run JOB` (or any command) against `sb` into `dir`, unlimited, 32 at a time; the
+    /// requests it sent and whether it exited 0.
+    fn counted_run(&self, sb: &Sandbox, args: &[&str], dir: &Path) -> (u64, bool) {
+        let before = sb.requests().len() as u64;
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend_from_slice(&[
+            "--report-dir",
+            dir.to_str().unwrap(),
+            "--progress",
+            "never",
+            "--quiet",
+            "--rate",
+            "unlimited",
+            "--concurrency",
+            "32",
+        ]);
+        let ran = self.run_bin(&all, Some((&sb.url(), sb.api_key())));
+        if ran.code != 0 {
+            eprintln!("  {} exited {}: {}", args[0], ran.code, ran.stderr.trim());
+        }
+        (sb.requests().len() as u64 - before, ran.code == 0)
+    }
+
+    fn room_job(&self, action: &str) -> PathBuf {
+        let p = self.path(&format!("room-{action}.yaml"));
+        std::fs::write(
+            &p,
+            format!("name: room\njobs:\n  - folders: [6000]\n    actions: [{action}]\n"),
+        )
+        .expect("job file");
+        p
+    }
+}
+
+/// Requests sent against the minimum (key check, listing pages, writes needed) for a room of
+/// `n` files whose listing takes `p` pages.
+fn room_counts(b: &Bench, rt: &tokio::runtime::Runtime, n: u64) -> Vec<Counted> {
+    let p = n.div_ceil(100);
+    let dir = |name: &str| b.path(&format!("req-{n}-{name}"));
+    let lock_all = |sb: &Sandbox| {
+        for id in BULK..BULK + n {
+            sb.set_lock_owner(&id.to_string(), Some(docspace_batch::sandbox::CALLER_NAME));
+        }
+    };
+    let mut out = Vec::new();
+    let mut count = |what, sent: (u64, bool), minimum, target| {
+        out.push(Counted {
+            what,
+            sent: sent.0,
+            minimum,
+            target,
+            ok: sent.1,
+        })
+    };
+    let (info, lock, unlock) = (b.room_job("info"), b.room_job("lock"), b.room_job("unlock"));
+    let (info, lock, unlock) = (
+        info.to_str().unwrap(),
+        lock.to_str().unwrap(),
+        unlock.to_str().unwrap(),
+    );
+    let sb = bulk_room(rt, n);
+    let sent = b.counted_run(&sb, &["run", info], &dir("info"));
+    count("room info", sent, 1 + p, Some(p + 5));
+    let locked = dir("lock");
+    let sent = b.counted_run(&sb, &["run", lock], &locked);
+    count(
+        "room lock, files unlocked",
+        sent,
+        1 + p + n,
+        Some(n + p + 5),
+    );
+    let sent = b.counted_run(&sb, &["restore", locked.to_str().unwrap()], &dir("restore"));
+    count("restore of that lock", sent, 1 + p + n, None);
+    drop(sb);
+    let sb = bulk_room(rt, n);
+    lock_all(&sb);
+    let sent = b.counted_run(&sb, &["run", lock], &dir("relock"));
+    count(
+        "room lock, all locked by the caller",
+        sent,
+        1 + p,
+        Some(2 * p + 5),
+    );
+    let sent = b.counted_run(&sb, &["run", unlock], &dir("unlock"));
+    count(
+        "room unlock, all locked by the caller",
+        sent,
+        1 + p + n,
+        None,
+    );
+    drop(sb);
+    let csv = b.job(&format!("ids-{n}.csv"), BULK..BULK + n, &["lock"]);
+    let csv = csv.to_str().unwrap();
+    let sb = bulk_room(rt, n);
+    let sent = b.counted_run(&sb, &["run", csv], &dir("ids"));
+    count(
+        "ID-listed lock (the state check reads each file)",
+        sent,
+        1 + n,
+        None,
+    );
+    let sb = bulk_room(rt, n);
+    let sent = b.counted_run(&sb, &["run", csv, "--no-check-state"], &dir("ids-no-check"));
+    count("ID-listed lock, --no-check-state", sent, 1 + n, None);
+    out
+}
+
+/// Scenario 6: requests sent against the minimum for rooms of 60, 1 000 and 10 000 files.
+fn requests(b: &mut Bench, rt: &tokio::runtime::Runtime) {
+    let sizes: Vec<u64> = std::env::var("BENCH_REQUESTS_ROOMS")
+        .ok()
+        .map(|v| v.split(',').filter_map(|x| x.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![60, 1_000, 10_000]);
+    for n in sizes {
+        eprintln!("requests: room of {n} files");
+        for c in room_counts(b, rt, n) {
+            let met = c.target.map(|t| c.sent <= t && c.ok);
+            b.row(
+                "6 requests",
+                format!("N = {n}: {}", c.what),
+                format!(
+                    "{} sent (minimum {}, {:.2} ×)",
+                    c.sent,
+                    c.minimum,
+                    c.sent as f64 / c.minimum as f64
+                ),
+                c.target
+                    .map(|t| format!("≤ {t}"))
+                    .unwrap_or_else(|| "report".into()),
+                met.or(Some(c.ok).filter(|ok| !ok)),
+            );
+        }
+    }
 }

@@ -2,6 +2,7 @@
 //! checked by counting, exactly, what the sandbox received. Room 5001 "Finance" lists in two
 //! requests (50 files and subfolder 5002 on one page, 5002's 10 files on another).
 
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -322,4 +323,47 @@ async fn restore_reads_each_listing_page_once_instead_of_each_file() {
     );
     assert_eq!(row(&rows, "104").outcome, "unchanged");
     assert_eq!(sb.lock_owner("103").as_deref(), Some("Jane Auditor"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resume_reads_the_recorded_pages_and_settles_its_intent_with_a_read() {
+    // One worker, so the order is fixed: PUTs go to 101, 102, 104, 105, …; the 20th (121) is
+    // answered 401 without being applied, and the run stops with its intent unsettled.
+    let puts = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = puts.clone();
+    let sb = sandbox_with(SandboxOptions {
+        interceptor: Some(Arc::new(move |r| {
+            let n = (r.method == "PUT").then(|| seen.fetch_add(1, Ordering::SeqCst) + 1);
+            (n == Some(20)).then(|| Injected::Respond {
+                status: 401,
+                headers: vec![],
+                body: vec![],
+            })
+        })),
+        ..SandboxOptions::default()
+    })
+    .await;
+    let w = Work::new();
+    let o = run(&w, &sb, &room_job(&w, "lock"), &["--concurrency", "1"]);
+    assert_eq!(o.code(), 3, "{}", o.stderr());
+    assert_eq!(sb.lock_owner("121"), None);
+    let before = sb.requests().len();
+    let o = Cli::shell(&w, &o.resume_command()).sandbox(&sb).run();
+    assert_eq!(o.code(), 1, "104 is refused: {}", o.stderr());
+    assert_eq!(
+        sent(&sb, before),
+        Sent {
+            // 122-150 on 5001's page, 151-160 on 5002's: no read per file.
+            listings: listings(&["5001", "5002"]),
+            // 121's lost write and 104's refused one left intents: only the file can say
+            // whether such a write went through.
+            reads: 2,
+            // 121-160 less 103 (Jane's), and 104 again
+            writes: 41
+        }
+    );
+    let rows = w.rows();
+    assert_eq!(row(&rows, "121").state_from, "read");
+    assert_eq!(row(&rows, "160").state_from, "listing");
+    assert_eq!(sb.lock_owner("160").as_deref(), Some(CALLER_NAME));
 }

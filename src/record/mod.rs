@@ -247,6 +247,34 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_schema_1_record_gains_the_new_columns_when_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let v1 = SCHEMA
+            .replace(", folder TEXT, page_start INTEGER", "")
+            .replace(", state_from TEXT", "");
+        {
+            let c = Connection::open(dir.path().join(RUN_DB)).unwrap();
+            c.execute_batch(&v1).unwrap();
+            c.execute_batch(
+                "PRAGMA user_version = 1;
+                 INSERT INTO tasks (seq, job, file_id, action, on_failure) VALUES (1, 'j', '101', 'lock', 'continue');
+                 INSERT INTO results (seq, job, file_id, action, outcome, attempts, error, locked_by, title, duration_ms, finished_at, session)
+                 VALUES (1, 'j', '101', 'lock', 'ok', 1, '', '', '', 0, '', 1);",
+            )
+            .unwrap();
+        }
+        let r = Record::open(dir.path()).unwrap();
+        let rows = r.results().unwrap();
+        assert_eq!((rows.len(), rows[0].state_from), (1, None));
+        assert!(r.plan().unwrap().pages.is_empty());
+        let v: i64 = r
+            .conn
+            .pragma_query_value(None, "user_version", |x| x.get(0))
+            .unwrap();
+        assert_eq!(v, SCHEMA_VERSION);
+    }
+
+    #[test]
     fn run_kind_is_stored_as_before_and_defaults_to_run() {
         let st = |kind: &str| {
             serde_json::from_str::<RunState>(&format!(

@@ -458,6 +458,16 @@ mod tests {
     }
 
     #[test]
+    fn state_max_age_from_flag_yaml_and_default_and_zero_is_allowed() {
+        let d = PartialSettings::default().resolve().state_max_age;
+        assert_eq!(d, Duration::from_secs(60));
+        let f = flags(&["--state-max-age", "0s"]).state_max_age;
+        assert_eq!(f, Some(Duration::ZERO));
+        let y = yaml("state-max-age: 5m").state_max_age;
+        assert_eq!(y, Some(Duration::from_secs(300)));
+    }
+
+    #[test]
     fn the_command_line_wins_and_files_must_agree() {
         let a = yaml("concurrency: 4\nrate: 5/s");
         let b = yaml("concurrency: 6");

@@ -606,6 +606,23 @@ fn adaptive_one(
     );
     let counts = sb.status_counts();
     let throttled = counts.get(&429).copied().unwrap_or(0);
+    if std::env::var_os("BENCH_TRACE").is_some() {
+        // Per 500 ms: requests the portal answered 2xx / 429 (how the limiter tracked it).
+        let mut per: std::collections::BTreeMap<u64, (u32, u32)> = Default::default();
+        for r in sb.requests() {
+            let e = per.entry(r.start.as_millis() as u64 / 500).or_default();
+            if r.status == 429 {
+                e.1 += 1;
+            } else {
+                e.0 += 1;
+            }
+        }
+        let line: Vec<String> = per
+            .iter()
+            .map(|(k, (ok, t))| format!("{:.1}:{ok}/{t}", *k as f64 / 2.0))
+            .collect();
+        eprintln!("  trace (s: ok/429 per 500 ms): {}", line.join(" "));
+    }
     let ok = s["outcomes"]["ok"].as_u64().unwrap_or(0);
     let failed = n - ok;
     let ideal = n as f64 / 50.0;

@@ -27,21 +27,70 @@ const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 /// Share of the rate the portal accepted over the last second below which a cut never goes.
 const ACCEPTED_SHARE: f64 = 0.9;
+/// Share of that rate up to which a lowered rate recovers in one step.
+const LIMIT_SHARE: f64 = 0.95;
+/// Quiet time after which a rate held just under the portal's limit probes above it again.
+const PROBE_AFTER: Duration = Duration::from_secs(30);
 /// Quiet time after a 429 before the rate is raised again, and between raises.
 const RECOVER_EVERY: Duration = Duration::from_secs(5);
 
-/// Counts sends and successes per second, so a run knows what rate it was going at, and what
-/// the portal accepted, when the portal pushed back.
+/// Counts sends per second, so an `unlimited` run knows what rate it was going at when the
+/// portal pushed back.
 #[derive(Debug)]
 struct Meter {
     bucket_start: Instant,
     count: u64,
     /// Sends per second over the last whole bucket; 0 until one second has been measured.
     last_rate: f64,
-    /// [`Limiter::successes`] when the bucket started.
-    ok_at_start: u64,
-    /// Successes per second over the last whole bucket.
-    last_ok_rate: f64,
+}
+
+/// Successes over the last second, in ten 100 ms slots, counted without the limiter's lock:
+/// what the portal accepted just before it pushed back is the best estimate of its limit (a
+/// window limiter admits exactly its size per window). Each slot holds its tick (100 ms since
+/// `origin`) above 24 bits of count.
+#[derive(Debug)]
+struct Recent {
+    origin: Instant,
+    slots: [AtomicU64; 10],
+}
+
+impl Recent {
+    fn tick(&self, at: Instant) -> u64 {
+        (at.saturating_duration_since(self.origin).as_millis() / 100) as u64
+    }
+
+    fn add(&self, at: Instant) {
+        let tick = self.tick(at);
+        let slot = &self.slots[(tick % 10) as usize];
+        let mut cur = slot.load(Ordering::Relaxed);
+        loop {
+            let new = if cur >> 24 == tick {
+                cur + 1
+            } else {
+                (tick << 24) | 1
+            };
+            match slot.compare_exchange_weak(cur, new, Ordering::Relaxed, Ordering::Relaxed) {
+                Ok(_) => return,
+                Err(x) => cur = x,
+            }
+        }
+    }
+
+    /// Successes per second over the ten slots up to `at`'s (the last 0.9 to 1 s).
+    fn per_second(&self, at: Instant) -> f64 {
+        let since = at.saturating_duration_since(self.origin);
+        let tick = self.tick(at);
+        let n: u64 = self
+            .slots
+            .iter()
+            .map(|s| s.load(Ordering::Relaxed))
+            .filter(|v| tick.saturating_sub(v >> 24) < 10)
+            .map(|v| v & 0xff_ffff)
+            .sum();
+        let in_slot = (since.as_millis() % 100) as f64 / 1000.0;
+        let covered = (0.9 + in_slot).min(since.as_secs_f64()).max(0.1);
+        n as f64 / covered
+    }
 }
 
 #[derive(Debug)]
@@ -60,6 +109,9 @@ struct State {
     /// A request succeeded after the last cooldown ended: the next 429 starts a new episode
     /// (cooldown back to 1 s) instead of continuing the old one.
     success_since_pause: bool,
+    /// What the portal accepted over the second before the last rate cut: recovery goes
+    /// quickly up to just under it, then holds there until [`PROBE_AFTER`] without a 429.
+    limit: Option<f64>,
 }
 
 /// A shared limiter. All methods take `&self`.
@@ -72,8 +124,7 @@ pub struct Limiter {
     state: Mutex<State>,
     /// Set once any 429 was seen, so successes only take the lock when it matters.
     armed: std::sync::atomic::AtomicBool,
-    /// Successful requests so far (a counter, so a success never takes the lock for it).
-    successes: AtomicU64,
+    successes: Recent,
 }
 
 impl Limiter {
@@ -86,7 +137,10 @@ impl Limiter {
             configured,
             burst: burst.max(1),
             armed: std::sync::atomic::AtomicBool::new(false),
-            successes: AtomicU64::new(0),
+            successes: Recent {
+                origin: now,
+                slots: Default::default(),
+            },
             state: Mutex::new(State {
                 tat: now,
                 interval: configured,
@@ -101,9 +155,8 @@ impl Limiter {
                     bucket_start: now,
                     count: 0,
                     last_rate: 0.0,
-                    ok_at_start: 0,
-                    last_ok_rate: 0.0,
                 },
+                limit: None,
             }),
         }
     }
@@ -148,7 +201,7 @@ impl Limiter {
                     if let Some(i) = s.interval {
                         s.tat = slot + i;
                     }
-                    count(&mut s.meter, now, self.successes.load(Ordering::Relaxed));
+                    count(&mut s.meter, now);
                     return now;
                 }
                 target
@@ -217,8 +270,11 @@ impl Limiter {
             return s.pause_until.saturating_duration_since(now);
         };
         s.last_change = now;
+        let accepted = self.successes.per_second(now);
         // Lower the effective rate from what we were doing (the current interval, or the
-        // measured rate before the first cut).
+        // measured rate before the first cut: at least what the portal accepted, since the
+        // last whole bucket may hold a pause).
+        let measured = measured.max(accepted);
         let current = match s.interval {
             Some(i) => 1.0 / i.as_secs_f64(),
             None => {
@@ -230,8 +286,11 @@ impl Limiter {
         // is tracked closely, quick enough to get below it within a few episodes. Never below
         // what the portal accepted over the last second: that rate went through, so going
         // under it only wastes time (a window limiter admits exactly its size per window).
-        let accepted = s.meter.last_ok_rate * ACCEPTED_SHARE;
-        let lowered = (current * 0.7).max(accepted.min(current)).max(MIN_RATE);
+        s.limit = (accepted > 0.0).then_some(accepted);
+        let lowered = (current * 0.7)
+            .max(accepted * ACCEPTED_SHARE)
+            .min(current)
+            .max(MIN_RATE);
         s.interval = Some(Duration::from_secs_f64(1.0 / lowered));
         s.tat = s.tat.max(s.pause_until);
         s.pause_until.saturating_duration_since(now)
@@ -239,7 +298,7 @@ impl Limiter {
 
     /// Reports a successful request (cheap until the first 429).
     pub fn on_success(&self) {
-        self.successes.fetch_add(1, Ordering::Relaxed);
+        self.successes.add(Instant::now());
         if !self.armed.load(std::sync::atomic::Ordering::Relaxed) {
             return;
         }
@@ -268,7 +327,23 @@ impl Limiter {
             return;
         }
         let Some(i) = s.interval else { return };
-        let raised = Duration::from_secs_f64(i.as_secs_f64() / 1.25);
+        let rate = 1.0 / i.as_secs_f64();
+        let mut up = rate * 1.25;
+        if let Some(cap) = s.limit.map(|l| l * LIMIT_SHARE) {
+            // (a rate set to the cap reads back a hair under it through its interval)
+            if rate < cap * 0.999 {
+                up = up.min(cap);
+            } else if s
+                .last_429
+                .is_some_and(|t| now.duration_since(t) < PROBE_AFTER)
+            {
+                // Just under what the portal took: going over only buys a 429 and a pause.
+                return;
+            } else {
+                s.limit = None; // long quiet: the portal's limit may have moved; probe.
+            }
+        }
+        let raised = Duration::from_secs_f64(1.0 / up);
         s.last_change = now;
         s.interval = match self.configured {
             Some(c) if raised <= c => Some(c),
@@ -284,205 +359,16 @@ impl Limiter {
     }
 }
 
-/// Counts a send at `at`; `ok` is the success counter now. A bucket closes at the first send
-/// a second or more after it opened.
-fn count(m: &mut Meter, at: Instant, ok: u64) {
+/// Counts a send at `at`. A bucket closes at the first send a second or more after it opened.
+fn count(m: &mut Meter, at: Instant) {
     let el = at.saturating_duration_since(m.bucket_start);
     if el >= Duration::from_secs(1) {
         m.last_rate = m.count as f64 / el.as_secs_f64();
-        m.last_ok_rate = ok.saturating_sub(m.ok_at_start) as f64 / el.as_secs_f64();
         m.bucket_start = at;
-        m.ok_at_start = ok;
         m.count = 0;
     }
     m.count += 1;
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test(start_paused = true)]
-    async fn spaces_requests_on_an_absolute_schedule() {
-        let l = Limiter::new(Rate::PerSecond(10.0), 1);
-        let t0 = Instant::now();
-        for k in 0..5u32 {
-            let slot = l.acquire().await;
-            assert_eq!(slot.duration_since(t0), Duration::from_millis(100) * k);
-        }
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn slightly_late_wakeups_keep_the_schedule() {
-        // 30/s is 33.3 ms; timers fire on whole milliseconds, so every waiter wakes up to
-        // 1 ms late. The schedule must not drift by that much per request.
-        let l = Limiter::new(Rate::PerSecond(30.0), 1);
-        let t0 = Instant::now();
-        let mut last = t0;
-        for _ in 0..31 {
-            last = l.acquire().await;
-        }
-        let took = last.duration_since(t0);
-        assert!(
-            took >= Duration::from_millis(1000) && took <= Duration::from_millis(1002),
-            "{took:?}"
-        );
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn no_catch_up_after_a_stall_beyond_the_burst() {
-        let l = Limiter::new(Rate::PerSecond(10.0), 3);
-        l.acquire().await;
-        tokio::time::sleep(Duration::from_secs(10)).await;
-        let t1 = Instant::now();
-        let mut slots = Vec::new();
-        for _ in 0..6 {
-            slots.push(l.acquire().await.duration_since(t1));
-        }
-        // Three back-to-back (the burst), then one per 100 ms.
-        assert_eq!(&slots[..3], &[Duration::ZERO; 3]);
-        assert_eq!(slots[3], Duration::from_millis(100));
-        assert_eq!(slots[5], Duration::from_millis(300));
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn retry_after_pauses_everyone() {
-        let l = std::sync::Arc::new(Limiter::new(Rate::Unlimited, 1));
-        let sent = l.acquire().await;
-        l.on_429(sent, Some(Duration::from_secs(3)), true);
-        let t = Instant::now();
-        let a = tokio::spawn({
-            let l = l.clone();
-            async move { l.acquire().await }
-        });
-        let b = l.acquire().await;
-        assert!(b.duration_since(t) >= Duration::from_secs(3));
-        assert!(a.await.unwrap().duration_since(t) >= Duration::from_secs(3));
-    }
-
-    /// Sends at the limiter's pace for `secs`, every request a success.
-    async fn send_for(l: &Limiter, secs: f64) -> Instant {
-        let t0 = Instant::now();
-        loop {
-            let sent = l.acquire().await;
-            l.on_success();
-            if sent.duration_since(t0).as_secs_f64() >= secs {
-                return sent;
-            }
-        }
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn bare_429_backs_off_lowers_the_rate_and_recovers() {
-        let l = Limiter::new(Rate::PerSecond(20.0), 1);
-        let sent = send_for(&l, 1.5).await;
-        let p = l.on_429(sent, None, true);
-        assert!(
-            p >= Duration::from_millis(900) && p <= Duration::from_millis(1100),
-            "{p:?}"
-        );
-        // 20/s × 0.7 is 14/s, but the portal accepted 20/s over the last second: the cut
-        // stops at 90 % of that.
-        let r = l.effective_rate().unwrap();
-        assert!((r - 18.0).abs() < 0.01, "{r}");
-        // A second 429 from a request sent before the cooldown does not escalate.
-        let p2 = l.on_429(sent, None, true);
-        assert!(p2 <= p);
-        assert!((l.effective_rate().unwrap() - r).abs() < 1e-9);
-        // After quiet periods the rate climbs back to the configured one.
-        for _ in 0..40 {
-            tokio::time::sleep(Duration::from_secs(5)).await;
-            l.acquire().await;
-        }
-        assert_eq!(l.effective_rate(), Some(20.0));
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_cut_goes_by_0_7_when_the_portal_accepted_less() {
-        // Sends at 20/s, but only every other one succeeded: the accepted 10/s is no floor
-        // above 20 × 0.7.
-        let l = Limiter::new(Rate::PerSecond(20.0), 1);
-        let t0 = Instant::now();
-        let mut sent = t0;
-        for k in 0..31 {
-            sent = l.acquire().await;
-            if k % 2 == 0 {
-                l.on_success();
-            }
-        }
-        l.on_429(sent, None, true);
-        let r = l.effective_rate().unwrap();
-        assert!((r - 14.0).abs() < 0.01, "{r}");
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn an_early_bare_429_pauses_an_unlimited_run_without_lowering_its_rate() {
-        // The first 50 ms of a run (or a resume right after the portal's window ran out):
-        // nothing is measured yet, so the run pauses and then goes on at full speed. It used
-        // to cut to the floor (0.28/s) and crawl for half a minute.
-        let l = Limiter::new(Rate::Unlimited, 1);
-        let t0 = Instant::now();
-        for _ in 0..5 {
-            l.acquire().await;
-            l.on_success();
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        let sent = l.acquire().await;
-        let p = l.on_429(sent, None, true);
-        assert!(
-            p >= Duration::from_millis(900) && p <= Duration::from_millis(1100),
-            "{p:?}"
-        );
-        assert_eq!(l.effective_rate(), None, "still unlimited");
-        // Nobody goes before the pause ends; then 100 requests go at once.
-        let first = l.acquire().await;
-        let waited = first.duration_since(t0) - Duration::from_millis(20);
-        // (timers fire on whole milliseconds)
-        assert!(
-            waited >= p && waited <= p + Duration::from_millis(1),
-            "{waited:?}"
-        );
-        for _ in 0..100 {
-            l.on_success();
-            assert_eq!(l.acquire().await, first);
-        }
-        // A later 429, with a second measured, lowers from what was measured (106 requests,
-        // all accepted, in the 2 s bucket since the start: 47/s at 90 %), far above the floor.
-        tokio::time::sleep(Duration::from_millis(1000)).await;
-        let sent = l.acquire().await;
-        l.on_429(sent, None, true);
-        let r = l.effective_rate().expect("now a rate");
-        assert!(r > 40.0, "{r}");
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn consecutive_429s_double_the_cooldown() {
-        let l = Limiter::new(Rate::PerSecond(100.0), 1);
-        let s1 = l.acquire().await;
-        let p1 = l.on_429(s1, None, true);
-        let s2 = l.acquire().await; // after the first cooldown
-        let p2 = l.on_429(s2, None, true);
-        assert!(p2 > p1 * 3 / 2, "{p1:?} then {p2:?}");
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_429_after_successes_starts_a_new_episode_from_one_second() {
-        let l = Limiter::new(Rate::PerSecond(100.0), 1);
-        let s1 = l.acquire().await;
-        let p1 = l.on_429(s1, None, true);
-        l.acquire().await; // after the cooldown
-        l.on_success();
-        let s2 = l.acquire().await;
-        let p2 = l.on_429(s2, None, true);
-        assert!(p2 < p1 * 3 / 2, "{p1:?} then {p2:?}");
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_concurrency_429_pauses_without_lowering_the_rate() {
-        let l = Limiter::new(Rate::PerSecond(20.0), 1);
-        let s1 = l.acquire().await;
-        let p = l.on_429(s1, None, false);
-        assert!(p >= Duration::from_millis(900));
-        assert_eq!(l.effective_rate(), Some(20.0));
-    }
-}
+mod tests;

@@ -29,17 +29,30 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Unlock exactly the files that the runs recorded in DIR... locked; run it again to continue.
     Restore(RestoreArgs),
+    /// Compare two report directories file by file: lock state and holder, users with
+    /// access, titles, files in only one run. No network. Exit 0: no differences; 1:
+    /// differences; 2: a directory is not a report or is in use.
+    Diff(DiffArgs),
     /// Serve a simulated DocSpace portal on loopback, for rehearsals and tests.
     Sandbox(crate::sandbox::SandboxArgs),
 }
 
-/// The credential, or the in-process sandbox instead of a portal.
+/// The credential (exactly one kind), or the in-process sandbox instead of a portal.
 #[derive(Debug, Args, Clone, Default)]
 pub struct PortalArgs {
-    /// Read the API key from this file (otherwise from env DOCSPACE_API_KEY).
+    /// Read the API key from this file (otherwise from env DOCSPACE_API_KEY). Sent as
+    /// `Authorization: Bearer <key>`; DocSpace 3.1 and later.
     #[arg(long, value_name = "PATH")]
     pub api_key_file: Option<PathBuf>,
-    /// Run against an in-process sandbox portal instead of a real one (no key needed).
+    /// Read a session token from this file (otherwise from env DOCSPACE_TOKEN), e.g. one that
+    /// `POST /api/2.0/authentication` issued. Every DocSpace version.
+    #[arg(long, value_name = "PATH")]
+    pub token_file: Option<PathBuf>,
+    /// Read the password of env DOCSPACE_USER from this file (otherwise from env
+    /// DOCSPACE_PASSWORD); the run signs in once. Not for accounts with two-factor sign-in.
+    #[arg(long, value_name = "PATH")]
+    pub password_file: Option<PathBuf>,
+    /// Run against an in-process sandbox portal instead of a real one (no credential needed).
     #[arg(long)]
     pub sandbox: bool,
     /// With --sandbox: extra bulk files 100000.. in room 6000.
@@ -101,6 +114,38 @@ pub struct RestoreArgs {
     pub portal: PortalArgs,
 }
 
+/// `diff`
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The older report directory.
+    #[arg(value_name = "OLD", required_unless_present = "latest")]
+    pub old: Option<PathBuf>,
+    /// The newer report directory.
+    #[arg(value_name = "NEW", required_unless_present = "latest")]
+    pub new: Option<PathBuf>,
+    /// Compare the two newest complete runs named NAME (the job's `name:` or file stem) under
+    /// the report root instead.
+    #[arg(long, value_name = "NAME", conflicts_with = "old")]
+    pub latest: Option<String>,
+    /// Where --latest looks [default: reports].
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["old", "new"])]
+    pub report_root: Option<PathBuf>,
+    /// `table` for a person, `csv` or `json` for scripts.
+    #[arg(long, value_enum, default_value_t = DiffFormat::Table)]
+    pub format: DiffFormat,
+}
+
+/// How `diff` prints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum DiffFormat {
+    /// Aligned columns and a count.
+    Table,
+    /// `file_id,title,what,before,after`, cells escaped for spreadsheets.
+    Csv,
+    /// An array of objects with the same keys.
+    Json,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,6 +175,22 @@ mod tests {
         let e = parse(&["run", "j.csv", "--max-failures", "0"]).unwrap_err();
         assert!(e.to_string().contains("from 1 to"), "{e}");
         assert!(parse(&["run", "j.csv", "--concurrency", "1001"]).is_err());
+    }
+
+    #[test]
+    fn diff_takes_two_directories_or_latest() {
+        assert!(parse(&["diff", "a", "b"]).is_ok());
+        assert!(parse(&["diff", "--latest", "nightly", "--report-root", "r"]).is_ok());
+        for bad in [
+            &["diff"][..],
+            &["diff", "a"],
+            &["diff", "a", "b", "--latest", "n"],
+            &["diff", "a", "b", "--report-root", "r"],
+            &["diff", "a", "b", "--format", "xml"],
+            &["diff", "--report-root", "r"],
+        ] {
+            assert_eq!(parse(bad).unwrap_err().exit_code(), 2, "{bad:?}");
+        }
     }
 
     #[test]

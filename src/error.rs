@@ -41,6 +41,9 @@ pub enum Error {
     /// mid-run after requests (writes included) were sent.
     #[error("{0}")]
     Io(String),
+    /// `--max-duration` ran out before any task ran (exit 4).
+    #[error("{0}")]
+    Deadline(String),
     /// Stopped by SIGINT/SIGTERM before any task ran, e.g. while expanding folders (exit 130,
     /// like every other interruption: a cron wrapper must be able to tell it from an abort).
     #[error("{0}")]
@@ -54,6 +57,7 @@ impl Error {
             Error::Usage(_) | Error::Io(_) => Exit::Usage,
             Error::Aborted(_) => Exit::Aborted,
             Error::Interrupted(_) => Exit::Interrupted,
+            Error::Deadline(_) => Exit::MaxDuration,
         }
     }
 }

@@ -6,9 +6,20 @@ use clap::Parser;
 use docspace_batch::cli::Cli;
 use docspace_batch::error::Exit;
 
+/// Blocks SIGINT/SIGTERM before `main` and before the Rust runtime's own start-up: the loader
+/// runs `.init_array` entries first, so from here on a signal waits for the handler instead of
+/// killing the process (which would leave a cron wrapper an exit status of 143).
+#[used]
+#[link_section = ".init_array"]
+static BLOCK_SIGNALS_AT_LOAD: extern "C" fn() = {
+    extern "C" fn block() {
+        docspace_batch::signals::block();
+    }
+    block
+};
+
 fn main() -> ExitCode {
-    // Before anything else: a SIGINT/SIGTERM from now on waits for the handler instead of
-    // killing the process (which would leave a cron wrapper an exit status of 143).
+    // Again, in case the loader did not run the entry above (it is idempotent).
     docspace_batch::signals::block();
     // `args_os`: a non-UTF-8 argument (a file name) must be a usage error, not a panic.
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();

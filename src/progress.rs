@@ -17,6 +17,9 @@ pub enum Level {
     Info,
     /// Something the operator should know (hidden by `--quiet`).
     Warn,
+    /// A warning `--quiet` does not hide (the credential's file mode or expiry): prefixed
+    /// `warning:` in text mode, `warn` in JSON.
+    Alert,
     /// Always shown, prefixed `error:` in text mode.
     Error,
     /// Always shown, without a prefix (e.g. the resume command).
@@ -53,7 +56,7 @@ impl Ui {
         } else {
             match level {
                 Level::Info => sanitize(msg),
-                Level::Warn => format!("warning: {}", sanitize(msg)),
+                Level::Warn | Level::Alert => format!("warning: {}", sanitize(msg)),
                 Level::Error => format!("error: {}", sanitize(msg)),
                 Level::Notice => sanitize(msg),
             }
@@ -90,6 +93,11 @@ impl Ui {
         self.log(Level::Warn, msg)
     }
 
+    /// Logs `msg` at [`Level::Alert`]: a warning that `--quiet` does not hide.
+    pub fn alert(&self, msg: &str) {
+        self.log(Level::Alert, msg)
+    }
+
     /// Logs `msg` at [`Level::Error`], which `--quiet` does not hide.
     pub fn error(&self, msg: &str) {
         self.log(Level::Error, msg)
@@ -99,7 +107,7 @@ impl Ui {
 fn level_name(l: Level) -> &'static str {
     match l {
         Level::Info => "info",
-        Level::Warn => "warn",
+        Level::Warn | Level::Alert => "warn",
         Level::Error => "error",
         Level::Notice => "notice",
     }

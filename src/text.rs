@@ -21,6 +21,15 @@ pub fn printable(s: &str, max: usize) -> String {
     out
 }
 
+/// `1 task`, `2 tasks`: a count with its noun, English plural.
+pub fn count(n: u64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 /// `s` without control characters, whole: portal text shown in full (titles, names).
 pub fn sanitize(s: &str) -> String {
     s.chars().filter(|c| !c.is_control()).collect()

@@ -16,7 +16,7 @@ pub enum ErrorKind {
     NotFound,
     /// Other 403.
     Forbidden,
-    /// 401 (key rejected).
+    /// 401 (credential rejected).
     Unauthorized,
     /// 429.
     RateLimited,
@@ -45,6 +45,20 @@ impl ErrorKind {
         ErrorKind::BadResponse,
         ErrorKind::StillLocked,
     ];
+
+    /// A failure that trying again cannot change (the file is missing, the caller may not,
+    /// the answer makes no sense, the lock stayed): the task is final, `--resume` leaves it
+    /// unless `--retry-failed`. The others (429, 5xx, timeouts, the network, a rejected key)
+    /// leave work for a resume.
+    pub fn is_permanent(self) -> bool {
+        matches!(
+            self,
+            ErrorKind::NotFound
+                | ErrorKind::Forbidden
+                | ErrorKind::BadResponse
+                | ErrorKind::StillLocked
+        )
+    }
 
     /// Reads a column value back; `None` for anything [`ErrorKind::as_str`] does not write.
     pub fn parse(s: &str) -> Option<ErrorKind> {
@@ -231,12 +245,12 @@ fn status_error(
                 .unwrap_or_else(|| "an unnamed location".into());
             (
                 ErrorKind::BadResponse,
-                format!("the portal redirected to {target}; redirects are not followed (the key would go along). Use the final portal URL"),
+                format!("the portal redirected to {target}; redirects are not followed (the credential would go along). Use the final portal URL"),
             )
         }
         401 => (
             ErrorKind::Unauthorized,
-            "the portal rejected the API key".into(),
+            "the portal rejected the credential".into(),
         ),
         403 if portal_msg.as_deref() == Some(FILE_NOT_FOUND) => {
             (ErrorKind::NotFound, FILE_NOT_FOUND.into())

@@ -5,10 +5,18 @@
 //! [`crate::runner`]; this module only says what happened and whether it is worth retrying.
 //! The runner calls through the [`Portal`] trait, so its tests swap [`Client`] for a fake.
 
+mod about;
 mod classify;
+mod credential;
 #[cfg(test)]
 pub(crate) mod fake;
+mod http;
 mod portal;
+
+pub use about::{KeyInfo, SignIn};
+pub use credential::{Credential, CredentialKind};
+pub use http::pem_certificates;
+use http::read_capped;
 
 /// The envelope decoder (status, `Retry-After`, `Location`, body → `response` or a classified
 /// error), public for the fuzz targets in `fuzz/`.
@@ -16,12 +24,15 @@ pub use classify::envelope as decode_envelope;
 pub use classify::{clean as clean_text, report_text, ApiError, ErrorKind};
 pub use portal::Portal;
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::BytesMut;
+use bytes::Bytes;
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
-use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
+
+use about::Facts;
+use credential::Secrets;
 
 use crate::job::FileId;
 
@@ -33,8 +44,8 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
 pub struct ClientOptions {
     /// Portal base URL (scheme and host, optionally a path prefix).
     pub base: url::Url,
-    /// The API key, sent as `Authorization: Bearer <key>`.
-    pub key: SecretString,
+    /// The credential: an API key, a session token, or a user and password to sign in with.
+    pub credential: Credential,
     /// Per-request timeout.
     pub timeout: Duration,
     /// Extra trusted root (PEM bytes).
@@ -47,7 +58,7 @@ impl std::fmt::Debug for ClientOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ClientOptions")
             .field("base", &self.base.as_str())
-            .field("key", &"[redacted]")
+            .field("credential", &self.credential)
             .field("timeout", &self.timeout)
             .finish()
     }
@@ -58,8 +69,10 @@ impl std::fmt::Debug for ClientOptions {
 pub struct Client {
     http: reqwest::Client,
     base: url::Url,
-    /// Kept only to scrub it from portal text (see [`redact`]); never sent except in the header.
-    key: SecretString,
+    /// What goes into `Authorization`, and every secret scrubbed from portal text.
+    secrets: Arc<Secrets>,
+    /// The server's version and where files live, for classification.
+    facts: Arc<Facts>,
 }
 
 impl std::fmt::Debug for Client {
@@ -114,15 +127,11 @@ pub struct FolderPage {
 }
 
 impl Client {
-    /// Builds the client: rustls, no redirects (the key must never follow one), sensitive auth header.
+    /// Builds the client: rustls, no redirects (the credential must never follow one), the
+    /// `Authorization` value marked sensitive.
     pub fn new(opts: &ClientOptions) -> Result<Client, String> {
+        let secrets = Arc::new(Secrets::new(&opts.credential)?);
         let mut headers = HeaderMap::new();
-        let mut auth = HeaderValue::from_str(&format!("Bearer {}", opts.key.expose_secret()))
-            .map_err(|_| {
-                "the API key contains characters that cannot be sent in an HTTP header".to_string()
-            })?;
-        auth.set_sensitive(true);
-        headers.insert(AUTHORIZATION, auth);
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
         let mut b = reqwest::Client::builder()
             .default_headers(headers)
@@ -149,7 +158,8 @@ impl Client {
         Ok(Client {
             http,
             base,
-            key: opts.key.clone(),
+            secrets,
+            facts: Arc::default(),
         })
     }
 
@@ -165,15 +175,20 @@ impl Client {
             .map_err(|e| ApiError::new(ErrorKind::BadResponse, None, format!("bad URL: {e}")))
     }
 
-    /// One HTTP attempt: status, `Retry-After`, `Location` and the (capped) body.
+    /// One HTTP attempt: status, `Retry-After`, `Location` and the (capped) body. `auth`
+    /// false sends no credential (the sign-in, and what the server answers anyone).
     async fn exchange(
         &self,
         method: reqwest::Method,
         path: &str,
-        body: Option<&'static str>,
+        body: Option<Bytes>,
+        auth: bool,
     ) -> Result<Answer, ApiError> {
         let url = self.url(path)?;
         let mut req = self.http.request(method, url);
+        if let Some(v) = self.secrets.authorization().filter(|_| auth) {
+            req = req.header(AUTHORIZATION, v.clone());
+        }
         if let Some(b) = body {
             req = req.header(CONTENT_TYPE, "application/json").body(b);
         }
@@ -207,7 +222,14 @@ impl Client {
         path: &str,
         body: Option<&'static str>,
     ) -> Result<Value, ApiError> {
-        let a = self.exchange(method, path, body).await?;
+        let a = self
+            .exchange(
+                method,
+                path,
+                body.map(|b| Bytes::from_static(b.as_bytes())),
+                true,
+            )
+            .await?;
         self.decode(a)
     }
 
@@ -216,21 +238,32 @@ impl Client {
     /// else (errors, an `error` in a 200, odd shapes) takes the general path.
     async fn call_file(
         &self,
+        id: &FileId,
         method: reqwest::Method,
         path: &str,
         body: Option<&'static str>,
     ) -> Result<FileState, ApiError> {
-        let a = self.exchange(method, path, body).await?;
+        let a = self
+            .exchange(
+                method,
+                path,
+                body.map(|b| Bytes::from_static(b.as_bytes())),
+                true,
+            )
+            .await?;
         if (200..300).contains(&a.status) {
-            if let Some(st) = fast_file_state(&a.body) {
+            if let Some((st, root)) = fast_file_state(&a.body) {
+                self.facts.note(root.as_ref(), [id]);
                 return Ok(st);
             }
         }
-        file_state(&self.decode(a)?)
+        let v = self.decode(a)?;
+        self.facts.note(v.get("rootFolderType"), [id]);
+        file_state(&v)
     }
 
-    /// Classifies an answer (status, envelope, `error` in a 200), scrubbing the key from any
-    /// portal text that quotes it.
+    /// Classifies an answer (status, envelope, `error` in a 200), scrubbing every secret from
+    /// any portal text that quotes it.
     fn decode(&self, a: Answer) -> Result<Value, ApiError> {
         let Answer {
             status,
@@ -240,13 +273,14 @@ impl Client {
             body,
         } = a;
         classify::envelope(status, retry_after, location.as_deref(), &body).map_err(|e| {
-            // A failure's message quotes portal text (capped at 300 characters, so a quoted key
-            // could be cut); when the answer holds the key, decode it again with the key
-            // replaced, then scrub the message itself too.
-            let k = self.key.expose_secret().as_bytes();
+            // A failure's message quotes portal text (capped at 300 characters, so a quoted
+            // secret could be cut); when the answer holds a secret, decode it again with the
+            // secret replaced, then scrub the message itself too.
             let (b, l) = (
-                scrub(&body, k),
-                location.as_deref().and_then(|l| scrub(l.as_bytes(), k)),
+                self.secrets.scrub_bytes(&body),
+                location
+                    .as_deref()
+                    .and_then(|l| self.secrets.scrub_bytes(l.as_bytes())),
             );
             let e = if b.is_some() || l.is_some() {
                 let loc = l.map(|l| String::from_utf8_lossy(&l).into_owned());
@@ -261,7 +295,10 @@ impl Client {
             } else {
                 e
             };
-            let mut e = redact(e, &self.key);
+            let mut e = self.secrets.redact(e);
+            if e.kind == ErrorKind::Unauthorized {
+                e.message = self.secrets.rejected().to_string();
+            }
             e.rate_limit = rate_limit;
             e
         })
@@ -282,6 +319,7 @@ impl Client {
     /// `GET /api/2.0/files/file/{id}`
     pub async fn file_info(&self, id: &FileId) -> Result<FileState, ApiError> {
         self.call_file(
+            id,
             reqwest::Method::GET,
             &format!("api/2.0/files/file/{}", id.path_segment()),
             None,
@@ -297,11 +335,13 @@ impl Client {
             r#"{"lockFile":false}"#
         };
         self.call_file(
+            id,
             reqwest::Method::PUT,
             &format!("api/2.0/files/file/{}/lock", id.path_segment()),
             Some(body),
         )
         .await
+        .map_err(|e| self.facts.explain_lock_refusal(id, e))
     }
 
     /// `GET /api/2.0/files/file/{id}/protectusers`
@@ -374,6 +414,9 @@ impl Client {
                 .collect()
         };
         let files = ids("files")?;
+        let current = v.get("current");
+        self.facts
+            .note(current.and_then(|c| c.get("rootFolderType")), &files);
         let file_states = v
             .get("files")
             .and_then(Value::as_array)
@@ -388,7 +431,7 @@ impl Client {
         Ok(FolderPage {
             total: num("total")
                 .ok_or_else(|| ApiError::bad_response("folder listing has no `total`"))?,
-            title: v.get("current").and_then(|c| str_field(c, "title")),
+            title: current.and_then(|c| str_field(c, "title")),
             files,
             file_states,
             folders,
@@ -427,6 +470,8 @@ struct FileLite {
     #[serde(rename = "lockedBy")]
     locked_by: Option<String>,
     security: Option<SecurityLite>,
+    #[serde(rename = "rootFolderType")]
+    root_folder_type: Option<Value>,
 }
 
 #[derive(serde::Deserialize)]
@@ -435,18 +480,22 @@ struct SecurityLite {
     lock: Option<bool>,
 }
 
-/// The fast path's decision: `Some` only for a plain success envelope holding a file object.
-fn fast_file_state(body: &[u8]) -> Option<FileState> {
+/// The fast path's decision: `Some` only for a plain success envelope holding a file object;
+/// with the state comes the file's `rootFolderType`.
+fn fast_file_state(body: &[u8]) -> Option<(FileState, Option<Value>)> {
     match serde_json::from_slice::<FastEnvelope<FileLite>>(body) {
         Ok(FastEnvelope {
             response: Some(f),
             error: None,
-        }) => Some(FileState {
-            title: f.title,
-            locked: f.locked.unwrap_or(false),
-            locked_by: f.locked_by.filter(|s| !s.is_empty()),
-            can_lock: f.security.and_then(|s| s.lock),
-        }),
+        }) => Some((
+            FileState {
+                title: f.title,
+                locked: f.locked.unwrap_or(false),
+                locked_by: f.locked_by.filter(|s| !s.is_empty()),
+                can_lock: f.security.and_then(|s| s.lock),
+            },
+            f.root_folder_type,
+        )),
         _ => None,
     }
 }
@@ -467,79 +516,6 @@ fn file_state(v: &Value) -> Result<FileState, ApiError> {
     })
 }
 
-/// Parses `--ca-cert` contents: one or more PEM certificates. reqwest (rustls) silently adds
-/// nothing for a file without a `BEGIN CERTIFICATE` block, so an empty result is an error here:
-/// a wrong file must not look like it was accepted.
-pub fn pem_certificates(pem: &[u8]) -> Result<Vec<reqwest::Certificate>, String> {
-    let certs = reqwest::Certificate::from_pem_bundle(pem)
-        .map_err(|e| format!("not a PEM certificate ({e})"))?;
-    if certs.is_empty() {
-        return Err(
-            "not a PEM certificate: no `-----BEGIN CERTIFICATE-----` block found (convert a DER file with `openssl x509 -inform der -in ca.der -out ca.pem`)"
-                .into(),
-        );
-    }
-    Ok(certs)
-}
-
-/// A hostile or chatty portal (or proxy) may echo the `Authorization` header into an error
-/// message or a redirect target; the message goes to the terminal and results.csv, so the key
-/// is replaced before anything else sees it.
-fn redact(mut e: ApiError, key: &SecretString) -> ApiError {
-    let k = key.expose_secret();
-    if !k.is_empty() && e.message.contains(k) {
-        e.message = e.message.replace(k, "[redacted]");
-    }
-    e
-}
-
-/// `hay` with every occurrence of `key` replaced by `[redacted]`; `None` when there is none.
-fn scrub(hay: &[u8], key: &[u8]) -> Option<Vec<u8>> {
-    if key.is_empty() || hay.len() < key.len() || !hay.windows(key.len()).any(|w| w == key) {
-        return None;
-    }
-    let mut out = Vec::with_capacity(hay.len());
-    let mut i = 0;
-    while i < hay.len() {
-        if hay[i..].starts_with(key) {
-            out.extend_from_slice(b"[redacted]");
-            i += key.len();
-        } else {
-            out.push(hay[i]);
-            i += 1;
-        }
-    }
-    Some(out)
-}
-
-/// Reads a body, refusing more than [`MAX_BODY_BYTES`].
-async fn read_capped(mut resp: reqwest::Response) -> Result<bytes::Bytes, ApiError> {
-    if let Some(len) = resp.content_length() {
-        if len > MAX_BODY_BYTES as u64 {
-            return Err(ApiError::new(
-                ErrorKind::BadResponse,
-                Some(resp.status().as_u16()),
-                format!(
-                    "response body of {len} bytes is larger than the {MAX_BODY_BYTES}-byte limit"
-                ),
-            ));
-        }
-    }
-    let status = resp.status().as_u16();
-    let mut buf = BytesMut::new();
-    while let Some(chunk) = resp.chunk().await.map_err(classify::transport)? {
-        if buf.len() + chunk.len() > MAX_BODY_BYTES {
-            return Err(ApiError::new(
-                ErrorKind::BadResponse,
-                Some(status),
-                format!("response body is larger than the {MAX_BODY_BYTES}-byte limit"),
-            ));
-        }
-        buf.extend_from_slice(&chunk);
-    }
-    Ok(buf.freeze())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -552,7 +528,7 @@ mod tests {
             br#"{"response":{"id":2},"error":null}"#,
         ];
         for b in bodies {
-            let fast = fast_file_state(b).expect("plain success");
+            let (fast, _) = fast_file_state(b).expect("plain success");
             let general = file_state(&classify::envelope(200, None, None, b).unwrap()).unwrap();
             assert_eq!(fast, general);
         }

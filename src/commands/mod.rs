@@ -1,7 +1,9 @@
 //! The subcommands, each a thin layer: resolve the configuration, hand it to the session (or
 //! to the loaders, or the sandbox), print what went wrong.
 
+mod diff;
 mod restore;
+mod resume;
 mod run;
 mod validate;
 
@@ -16,6 +18,7 @@ pub async fn dispatch(cmd: Command, argv: Vec<String>) -> Exit {
         Command::Run(a) => run::run(a, argv).await,
         Command::Validate(a) => validate::validate(a),
         Command::Restore(a) => restore::restore(a, argv).await,
+        Command::Diff(a) => diff::diff(a),
         Command::Sandbox(a) => match crate::sandbox::run_cli(a).await {
             Ok(()) => Exit::Success,
             Err(e) => {

@@ -53,10 +53,15 @@ async fn restore_inner(a: RestoreArgs, argv: Vec<String>, ui: &Ui) -> Result<Exi
     let cfg = RunConfig::for_restore(&a, &st.portal, argv)?;
     let shown: Vec<String> = a.dirs.iter().map(|d| d.display().to_string()).collect();
     ui.info(&format!(
-        "{}: {} files to unlock",
+        "{}: {} to unlock",
         shown.join(", "),
-        files.len()
+        crate::text::count(files.len() as u64, "file")
     ));
+    if files.is_empty() {
+        if let Some(hint) = other_run_hint(&cfg.settings.report_root, &st, &a.dirs) {
+            ui.alert(&hint);
+        }
+    }
     if a.dry_run {
         let mut out = format!(
             "Restore plan for {} (dry run, nothing sent): unlock {} files\n",
@@ -91,9 +96,50 @@ async fn restore_inner(a: RestoreArgs, argv: Vec<String>, ui: &Ui) -> Result<Exi
         }),
         job_files: Vec::new(),
         action: None,
+        lines: Vec::new(),
         sources,
     };
     session::run(cfg, spec).await
+}
+
+/// When this run locked nothing (the files were already locked, by an earlier run of the
+/// same plan), the directory under `root` of the run that did, as a hint.
+fn other_run_hint(root: &Path, st: &RunState, given: &[std::path::PathBuf]) -> Option<String> {
+    let mut best: Option<(String, std::path::PathBuf, usize)> = None;
+    for entry in std::fs::read_dir(root).ok()?.flatten() {
+        let dir = entry.path();
+        if given.iter().any(|g| same_dir(g, &dir)) {
+            continue;
+        }
+        let Some(record) = Record::peek(&dir) else {
+            continue;
+        };
+        let Ok(Some(other)) = record.state() else {
+            continue;
+        };
+        if other.kind != RunKind::Run || other.dry_run || other.plan_digest != st.plan_digest {
+            continue;
+        }
+        let n = locked_by_run(&dir, &record).map(|f| f.len()).unwrap_or(0);
+        if n > 0 && best.as_ref().is_none_or(|(at, ..)| *at < other.created_at) {
+            best = Some((other.created_at, dir, n));
+        }
+    }
+    best.map(|(_, dir, n)| {
+        format!(
+            "nothing to unlock here, but {} (a run of the same plan) locked {}: run `docspace-batch restore {}`",
+            dir.display(),
+            crate::text::count(n as u64, "file"),
+            crate::session::shell_quote(&dir.display().to_string())
+        )
+    })
+}
+
+fn same_dir(a: &Path, b: &Path) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => a == b,
+    }
 }
 
 fn check_source(dir: &Path, st: &RunState, first: Option<&RunState>) -> Result<(), Error> {

@@ -1,17 +1,18 @@
-//! `run`: job files (or the recorded plan of `--resume DIR`) through the session.
+//! `run`: job files (or the recorded plan of `--resume DIR|latest`) through the session.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
+use super::resume::{self, Continued};
 use crate::cli::RunArgs;
 use crate::config::{self, Output, RunConfig};
 use crate::error::{Error, Exit};
 use crate::job::{Action, JobFile};
 use crate::progress::Ui;
-use crate::record::{JobFileRef, Record, RunKind, RunState};
-use crate::runner::plan::{self, Plan};
+use crate::record::{self, JobFileRef, RunKind};
+use crate::runner::plan;
 use crate::session::{self, PlanSource, Resumed, Spec};
 
-/// `run JOBFILE...`, `run --dry-run`, `run --resume DIR`.
+/// `run JOBFILE...`, `run --dry-run`, `run --resume DIR|latest`.
 pub async fn run(a: RunArgs, argv: Vec<String>) -> Exit {
     let ui = Ui::new(Output::from_partial(&a.settings.partial()));
     match run_inner(a, argv, &ui).await {
@@ -28,86 +29,116 @@ async fn run_inner(a: RunArgs, argv: Vec<String>, ui: &Ui) -> Result<Exit, Error
             "--dry-run cannot be combined with --resume: the directory holds a real run's record. Run the dry run with its own --report-dir".into(),
         ));
     }
-    let resumed = a.resume.as_deref().map(resumable).transpose()?;
-    let paths: Vec<PathBuf> = match (&resumed, a.jobfiles.is_empty()) {
-        (Some((st, ..)), true) => st.job_files.iter().map(|j| j.path.clone()).collect(),
-        (_, false) => a.jobfiles.clone(),
-        (None, true) => {
-            return Err(Error::Usage(
-                "no job file given: docspace-batch run JOBFILE... (see --help)".into(),
-            ))
-        }
+    let latest = a.resume.as_deref() == Some(Path::new("latest"));
+    let mut cont = match &a.resume {
+        Some(d) if !latest => Some(resume::open_dir(d)?),
+        _ => None,
     };
-    // A resume uses the --action of the run it continues unless told otherwise.
-    let recorded_action = resumed.as_ref().and_then(|(st, ..)| st.action.as_deref());
-    let action = match (a.settings.action, recorded_action) {
-        (Some(a), _) => Some(a),
-        (None, Some(r)) => Some(Action::parse(r).map_err(Error::Usage)?),
-        (None, None) => None,
-    };
-    let mut files = config::load_jobs(&paths, action)?;
-    for f in &files {
-        for w in &f.warnings {
-            ui.warn(&format!("{}: {w}", f.path.display()));
-        }
-    }
-    if let Some((st, ..)) = &resumed {
-        same_job_files(st, &files, a.resume.as_deref().unwrap_or(".".as_ref()))?;
-    }
-    let cfg = RunConfig::for_run(&a, &files, argv)?;
+    let mut files = load(&a, cont.as_ref(), latest, ui)?;
     plan::scope_job_names(&mut files);
+    let entries: Vec<_> = files
+        .iter()
+        .flat_map(|f| f.entries.iter().cloned())
+        .collect();
+    let lines = record::plan_lines(&entries);
+    if latest {
+        let cfg = RunConfig::for_run(&a, &files, argv.clone(), None)?;
+        let digest = record::plan_digest(&lines, cfg.settings.shard);
+        if let Some(dir) = resume::find_latest(&cfg.settings.report_root, &digest) {
+            ui.info(&format!("--resume latest: continuing {}", dir.display()));
+            cont = Some(resume::open_dir(&dir)?);
+        }
+    }
+    if let Some(c) = cont.as_ref().filter(|_| !a.jobfiles.is_empty()) {
+        let recorded = c
+            .record
+            .plan_lines()
+            .map_err(|e| Error::Usage(e.to_string()))?;
+        resume::same_plan(c.record.dir(), &recorded, &lines)?;
+    }
+    let cfg = RunConfig::for_run(&a, &files, argv, cont.as_ref().map(|c| &c.state))?;
+    let action = a.settings.action.or(cont
+        .as_ref()
+        .and_then(|c| recorded_action(c).ok().flatten()));
     let spec = Spec {
         kind: RunKind::Run,
-        name: files
-            .first()
-            .map(|f| f.name.clone())
-            .unwrap_or_else(|| "run".into()),
+        name: match &cont {
+            Some(c) => c.state.name.clone(),
+            None => files
+                .first()
+                .map(|f| f.name.clone())
+                .unwrap_or_else(|| "run".into()),
+        },
         job_files: files.iter().map(job_file_ref).collect(),
         action: action.map(|a| a.as_str().to_string()),
-        plan: match resumed {
-            Some((_, plan, record)) => PlanSource::Recorded(Box::new(Resumed { record, plan })),
-            None => PlanSource::Expand(files.into_iter().flat_map(|f| f.entries).collect()),
+        lines,
+        plan: match cont {
+            Some(c) => PlanSource::Recorded(Box::new(Resumed {
+                record: c.record,
+                plan: c.plan,
+            })),
+            None => PlanSource::Expand(entries),
         },
         sources: Vec::new(),
     };
     session::run(cfg, spec).await
 }
 
-/// The record of `--resume DIR` (locked) with its state and plan, refused when DIR is not a
-/// run that can continue.
-fn resumable(dir: &std::path::Path) -> Result<(RunState, Plan, Record), Error> {
-    let (record, st) = session::open_existing(dir)?;
-    let p = record.plan().map_err(|e| Error::Usage(e.to_string()))?;
-    if st.dry_run {
-        return Err(Error::Usage(
-            "that directory holds a dry run; start a real run instead of resuming it".into(),
-        ));
+/// The job files: as given, or (resuming without them) the ones the run recorded, loaded with
+/// the `--action` the run used unless another is given.
+fn load(
+    a: &RunArgs,
+    cont: Option<&Continued>,
+    latest: bool,
+    ui: &Ui,
+) -> Result<Vec<JobFile>, Error> {
+    let paths: Vec<PathBuf> = match (cont, a.jobfiles.is_empty()) {
+        (Some(c), true) => c.state.job_files.iter().map(|j| j.path.clone()).collect(),
+        (_, false) => a.jobfiles.clone(),
+        (None, true) if latest => {
+            return Err(Error::Usage(
+                "--resume latest needs the job files, to know which run to continue: docspace-batch run JOBFILE... --resume latest".into(),
+            ))
+        }
+        (None, true) => {
+            return Err(Error::Usage(
+                "no job file given: docspace-batch run JOBFILE... (see --help)".into(),
+            ))
+        }
+    };
+    let action = match (a.settings.action, cont) {
+        (Some(a), _) => Some(a),
+        (None, Some(c)) => recorded_action(c)?,
+        (None, None) => None,
+    };
+    let files = match config::load_jobs(&paths, action) {
+        Ok(f) => f,
+        // The plan is in the record: job files that moved or changed since do not stop a
+        // resume that did not name them; only their settings are missed.
+        Err(e) if cont.is_some() && a.jobfiles.is_empty() => {
+            ui.warn(&format!(
+                "the recorded job files cannot be loaded ({}); continuing the recorded plan with the command line's settings",
+                e.to_string().lines().next().unwrap_or_default()
+            ));
+            Vec::new()
+        }
+        Err(e) => return Err(e),
+    };
+    for f in &files {
+        for w in &f.warnings {
+            ui.warn(&format!("{}: {w}", f.path.display()));
+        }
     }
-    if st.kind != RunKind::Run {
-        return Err(Error::Usage(
-            "that directory holds a restore report; run `docspace-batch restore` again instead"
-                .into(),
-        ));
-    }
-    Ok((st, p, record))
+    Ok(files)
 }
 
-fn same_job_files(st: &RunState, files: &[JobFile], dir: &std::path::Path) -> Result<(), Error> {
-    let now: Vec<&str> = files.iter().map(|f| f.sha256.as_str()).collect();
-    let then: Vec<&str> = st.job_files.iter().map(|j| j.sha256.as_str()).collect();
-    if now == then {
-        return Ok(());
-    }
-    let names: Vec<String> = st
-        .job_files
-        .iter()
-        .map(|j| j.path.display().to_string())
-        .collect();
-    Err(Error::Usage(format!(
-        "the job files differ from those {} was made from ({}); resuming would run a different plan. Start a new run instead",
-        dir.display(),
-        names.join(", ")
-    )))
+/// The `--action` the continued run recorded.
+fn recorded_action(c: &Continued) -> Result<Option<Action>, Error> {
+    c.state
+        .action
+        .as_deref()
+        .map(|r| Action::parse(r).map_err(Error::Usage))
+        .transpose()
 }
 
 fn job_file_ref(f: &JobFile) -> JobFileRef {

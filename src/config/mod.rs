@@ -2,6 +2,7 @@
 //! once into a [`RunConfig`]. The only module that sees [`crate::cli`] types; everything below
 //! (session, runner, report) reads the resolved values.
 
+mod credential;
 mod portal;
 pub mod settings;
 
@@ -9,14 +10,14 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use secrecy::SecretString;
-
-pub use portal::{api_key, is_loopback, portal_url};
+pub use credential::credential;
+pub use portal::{is_loopback, portal_url};
 pub use settings::{LogFormat, PartialSettings, ProgressMode, Settings};
 
 use crate::cli::{PortalArgs, RestoreArgs, RunArgs};
 use crate::error::Error;
 use crate::job::{self, JobFile};
+use crate::record::RunState;
 use crate::sandbox::SandboxOptions;
 
 /// A usage or configuration problem: exit 2, nothing sent.
@@ -72,12 +73,12 @@ impl Output {
 
 /// The portal a command talks to.
 pub enum PortalTarget {
-    /// A real portal and its API key.
+    /// A real portal and the credential for it.
     Real {
         /// Base URL, checked by [`portal_url`].
         url: url::Url,
-        /// Sent as `Authorization: Bearer`; never printed.
-        key: SecretString,
+        /// The API key, session token or user and password; never printed.
+        credential: crate::api::Credential,
     },
     /// An in-process sandbox started for this command (`--sandbox`).
     Sandbox(SandboxOptions),
@@ -86,10 +87,10 @@ pub enum PortalTarget {
 impl std::fmt::Debug for PortalTarget {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            PortalTarget::Real { url, .. } => f
+            PortalTarget::Real { url, credential } => f
                 .debug_struct("Real")
                 .field("url", &url.as_str())
-                .field("key", &"[redacted]")
+                .field("credential", credential)
                 .finish(),
             PortalTarget::Sandbox(_) => f.write_str("Sandbox"),
         }
@@ -128,8 +129,14 @@ pub struct RunConfig {
 
 impl RunConfig {
     /// Resolves `run`: settings from the command line over those of `files`, the portal
-    /// (needed unless a dry run has no folder to expand) and the report target.
-    pub fn for_run(a: &RunArgs, files: &[JobFile], argv: Vec<String>) -> Result<RunConfig, Error> {
+    /// (needed unless a dry run has no folder to expand; for a resume, the one `recorded`)
+    /// and the report target.
+    pub fn for_run(
+        a: &RunArgs,
+        files: &[JobFile],
+        argv: Vec<String>,
+        recorded: Option<&RunState>,
+    ) -> Result<RunConfig, Error> {
         let started = Instant::now();
         let yaml: Vec<_> = files
             .iter()
@@ -144,14 +151,15 @@ impl RunConfig {
         let needs_portal =
             !a.dry_run || has_folders || a.portal.sandbox || a.settings.portal.is_some();
         let mut warnings = Vec::new();
-        let portal = if needs_portal {
-            Some(portal_target(&a.portal, &settings, &mut warnings)?)
-        } else {
-            None
+        let portal = match recorded {
+            Some(st) => Some(recorded_portal(st, &a.portal, &settings, &mut warnings)?),
+            None if needs_portal => Some(portal_target(&a.portal, &settings, &mut warnings)?),
+            None => None,
         };
-        let report = match &a.resume {
-            Some(d) => ReportTarget::Resume(d.clone()),
-            None => ReportTarget::New(settings.report_dir.clone()),
+        let report = match (&a.resume, recorded) {
+            // `--resume latest` that found nothing to continue starts a new run.
+            (Some(d), Some(_)) => ReportTarget::Resume(d.clone()),
+            _ => ReportTarget::New(settings.report_dir.clone()),
         };
         Ok(RunConfig {
             output: Output::from_settings(&settings),
@@ -231,9 +239,52 @@ fn portal_target(
         Error::Usage("no portal: pass --portal https://yourportal.onlyoffice.com or set DOCSPACE_URL (or use --sandbox)".into())
     })?;
     let url = portal_url(raw, s.allow_http)?;
-    let (key, w) = api_key(a.api_key_file.as_deref())?;
+    let (credential, w) = credential(a)?;
     warnings.extend(w);
-    Ok(PortalTarget::Real { url, key })
+    Ok(PortalTarget::Real { url, credential })
+}
+
+/// A resume talks to the portal its run recorded: a different one given now is refused (the
+/// record would mix two portals), none given means the recorded one.
+fn recorded_portal(
+    st: &RunState,
+    a: &PortalArgs,
+    s: &Settings,
+    warnings: &mut Vec<String>,
+) -> Result<PortalTarget, Error> {
+    let differs = |now: &str| {
+        Error::Usage(format!(
+            "this run was recorded against {}, not {now}; a resume uses the portal its run used (leave out --portal/DOCSPACE_URL, or start a new run)",
+            if st.sandbox { "the in-process sandbox (--sandbox)" } else { &st.portal }
+        ))
+    };
+    if st.sandbox {
+        match &s.portal {
+            Some(p) if !a.sandbox => return Err(differs(p)),
+            _ => {}
+        }
+        let a = PortalArgs {
+            sandbox: true,
+            ..a.clone()
+        };
+        return portal_target(&a, s, warnings);
+    }
+    if a.sandbox {
+        return Err(differs("the in-process sandbox (--sandbox)"));
+    }
+    let recorded = portal_url(&st.portal, true)?;
+    if let Some(now) = &s.portal {
+        let now_url = portal_url(now, s.allow_http)?;
+        if now_url.as_str().trim_end_matches('/') != recorded.as_str().trim_end_matches('/') {
+            return Err(differs(now_url.as_str()));
+        }
+    }
+    let s = Settings {
+        portal: Some(recorded.to_string()),
+        allow_http: true,
+        ..s.clone()
+    };
+    portal_target(a, &s, warnings)
 }
 
 /// Loads every job file, YAML first: a YAML `settings.action` is the default action for the

@@ -1,8 +1,4 @@
-//! Where the portal is and the credential for it: URL checks and the API key's sources.
-
-use std::path::Path;
-
-use secrecy::SecretString;
+//! Where the portal is: the URL checks.
 
 use super::ConfigError;
 use crate::text::{printable, URL};
@@ -21,7 +17,7 @@ pub fn portal_url(raw: &str, allow_http: bool) -> Result<url::Url, ConfigError> 
         ))
     })?;
     if !u.username().is_empty() || u.password().is_some() {
-        return Err(bad("the portal URL must not contain a user name or password; pass the key through DOCSPACE_API_KEY or --api-key-file"));
+        return Err(bad("the portal URL must not contain a user name or password; pass the credential through the environment or a file (see --help)"));
     }
     if u.query().is_some() || u.fragment().is_some() {
         return Err(bad(
@@ -34,7 +30,7 @@ pub fn portal_url(raw: &str, allow_http: bool) -> Result<url::Url, ConfigError> 
         "http" if is_loopback(host) || allow_http => {}
         "http" => {
             return Err(bad(format!(
-                "refusing http:// to {host}: the key would travel in clear text. Use https://, or pass --allow-http if you really mean it"
+                "refusing http:// to {host}: the credential would travel in clear text. Use https://, or pass --allow-http if you really mean it"
             )))
         }
         s => return Err(bad(format!("portal URL scheme `{s}` is not supported; use https://"))),
@@ -56,55 +52,6 @@ pub fn is_loopback(host: &str) -> bool {
         || h.parse::<std::net::IpAddr>()
             .map(|ip| ip.is_loopback())
             .unwrap_or(false)
-}
-
-/// Reads the key: `--api-key-file` wins over `DOCSPACE_API_KEY`. Returns warnings to show.
-pub fn api_key(file: Option<&Path>) -> Result<(SecretString, Vec<String>), ConfigError> {
-    let mut warnings = Vec::new();
-    let raw = if let Some(p) = file {
-        let meta = std::fs::metadata(p)
-            .map_err(|e| bad(format!("--api-key-file {}: {e}", p.display())))?;
-        if meta.len() > 64 * 1024 {
-            return Err(bad(format!(
-                "--api-key-file {}: too large to be an API key",
-                p.display()
-            )));
-        }
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            if meta.permissions().mode() & 0o077 != 0 {
-                warnings.push(format!(
-                    "{} is readable by other users; run `chmod 600 {}`",
-                    p.display(),
-                    p.display()
-                ));
-            }
-        }
-        let bytes =
-            std::fs::read(p).map_err(|e| bad(format!("--api-key-file {}: {e}", p.display())))?;
-        String::from_utf8(bytes)
-            .map_err(|_| bad(format!("--api-key-file {}: not UTF-8 text", p.display())))?
-    } else {
-        match std::env::var("DOCSPACE_API_KEY") {
-            Ok(k) => k,
-            Err(_) => {
-                return Err(bad(
-                    "no API key: set DOCSPACE_API_KEY or pass --api-key-file PATH (or use --sandbox to rehearse)",
-                ))
-            }
-        }
-    };
-    let key = raw.trim().to_string();
-    if key.is_empty() {
-        return Err(bad("the API key is empty"));
-    }
-    if key.chars().any(|c| c.is_control() || c == ' ') {
-        return Err(bad(
-            "the API key contains spaces or control characters; check the key file",
-        ));
-    }
-    Ok((SecretString::from(key), warnings))
 }
 
 #[cfg(test)]

@@ -221,6 +221,12 @@ settings! {
     /// Treat a folder that does not exist or cannot be read as empty instead of an error.
     skip_missing_folders: bool = false, rule rules::flag, expect "`true` or `false`",
         arg(long, num_args = 0, default_missing_value = "true");
+    /// With --resume: also run again the tasks that failed permanently (not found, forbidden…).
+    retry_failed: bool = false, rule rules::flag, expect "`true` or `false`",
+        arg(long, num_args = 0, default_missing_value = "true");
+    /// Where default report directories are made and `--resume latest` looks [default: reports].
+    report_root: PathBuf = PathBuf::from("reports"), rule rules::path, expect "a path",
+        arg(long, value_name = "DIR");
     /// Start CSV exports with a UTF-8 byte-order mark, so Excel shows non-ASCII titles right.
     csv_bom: bool = false, rule rules::flag, expect "`true` or `false`",
         arg(long, num_args = 0, default_missing_value = "true");

@@ -52,6 +52,14 @@ pub fn open_append(path: &Path) -> io::Result<File> {
         .map_err(|e| link_error(path, e))
 }
 
+/// Opens `path` for reading only; a symbolic link there is an error.
+pub fn open_read(path: &Path) -> io::Result<File> {
+    options()
+        .read(true)
+        .open(path)
+        .map_err(|e| link_error(path, e))
+}
+
 /// Opens `path` for reading and writing (creating it 0600); a symbolic link there is an error.
 pub fn open_rw(path: &Path) -> io::Result<File> {
     options()

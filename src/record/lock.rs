@@ -49,6 +49,31 @@ impl DirLock {
         write!(f, "{}", std::process::id()).map_err(LockError::Io)?;
         Ok(DirLock { _file: f })
     }
+
+    /// Fails with [`LockError::InUse`] when another process holds `dir`'s lock, without
+    /// taking it beyond the check: a shared `flock` on the lock file, opened read-only (so a
+    /// directory one may only read can still be checked), released on return. A reader that
+    /// held it longer would make a run starting meanwhile exit 2 as "in use". A directory
+    /// without a lock file was never locked.
+    pub fn check_free(dir: &Path) -> Result<(), LockError> {
+        let path = dir.join(LOCK_FILE);
+        let mut f = match super::files::open_read(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(LockError::Io(e)),
+        };
+        match f.try_lock_shared() {
+            Ok(()) => Ok(()),
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut text = String::new();
+                let _ = f.read_to_string(&mut text);
+                Err(LockError::InUse {
+                    pid: text.trim().parse().ok(),
+                })
+            }
+            Err(std::fs::TryLockError::Error(e)) => Err(LockError::Io(e)),
+        }
+    }
 }
 
 impl LockError {
@@ -81,6 +106,25 @@ mod tests {
             other => panic!("{other:?}"),
         }
         drop(first);
+        DirLock::acquire(d.path()).unwrap();
+    }
+
+    #[test]
+    fn check_free_sees_a_holder_and_takes_nothing() {
+        let d = tempfile::tempdir().unwrap();
+        DirLock::check_free(d.path()).unwrap();
+        assert!(
+            !d.path().join(LOCK_FILE).exists(),
+            "a check creates no lock file"
+        );
+        let held = DirLock::acquire(d.path()).unwrap();
+        match DirLock::check_free(d.path()) {
+            Err(LockError::InUse { pid }) => assert_eq!(pid, Some(std::process::id())),
+            other => panic!("{other:?}"),
+        }
+        drop(held);
+        DirLock::check_free(d.path()).unwrap();
+        // The check released its shared lock: a run can take the directory right after.
         DirLock::acquire(d.path()).unwrap();
     }
 }

@@ -1,8 +1,9 @@
 //! The run's record: `run.db`, an SQLite database in the report directory and the truth of the
 //! run. It holds the plan, a write intent committed before each lock/unlock request leaves,
 //! every result with its access rows (one transaction), each start/resume/stop of a process
-//! with its request counters, skipped folders, and, in a run that `restore` released, which
-//! files it released. Every CSV/JSON/MD file beside it is an export ([`crate::report`]).
+//! with its request counters, skipped folders, what the last start learnt about the portal
+//! (never the credential), and, in a run that `restore` released, which files it released.
+//! Every CSV/JSON/MD file beside it is an export ([`crate::report`]).
 //!
 //! Durability: WAL with `synchronous=NORMAL`: a committed transaction survives the process
 //! being killed (it is in the WAL file, which the next open replays); a power loss can take
@@ -13,6 +14,7 @@
 //! Safety: the directory is locked ([`lock`]) before anything is read or written, and no file
 //! in it is opened through a symbolic link ([`files`]).
 
+mod about;
 pub mod files;
 pub mod lock;
 mod read;
@@ -23,6 +25,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OpenFlags};
 use serde::{Deserialize, Serialize};
 
+pub use about::{CallerInfo, PortalInfo};
 pub use lock::{DirLock, LockError};
 pub use read::Intent;
 pub use store::Counters;
@@ -80,6 +83,7 @@ CREATE TABLE IF NOT EXISTS sessions (
     writes INTEGER NOT NULL DEFAULT 0, busy_ms INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS skipped_folders (folder_id TEXT PRIMARY KEY, reason TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS released (file_id TEXT PRIMARY KEY, at TEXT NOT NULL, by TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS entries (n INTEGER PRIMARY KEY, line TEXT NOT NULL);
 ";
 
 /// A record that cannot be opened or written.
@@ -98,7 +102,11 @@ pub struct Record {
     conn: Connection,
     dir: PathBuf,
     session: i64,
-    _lock: DirLock,
+    /// `None` for a record opened only to look ([`Record::peek`]).
+    _lock: Option<DirLock>,
+    /// Device and inode of `run.db` when opened: a directory removed (or the file replaced)
+    /// mid-run would let SQLite go on writing into a file nobody can see any more.
+    identity: Option<(u64, u64)>,
 }
 
 impl std::fmt::Debug for Record {
@@ -151,8 +159,51 @@ impl Record {
             conn,
             dir: dir.to_path_buf(),
             session: 0,
-            _lock: lock,
+            _lock: Some(lock),
+            identity: identity(&path),
         })
+    }
+
+    /// Opens `dir`'s `run.db` read-only and without the lock, to look at it (`--resume
+    /// latest` choosing a directory); `None` when there is none. Never writes.
+    pub fn peek(dir: &Path) -> Option<Record> {
+        let path = dir.join(RUN_DB);
+        if !std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file()) {
+            return None;
+        }
+        Record::open_read_only(dir).ok()
+    }
+
+    /// Opens `dir`'s `run.db` read-only and without the lock (`diff`), failing with the cause.
+    /// A file that is not a database is found by the first read, not here.
+    pub fn open_read_only(dir: &Path) -> Result<Record, RecordError> {
+        let path = dir.join(RUN_DB);
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_NOFOLLOW
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(&path, flags)
+            .map_err(|e| RecordError::Failed(format!("{}: {e}", path.display())))?;
+        let _ = conn.busy_timeout(std::time::Duration::from_secs(5));
+        Ok(Record {
+            conn,
+            dir: dir.to_path_buf(),
+            session: 0,
+            _lock: None,
+            identity: None,
+        })
+    }
+
+    /// Fails when `run.db` is no longer the file this record opened (its directory was
+    /// removed or renamed, or the file replaced): writes would go nowhere anyone can read.
+    pub(crate) fn check_present(&self) -> Result<(), RecordError> {
+        let path = self.dir.join(RUN_DB);
+        if self.identity.is_some() && identity(&path) != self.identity {
+            return Err(RecordError::Failed(format!(
+                "{} was removed or replaced while the run was recording",
+                path.display()
+            )));
+        }
+        Ok(())
     }
 
     /// The report directory.
@@ -179,6 +230,13 @@ fn add_columns(conn: &Connection) -> rusqlite::Result<()> {
         }
     }
     Ok(())
+}
+
+fn identity(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(path)
+        .ok()
+        .map(|m| (m.dev(), m.ino()))
 }
 
 /// SQLite creates the WAL and shared-memory files with the database's mode; make sure.
@@ -231,6 +289,47 @@ pub struct RunState {
     /// What made the directory (absent in old files: a run).
     #[serde(default)]
     pub kind: RunKind,
+    /// Hash of the job entries as planned (see [`plan_lines`]) and the shard: two runs with
+    /// the same value run the same plan (`--resume latest` looks for it).
+    #[serde(default)]
+    pub plan_digest: String,
+    /// Run against an in-process sandbox (`--sandbox`), not a portal.
+    #[serde(default)]
+    pub sandbox: bool,
+}
+
+/// The job entries as comparable lines, one per entry: job, target, actions, failure policy.
+/// A comment or a blank line in a job file changes nothing here; a changed target does.
+pub fn plan_lines(entries: &[crate::job::Entry]) -> Vec<String> {
+    entries
+        .iter()
+        .map(|e| {
+            let target = match &e.target {
+                crate::job::Target::File(f) => format!("file {f}"),
+                crate::job::Target::Folder(f) => format!("folder {f}"),
+            };
+            let actions: Vec<&str> = e.actions.iter().map(|a| a.as_str()).collect();
+            let policy = match e.on_failure {
+                crate::job::OnFailure::SkipRest => "skip_rest",
+                crate::job::OnFailure::Continue => "continue",
+            };
+            format!("job {}: {target}: {} ({policy})", e.job, actions.join(", "))
+        })
+        .collect()
+}
+
+/// The digest of a plan: its lines and the shard it runs.
+pub fn plan_digest(lines: &[String], shard: Option<crate::units::Shard>) -> String {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    for l in lines {
+        h.update(l.as_bytes());
+        h.update(b"\n");
+    }
+    if let Some(s) = shard {
+        h.update(format!("shard {}/{}", s.k, s.n).as_bytes());
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A job file and its hash.
@@ -263,6 +362,11 @@ mod tests {
             )
             .unwrap();
         }
+        // Read-only (`diff` of an older release's run): read as it is, not altered.
+        let ro = Record::open_read_only(dir.path()).unwrap();
+        assert_eq!(ro.results().unwrap()[0].state_from, None);
+        assert!(ro.plan().unwrap().pages.is_empty());
+        drop(ro);
         let r = Record::open(dir.path()).unwrap();
         let rows = r.results().unwrap();
         assert_eq!((rows.len(), rows[0].state_from), (1, None));

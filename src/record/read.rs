@@ -46,6 +46,28 @@ pub struct Totals {
 }
 
 impl Record {
+    /// `table.column` for each column schema 2 added, or `NULL` where the record lacks it: an
+    /// older release's record opened read-only (`diff`) is not brought up to date.
+    fn newer(&self, columns: &[&str]) -> String {
+        let has = |tc: &str| {
+            let (table, column) = tc.split_once('.').unwrap_or((tc, tc));
+            self.conn
+                .query_row(
+                    &format!(
+                        "SELECT COUNT(*) > 0 FROM pragma_table_info('{table}') WHERE name = ?1"
+                    ),
+                    [column],
+                    |r| r.get::<_, bool>(0),
+                )
+                .unwrap_or(false)
+        };
+        let cols: Vec<&str> = columns
+            .iter()
+            .map(|c| if has(c) { *c } else { "NULL" })
+            .collect();
+        cols.join(", ")
+    }
+
     /// What made the directory; `None` for a directory that holds no plan yet.
     pub fn state(&self) -> Result<Option<RunState>> {
         let text: Option<String> = self
@@ -66,7 +88,10 @@ impl Record {
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT seq, job, file_id, action, on_failure, grp, title, folder, page_start FROM tasks ORDER BY seq",
+                &format!(
+                    "SELECT seq, job, file_id, action, on_failure, grp, title, {} FROM tasks ORDER BY seq",
+                    self.newer(&["tasks.folder", "tasks.page_start"]),
+                ),
             )
             .map_err(|e| self.fail(e))?;
         let mut rows = stmt.query([]).map_err(|e| self.fail(e))?;
@@ -110,12 +135,29 @@ impl Record {
         Ok(plan)
     }
 
+    /// The job entries the plan was made from ([`super::plan_lines`]), in order.
+    pub fn plan_lines(&self) -> Result<Vec<String>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT line FROM entries ORDER BY n")
+            .map_err(|e| self.fail(e))?;
+        let rows = stmt
+            .query_map([], |r| r.get(0))
+            .map_err(|e| self.fail(e))?
+            .collect::<rusqlite::Result<Vec<String>>>()
+            .map_err(|e| self.fail(e))?;
+        Ok(rows)
+    }
+
     /// Every recorded result, in `seq` order.
     pub fn results(&self) -> Result<Vec<ResultRow>> {
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT seq, job, file_id, action, outcome, http_status, attempts, error_kind, error, was_locked, locked, locked_by, title, users, duration_ms, finished_at, can_lock, state_from FROM results ORDER BY seq",
+                &format!(
+                    "SELECT seq, job, file_id, action, outcome, http_status, attempts, error_kind, error, was_locked, locked, locked_by, title, users, duration_ms, finished_at, can_lock, {} FROM results ORDER BY seq",
+                    self.newer(&["results.state_from"]),
+                ),
             )
             .map_err(|e| self.fail(e))?;
         let rows = stmt
@@ -141,6 +183,34 @@ impl Record {
                     name: r.get(3)?,
                     email: r.get(4)?,
                 })
+            })
+            .map_err(|e| self.fail(e))?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| self.fail(e))?;
+        Ok(rows)
+    }
+
+    /// Every recorded access row with the `seq` of the `protectusers` task that listed it, in
+    /// `seq` order: which rows belong to a file's last listing (`diff`).
+    pub fn access_by_seq(&self) -> Result<Vec<(u64, AccessRow)>> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT seq, file_id, title, user_id, name, email FROM access ORDER BY seq, rowid",
+            )
+            .map_err(|e| self.fail(e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, i64>(0)? as u64,
+                    AccessRow {
+                        file_id: r.get(1)?,
+                        title: r.get(2)?,
+                        user_id: r.get(3)?,
+                        name: r.get(4)?,
+                        email: r.get(5)?,
+                    },
+                ))
             })
             .map_err(|e| self.fail(e))?
             .collect::<rusqlite::Result<Vec<_>>>()

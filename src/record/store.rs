@@ -27,7 +27,9 @@ type Result<T> = std::result::Result<T, RecordError>;
 
 impl Record {
     /// Replaces whatever the record held (nothing, or a dry run) with a new plan.
-    pub fn start_plan(&mut self, st: &RunState, plan: &Plan) -> Result<()> {
+    /// `lines` are the job entries the plan came from ([`super::plan_lines`]), for comparing
+    /// a resume's job files.
+    pub fn start_plan(&mut self, st: &RunState, plan: &Plan, lines: &[String]) -> Result<()> {
         let state = serde_json::to_string(st).map_err(|e| self.fail(e))?;
         let tx = self.conn.transaction().map_err(|e| fail(&self.dir, e))?;
         let run = || -> rusqlite::Result<()> {
@@ -39,6 +41,7 @@ impl Record {
                 "sessions",
                 "skipped_folders",
                 "released",
+                "entries",
             ] {
                 tx.execute(&format!("DELETE FROM {t}"), [])?;
             }
@@ -66,6 +69,10 @@ impl Record {
                     page.map(|p| p.folder.to_string()),
                     page.map(|p| p.start as i64),
                 ])?;
+            }
+            let mut ins = tx.prepare("INSERT INTO entries (n, line) VALUES (?1, ?2)")?;
+            for (n, l) in lines.iter().enumerate() {
+                ins.execute(params![n as i64 + 1, l])?;
             }
             Ok(())
         };
@@ -96,6 +103,7 @@ impl Record {
         was_locked: Option<bool>,
         c: &Counters,
     ) -> Result<()> {
+        self.check_present()?;
         let session = self.session;
         let tx = self.conn.transaction().map_err(|e| fail(&self.dir, e))?;
         tx.execute(
@@ -110,6 +118,7 @@ impl Record {
     /// Records finished tasks, each result with its access rows, and the counters, in one
     /// transaction. A later result for the same `seq` replaces the earlier one.
     pub fn commit(&mut self, rows: &[(&ResultRow, &[AccessRow])], c: &Counters) -> Result<()> {
+        self.check_present()?;
         let session = self.session;
         let tx = self.conn.transaction().map_err(|e| fail(&self.dir, e))?;
         write_rows(&tx, rows, session)

@@ -6,6 +6,7 @@
 //! Every text cell goes through [`cell`] (formula-injection escaping); numbers are written as
 //! they are.
 
+pub mod diff;
 pub mod export;
 pub mod summary;
 

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{AccessRow, Outcome, ResultRow};
 use crate::api::ErrorKind;
-use crate::record::files;
+use crate::record::{files, PortalInfo};
 
 /// Run-level figures that are not in the rows.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -75,6 +75,10 @@ pub struct Summary {
     /// Folders `--skip-missing-folders` skipped, with why.
     #[serde(default)]
     pub skipped_folders: Vec<SkippedFolder>,
+    /// The server version, the caller, the kind of credential, an API key's expiry and the
+    /// warnings about it, as the last start found them.
+    #[serde(flatten)]
+    pub portal_info: PortalInfo,
 }
 
 /// A folder target that was skipped.
@@ -125,6 +129,7 @@ impl Summary {
             dry_run: false,
             cannot_lock: cannot_lock(rows),
             skipped_folders: Vec::new(),
+            portal_info: PortalInfo::default(),
         }
     }
 
@@ -200,22 +205,62 @@ const MAX_LIST: usize = 500;
 fn md_header(o: &mut String, s: &Summary) {
     let _ = writeln!(o, "# {} — docspace-batch report\n", md(&s.name));
     let _ = writeln!(o, "- Portal: {}", md(&s.portal));
+    md_portal_info(o, &s.portal_info);
     let _ = writeln!(
         o,
         "- Started {}, finished {} ({:.1} s)",
         s.started_at, s.finished_at, s.duration_seconds
     );
-    let _ = writeln!(
-        o,
-        "- Requests: {} (retries {}, 429 answers {}), {:.1} requests/s",
-        s.stats.requests, s.stats.retries, s.stats.rate_limited_429, s.achieved_rate
-    );
+    if s.dry_run {
+        // Nothing ran: a rate would be a meaningless 0.0.
+        let _ = writeln!(
+            o,
+            "- Dry run: nothing was written ({} requests to plan)",
+            s.stats.requests
+        );
+    } else {
+        let _ = writeln!(
+            o,
+            "- Requests: {} (retries {}, 429 answers {}), {:.1} requests/s",
+            s.stats.requests, s.stats.retries, s.stats.rate_limited_429, s.achieved_rate
+        );
+    }
     let _ = writeln!(o, "- Exit code: {}", s.exit_code);
     if let Some(r) = &s.stop_reason {
         let _ = writeln!(o, "- Stopped early: {}", md(r));
     }
     if let Some(c) = &s.resume_command {
         let _ = writeln!(o, "- Work is left. Resume with: `{}`", c);
+    }
+}
+
+/// The server, the caller and the credential, when the run read them.
+fn md_portal_info(o: &mut String, p: &PortalInfo) {
+    if let Some(v) = &p.server_version {
+        let _ = writeln!(o, "- Server: DocSpace {}", md(v));
+    }
+    if let Some(c) = &p.caller {
+        let _ = writeln!(o, "- Caller: {} ({})", md(&c.name), md(&c.id));
+    }
+    let kind = match p.credential.as_deref() {
+        Some("api_key") => "API key",
+        Some("token") => "session token",
+        Some("password") => "user and password (one sign-in)",
+        _ => return,
+    };
+    let expiry = match (&p.key_expires_at, &p.key_permissions) {
+        (Some(at), _) => format!(", expires {}", md(at)),
+        (None, Some(_)) => ", no expiry".to_string(),
+        (None, None) => String::new(),
+    };
+    let perms = p
+        .key_permissions
+        .as_ref()
+        .map(|l| format!(", permissions {}", md(&l.join(" "))))
+        .unwrap_or_default();
+    let _ = writeln!(o, "- Credential: {kind}{expiry}{perms}");
+    for w in &p.credential_warnings {
+        let _ = writeln!(o, "- **Warning:** {}", md(w));
     }
 }
 

@@ -43,6 +43,7 @@ pub async fn execute(
     ui: &mut Ui,
     label: &str,
 ) -> Executed {
+    ctx.tasks_running.store(true, Ordering::Relaxed);
     let (tx, rx) = mpsc::channel::<Msg>(4096);
     let journal = Journal::new(tx, Arc::new(unsettled));
     let handles = spawn_workers(&ctx, &tasks, titles, &journal);

@@ -63,6 +63,10 @@ pub struct Ctx {
     auth_recheck: OnceCell<bool>,
     /// When the context was made: the process's working time counts from here.
     started: std::time::Instant,
+    /// Set once tasks run: from then on a deadline also ends waits for the rate limiter. The
+    /// key check and folder listings before it finish, so the plan is recorded and a resume
+    /// has something to continue.
+    pub(crate) tasks_running: std::sync::atomic::AtomicBool,
 }
 
 /// A request the portal's answers ended: not worth retrying, or out of retries.
@@ -151,6 +155,7 @@ impl Ctx {
             ui,
             auth_recheck: OnceCell::new(),
             started: std::time::Instant::now(),
+            tasks_running: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -171,9 +176,16 @@ impl Ctx {
                 _ = self.stop.cancelled() => return Err(RequestEnd::Cancelled { attempts, last }),
                 p = self.gate.enter() => p,
             };
+            let deadline = async {
+                if self.tasks_running.load(Ordering::Relaxed) {
+                    self.stop.starting_cancelled().await
+                } else {
+                    self.stop.cancelled().await
+                }
+            };
             let sent_at = tokio::select! {
                 biased;
-                _ = self.stop.cancelled() => return Err(RequestEnd::Cancelled { attempts, last }),
+                _ = deadline => return Err(RequestEnd::Cancelled { attempts, last }),
                 t = self.limiter.acquire() => t,
             };
             attempts += 1;

@@ -47,7 +47,9 @@ impl StopReason {
     pub fn describe(&self) -> String {
         match self {
             StopReason::Signal => "interrupted by a signal".into(),
-            StopReason::Unauthorized => "the portal rejected the API key (401); run aborted".into(),
+            StopReason::Unauthorized => {
+                "the portal rejected the credential (401); run aborted".into()
+            }
             StopReason::DailyCap { resume_at } => format!(
                 "DocSpace's daily write cap was reached; writes are accepted again after {}",
                 crate::rfc3339(*resume_at)
@@ -66,6 +68,9 @@ impl StopReason {
 #[derive(Debug, Default)]
 pub struct Stop {
     token: CancellationToken,
+    /// Cancelled with `token`, and also by [`Stop::stop_starting`]: ends waits for a turn on
+    /// the rate limiter, which a stopping run must not sit out (`--rate 1/h`).
+    starting: CancellationToken,
     reason: Mutex<Option<StopReason>>,
     writes_stopped: AtomicBool,
     no_new_tasks: AtomicBool,
@@ -81,6 +86,7 @@ impl Stop {
             }
         }
         self.token.cancel();
+        self.starting.cancel();
     }
 
     /// `--max-duration`: no new task starts, but tasks already started finish all their
@@ -93,6 +99,7 @@ impl Stop {
             }
         }
         self.no_new_tasks.store(true, Ordering::SeqCst);
+        self.starting.cancel();
     }
 
     /// True once no new task may start.
@@ -117,6 +124,11 @@ impl Stop {
     /// True once nothing more may start.
     pub fn stopped(&self) -> bool {
         self.token.is_cancelled()
+    }
+
+    /// Resolves when the run stops or stops starting tasks.
+    pub fn starting_cancelled(&self) -> tokio_util::sync::WaitForCancellationFuture<'_> {
+        self.starting.cancelled()
     }
 
     /// Resolves when the run stops.

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 
-use super::{Sandbox, SandboxOptions};
+use super::{Sandbox, SandboxOptions, CALLER_EMAIL, PASSWORD, TFA_EMAIL};
 use crate::units::parse_duration;
 
 /// Named limiter presets for `--limits`.
@@ -44,21 +44,49 @@ pub struct SandboxArgs {
     /// Seed for the fault choice (same seed, same faults).
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub seed: u64,
-    /// Sliding-window limit per key, e.g. `1500/min`; 429 without Retry-After.
+    /// Sliding-window limit per user, e.g. `1500/min`; 429 without Retry-After.
     #[arg(long, value_name = "R")]
     pub limit_rate: Option<String>,
-    /// PUT/POST/DELETE in flight per key; 429 beyond.
+    /// PUT/POST/DELETE in flight per user; 429 beyond.
     #[arg(long, value_name = "N")]
     pub limit_writes: Option<u32>,
-    /// GET requests in flight per key; 429 beyond.
+    /// GET requests in flight per user; 429 beyond.
     #[arg(long, value_name = "N")]
     pub limit_reads: Option<u32>,
-    /// PUT/POST per day per key; 429 with Retry-After and X-RateLimit-Reset beyond.
+    /// PUT/POST per day per user; 429 with Retry-After and X-RateLimit-Reset beyond.
     #[arg(long, value_name = "N")]
     pub limit_daily_writes: Option<u32>,
     /// Preset for all four limits (individual --limit-* flags win).
     #[arg(long, value_enum, value_name = "PRESET")]
     pub limits: Option<LimitsPreset>,
+    /// DocSpace version to report and play, e.g. `3.0`: API keys from 3.1, keys/@self from
+    /// 3.2, content creators break others' locks before 3.5, "My documents" cannot be locked
+    /// and a missing file is a 403 before 3.7.1.
+    #[arg(long, value_name = "V", default_value = "3.7.2", value_parser = parse_version)]
+    pub server_version: [u32; 3],
+    /// The API key expires this long after start, e.g. `3d` (keys/@self `expiresAt`)
+    /// [default: never].
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    pub key_expires_in: Option<Duration>,
+    /// The API key's permissions, comma-separated: `files:read`, `files:write`, `*`, …
+    #[arg(long, value_name = "LIST", default_value = "*", value_delimiter = ',')]
+    pub key_permissions: Vec<String>,
+}
+
+/// Parses `3`, `3.0`, `3.7.2` (missing parts are 0).
+fn parse_version(raw: &str) -> Result<[u32; 3], String> {
+    let err =
+        || format!("invalid version `{raw}`: use MAJOR[.MINOR[.PATCH]], e.g. `3.0` or `3.7.2`");
+    let parts: Vec<u32> = raw
+        .trim()
+        .split('.')
+        .map(|p| p.parse().map_err(|_| err()))
+        .collect::<Result<_, _>>()?;
+    if parts.is_empty() || parts.len() > 3 {
+        return Err(err());
+    }
+    let at = |i: usize| parts.get(i).copied().unwrap_or(0);
+    Ok([at(0), at(1), at(2)])
 }
 
 /// Parses `N/unit` into a count and window: `1500/min`, `10/s`, `100/h`, `5/30s`.
@@ -132,6 +160,16 @@ impl SandboxArgs {
             limit_reads: self.limit_reads.or(reads),
             limit_daily_writes: self.limit_daily_writes.or(daily),
             interceptor: None,
+            server_version: self.server_version,
+            key_expires_in: self.key_expires_in,
+            key_permissions: self
+                .key_permissions
+                .iter()
+                .map(|p| p.trim().to_string())
+                .filter(|p| !p.is_empty())
+                .collect(),
+            password: None,
+            token: None,
         })
     }
 }
@@ -149,10 +187,19 @@ pub async fn run_cli(args: SandboxArgs) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     // A closed stdout (e.g. `| head -1`) must not stop the server.
     let _ = writeln!(out, "DocSpace sandbox listening on {}", sandbox.url());
-    let _ = writeln!(out, "API key: {}", sandbox.api_key());
+    let [a, b, c] = args.server_version;
+    if [a, b, c] >= [3, 1, 0] {
+        let _ = writeln!(out, "API key: {}", sandbox.api_key());
+    } else {
+        let _ = writeln!(out, "API key: none (DocSpace {a}.{b}.{c} has no API keys)");
+    }
     let _ = writeln!(
         out,
-        "Send `Authorization: Bearer <key>`. Rooms: 5001 Finance, 5003 Legal, dropbox-337, box-12{}.",
+        "Sign in (POST /api/2.0/authentication) as {CALLER_EMAIL} / {PASSWORD}; {TFA_EMAIL} has two-factor sign-in."
+    );
+    let _ = writeln!(
+        out,
+        "DocSpace {a}.{b}.{c}. Send `Authorization: Bearer <key>` or the session token. Rooms: 5001 Finance, 5003 Legal, 5004 Projects, dropbox-337, box-12{}; My documents 8000.",
         if args.files > 0 { ", 6000 Bulk" } else { "" }
     );
     let _ = out.flush();
@@ -226,6 +273,34 @@ mod tests {
         assert!(options(&["--listen", "localhost"]).is_err());
         assert!(options(&["--listen", "0.0.0.0:0"]).is_err());
         assert!(options(&["--limit-rate", "fast"]).is_err());
+    }
+
+    #[test]
+    fn versions_and_key_options() {
+        assert_eq!(parse_version("3.0"), Ok([3, 0, 0]));
+        assert_eq!(parse_version("3.7.2"), Ok([3, 7, 2]));
+        assert_eq!(parse_version("4"), Ok([4, 0, 0]));
+        for bad in ["", "3.x", "1.2.3.4", "v3"] {
+            assert!(parse_version(bad).is_err(), "{bad}");
+        }
+        let o = options(&[]).unwrap();
+        assert_eq!(o.server_version, [3, 7, 2]);
+        assert_eq!(
+            (o.key_expires_in, o.key_permissions),
+            (None, vec!["*".to_string()])
+        );
+        let o = options(&[
+            "--server-version",
+            "3.0",
+            "--key-expires-in",
+            "3d",
+            "--key-permissions",
+            "files:read, rooms:read",
+        ])
+        .unwrap();
+        assert_eq!(o.server_version, [3, 0, 0]);
+        assert_eq!(o.key_expires_in, Some(Duration::from_secs(3 * 86_400)));
+        assert_eq!(o.key_permissions, vec!["files:read", "rooms:read"]);
     }
 
     #[test]

@@ -1,18 +1,25 @@
 //! The seeded data set that examples, workflows and tests rely on (room 5001 "Finance" with
 //! subfolder 5002, room 5003 "Legal", file 103 locked by Jane Auditor, file 104 read-only, the
-//! connected-storage rooms): users, rooms, folders and files, plus the mutable part (lock
-//! tags and title overrides). Read-only structure is built once at start; bulk files
+//! connected-storage rooms, room 5004 "Projects" where the caller only creates content, the
+//! caller's "My documents"): users, rooms, folders and files, plus the mutable part (lock
+//! tags, title overrides, issued session tokens). Read-only structure is built once at start; bulk files
 //! (`--files N`, IDs 100000.. in room 6000) are synthesised from their ID on demand, so a million
 //! of them cost nothing until asked for. Only lock state and titles are kept in maps.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 /// Display name of the caller (the owner of the sandbox API key).
 pub const CALLER_NAME: &str = "Sandbox Admin";
+/// The caller's e-mail, the user name that signs in as the caller.
+pub const CALLER_EMAIL: &str = "admin@sandbox.test";
+/// A user whose sign-in asks for a second factor (`tfa: true`, no token).
+pub const TFA_EMAIL: &str = "tfa@sandbox.test";
+/// The password of both users above, unless the options set another.
+pub const PASSWORD: &str = "sandbox-password";
 /// ID of DocSpace's "Rooms" root folder (`FolderType.VirtualRooms`), the `rootFolderId` of
 /// everything in a room.
 pub(crate) const ROOMS_ROOT_ID: u32 = 4;
@@ -28,6 +35,8 @@ const MAX_BULK_FILES: u32 = 2_147_483_647 - BULK_FIRST_ID;
 /// DocSpace's `FileShare` access levels (the numbers it sends as `access`) that the data set
 /// uses.
 pub(crate) mod access {
+    /// `None`: no share at all, the owner's own file in "My documents".
+    pub const OWNER: u8 = 0;
     /// Read only: no lock or unlock.
     pub const READ: u8 = 2;
     /// Explicitly denied. `protectusers` leaves such entries out.
@@ -47,6 +56,8 @@ pub(crate) struct User {
     pub id: Uuid,
     pub first: &'static str,
     pub last: &'static str,
+    /// The e-mail when it is not `first.last@example.com`.
+    email: Option<&'static str>,
 }
 
 impl User {
@@ -58,6 +69,7 @@ impl User {
             id: uuid::Builder::from_random_bytes(bytes).into_uuid(),
             first,
             last,
+            email: None,
         }
     }
 
@@ -71,9 +83,12 @@ impl User {
         format!("{}.{}", self.first, self.last).to_ascii_lowercase()
     }
 
-    /// `first.last@example.com`
+    /// `first.last@example.com`, or the caller's sign-in address.
     pub fn email(&self) -> String {
-        format!("{}@example.com", self.user_name())
+        match self.email {
+            Some(e) => e.to_string(),
+            None => format!("{}@example.com", self.user_name()),
+        }
     }
 }
 
@@ -92,6 +107,8 @@ pub(crate) struct Folder {
     /// Index of the parent folder; `None` for a room (whose parent is the Rooms root).
     pub parent: Option<usize>,
     pub provider: Option<Provider>,
+    /// The caller's "My documents" (`rootFolderType` USER), not a room.
+    pub personal: bool,
     /// Share records on this folder: (user index, `FileShare`).
     pub shares: Vec<(usize, u8)>,
     pub subfolders: Vec<usize>,
@@ -167,7 +184,11 @@ fn seeded_users() -> Vec<User> {
         ("Victor", "Denied"),
     ]
     .into_iter()
-    .map(|(f, l)| User::new(f, l))
+    .enumerate()
+    .map(|(i, (f, l))| User {
+        email: (i == CALLER).then_some(CALLER_EMAIL),
+        ..User::new(f, l)
+    })
     .collect()
 }
 
@@ -256,6 +277,7 @@ impl DataSet {
             );
         }
         ds.connected_storage();
+        ds.version_sensitive();
         ds.bulk_room = ds.folder(BULK_ROOM_ID, "Bulk", None, None, vec![(CALLER, rm)]);
         ds
     }
@@ -294,6 +316,32 @@ impl DataSet {
         }
     }
 
+    /// Room 5004 "Projects", where the caller only creates content (Jane holds the lock on
+    /// 402), and the caller's "My documents" (folder 8000, files 301-303): where older DocSpace
+    /// releases lock differently.
+    fn version_sensitive(&mut self) {
+        let shares = vec![
+            (CALLER, access::CONTENT_CREATOR),
+            (JANE, access::ROOM_MANAGER),
+        ];
+        let projects = self.folder("5004", "Projects", None, None, shares);
+        for n in 401..=405 {
+            let (title, cc) = (format!("Plan-{n}.docx"), access::CONTENT_CREATOR);
+            self.file(n.to_string(), title, projects, cc, JANE, vec![]);
+        }
+        let mine = self.folder("8000", "My documents", None, None, vec![]);
+        self.folders[mine].personal = true;
+        for n in 301..=303 {
+            let title = format!("Draft-{n}.docx");
+            self.file(n.to_string(), title, mine, access::OWNER, CALLER, vec![]);
+        }
+    }
+
+    /// Whether `file` is in the caller's "My documents".
+    pub fn is_personal(&self, file: &FileInfo) -> bool {
+        self.folders[self.path_to(file.folder)[0]].personal
+    }
+
     fn folder(
         &mut self,
         id: &'static str,
@@ -308,6 +356,7 @@ impl DataSet {
             title,
             parent,
             provider,
+            personal: false,
             shares,
             subfolders: Vec::new(),
             files: Vec::new(),
@@ -450,20 +499,41 @@ impl FileList {
     }
 }
 
-/// The mutable part of the portal: lock tags (file ID → holder's display name) and titles
-/// changed by tests.
+/// The mutable part of the portal: lock tags (file ID → holder's display name), titles
+/// changed by tests, room members set through `PUT files/rooms/{id}/share` (folder index
+/// → user index → `FileShare`, 0 removing a seeded member), and the session tokens sign-ins
+/// issued.
 #[derive(Default)]
 pub(crate) struct Mutable {
     pub locks: HashMap<String, String>,
     pub titles: HashMap<String, String>,
+    pub tokens: std::collections::HashSet<String>,
+    pub room_members: HashMap<usize, BTreeMap<usize, u8>>,
 }
 
 impl Mutable {
-    /// The initial state: file 103 locked by Jane Auditor (the caller is room manager there).
+    /// The initial state: files 103 and 402 locked by Jane Auditor (the caller is room manager
+    /// in 103's room, a content creator in 402's).
     pub fn seeded() -> Mutable {
         let mut m = Mutable::default();
         m.locks.insert("103".into(), "Jane Auditor".into());
+        m.locks.insert("402".into(), "Jane Auditor".into());
         m
+    }
+
+    /// The share records of `folder` now: the `seeded` ones with the members set since
+    /// applied (a user set again replaces their seeded entry; access 0 removes it).
+    pub fn folder_shares(&self, folder: usize, seeded: &[(usize, u8)]) -> Vec<(usize, u8)> {
+        let Some(set) = self.room_members.get(&folder) else {
+            return seeded.to_vec();
+        };
+        let mut out: Vec<(usize, u8)> = seeded
+            .iter()
+            .filter(|(u, _)| !set.contains_key(u))
+            .copied()
+            .collect();
+        out.extend(set.iter().filter(|(_, &a)| a != 0).map(|(&u, &a)| (u, a)));
+        out
     }
 }
 

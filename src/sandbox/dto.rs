@@ -11,12 +11,20 @@ use super::data::{
     access, DataSet, FileInfo, Folder, Mutable, User, CALLER, CALLER_NAME, ROOMS_ROOT_ID,
     ROOT_FOLDER_TYPE_ROOMS,
 };
+use super::rules::{Rules, Who};
+
+/// `FolderType.USER`, the `rootFolderType` of everything in "My documents".
+const ROOT_FOLDER_TYPE_USER: u32 = 5;
 
 /// The request context every handler needs: set by the server before routing.
 #[derive(Clone, Debug)]
 pub(crate) struct Call {
-    /// True when `Authorization: Bearer <the sandbox key>` was sent.
+    /// True when the request carried a credential the sandbox accepts.
     pub authed: bool,
+    /// Which one.
+    pub who: Who,
+    /// The server version's rules.
+    pub rules: Rules,
     /// `http://host:port` as the client addressed us.
     pub base: String,
     /// Full request URL, for `links[].href`.
@@ -175,16 +183,32 @@ fn employee(u: &User, base: &str) -> Value {
     })
 }
 
-/// Builds `security` for a `FileShare`, then applies the locked-by-someone-else rewrite.
-fn security(caller_access: u8, locked_by_other: bool) -> Value {
+/// Builds `security` for a `FileShare`, then applies the locked-by-someone-else rewrite;
+/// `Lock` is what the lock rules say (`lockable`).
+fn security(caller_access: u8, locked_by_other: bool, lockable: bool) -> Value {
     let mut map = Map::new();
-    let full = caller_access == access::ROOM_MANAGER || caller_access == access::CONTENT_CREATOR;
+    let full = matches!(
+        caller_access,
+        access::ROOM_MANAGER | access::CONTENT_CREATOR | access::OWNER
+    );
     for action in ALL_ACTIONS.iter().chain(["Download", "Move"].iter()) {
         let base = full || matches!(*action, "Read" | "ReadHistory" | "Copy" | "Download");
         let allowed = base && (!locked_by_other || ALLOWED_WHEN_LOCKED.contains(action));
         map.insert((*action).to_string(), Value::Bool(allowed));
     }
+    map.insert("Lock".into(), Value::Bool(lockable));
     Value::Object(map)
+}
+
+/// `rootFolderId` and `rootFolderType` of an entry below `root` (a room, or "My documents").
+fn root_of(ds: &DataSet, root: usize, stringly: bool) -> (Value, u32) {
+    match ds.folders[root].personal {
+        true => (idv(ds.folders[root].id, false), ROOT_FOLDER_TYPE_USER),
+        false => (
+            idv(&ROOMS_ROOT_ID.to_string(), stringly),
+            ROOT_FOLDER_TYPE_ROOMS,
+        ),
+    }
 }
 
 fn content_length(bytes: u64) -> String {
@@ -202,7 +226,8 @@ fn file_type(ext: &str) -> u32 {
 }
 
 /// `FileDto` for `file` as seen by the caller.
-pub(crate) fn file_dto(ds: &DataSet, m: &Mutable, file: &FileInfo, base: &str) -> Value {
+pub(crate) fn file_dto(ds: &DataSet, m: &Mutable, file: &FileInfo, call: &Call) -> Value {
+    let base = call.base.as_str();
     let folder = &ds.folders[file.folder];
     let stringly = folder.provider.is_some();
     let title = m.titles.get(&file.id).unwrap_or(&file.title);
@@ -214,14 +239,17 @@ pub(crate) fn file_dto(ds: &DataSet, m: &Mutable, file: &FileInfo, base: &str) -
     // `lockedBy` names *another* user; absent when the caller holds the lock.
     let locked_by = holder.filter(|h| h.as_str() != CALLER_NAME);
     let size = 4096 + file.seed() % 200_000;
+    let personal = ds.is_personal(file);
+    let lockable = call.rules.can_lock(file, personal, holder);
+    let (root_id, root_type) = root_of(ds, ds.path_to(file.folder)[0], stringly);
     let mut dto = json!({
         "id": idv(&file.id, stringly),
         "title": title,
         "folderId": idv(folder.id, stringly),
-        "rootFolderId": idv(&ROOMS_ROOT_ID.to_string(), stringly),
-        "rootFolderType": ROOT_FOLDER_TYPE_ROOMS,
+        "rootFolderId": root_id,
+        "rootFolderType": root_type,
         "access": file.caller_access,
-        "security": security(file.caller_access, locked_by.is_some()),
+        "security": security(file.caller_access, locked_by.is_some(), lockable),
         "version": 1,
         "versionGroup": 1,
         "fileStatus": 0,
@@ -266,14 +294,16 @@ pub(crate) fn folder_dto(ds: &DataSet, idx: usize, base: &str) -> Value {
     let stringly = folder.provider.is_some();
     let parent = match folder.parent {
         Some(p) => idv(ds.folders[p].id, stringly),
+        None if folder.personal => json!(0),
         None => idv(&ROOMS_ROOT_ID.to_string(), stringly),
     };
+    let (root_id, root_type) = root_of(ds, ds.path_to(idx)[0], stringly);
     let mut dto = json!({
         "id": idv(folder.id, stringly),
         "title": folder.title,
         "parentId": parent,
-        "rootFolderId": idv(&ROOMS_ROOT_ID.to_string(), stringly),
-        "rootFolderType": ROOT_FOLDER_TYPE_ROOMS,
+        "rootFolderId": root_id,
+        "rootFolderType": root_type,
         "filesCount": ds.direct_file_count(idx),
         "foldersCount": folder.subfolders.len(),
         "access": access::ROOM_MANAGER,
@@ -285,7 +315,7 @@ pub(crate) fn folder_dto(ds: &DataSet, idx: usize, base: &str) -> Value {
         "fileEntryType": 1,
     });
     if let Some(obj) = dto.as_object_mut() {
-        if folder.parent.is_none() {
+        if folder.parent.is_none() && !folder.personal {
             // A custom room (`RoomType.CustomRoom`).
             obj.insert("roomType".into(), json!(5));
             obj.insert("isRoom".into(), Value::Bool(true));
@@ -295,12 +325,16 @@ pub(crate) fn folder_dto(ds: &DataSet, idx: usize, base: &str) -> Value {
     dto
 }
 
-/// `pathParts` from the Rooms root down to `idx`.
+/// `pathParts` from the Rooms root (or "My documents") down to `idx`.
 pub(crate) fn path_parts(ds: &DataSet, idx: usize) -> Value {
     let stringly = ds.folders[idx].provider.is_some();
-    let mut parts = vec![json!({"id": ROOMS_ROOT_ID, "title": "Rooms"})];
+    let chain = ds.path_to(idx);
+    let mut parts = match ds.folders[chain[0]].personal {
+        true => Vec::new(),
+        false => vec![json!({"id": ROOMS_ROOT_ID, "title": "Rooms"})],
+    };
     parts.extend(
-        ds.path_to(idx)
+        chain
             .into_iter()
             .map(|f| json!({"id": idv(ds.folders[f].id, stringly), "title": ds.folders[f].title})),
     );

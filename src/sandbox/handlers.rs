@@ -1,6 +1,7 @@
 //! The endpoints (axum routes) and their DocSpace rules: lock/unlock, protectusers, file info,
 //! folder listing and the credential check, each with the status codes and quirks of the real
-//! server (documented on each handler). The server
+//! server (documented on each handler); the sign-in, the version, the caller and the key are in
+//! [`super::account`]. The server
 //! ([`super::server`]) has already recorded, limited and delayed the request and put a [`Call`]
 //! into its extensions; handlers only apply the portal's rules to [`Portal`].
 
@@ -15,7 +16,8 @@ use axum::routing::{get, put};
 use axum::{Extension, Router};
 use serde_json::Value;
 
-use super::data::{access, DataSet, FileInfo, FileList, Mutable, CALLER, CALLER_NAME};
+use super::account::{self, Account};
+use super::data::{access, DataSet, FileList, Mutable, CALLER, CALLER_NAME};
 use super::dto::{self, Call, Exception};
 
 const FILE_NOT_FOUND: &str = "The required file was not found";
@@ -30,6 +32,10 @@ const MAX_COUNT: i64 = 100;
 pub(crate) struct Portal {
     pub data: DataSet,
     pub state: Mutex<Mutable>,
+    /// The users who sign in and the API key's description.
+    pub account: Account,
+    /// The server version played.
+    pub rules: super::rules::Rules,
 }
 
 impl Portal {
@@ -40,28 +46,38 @@ impl Portal {
     }
 }
 
-type Resp = Response<Body>;
+pub(super) type Resp = Response<Body>;
 
 /// The routes. `{id}` is one raw path segment: `%2F` inside it is not a separator, and axum
 /// percent-decodes it afterwards, so `box-12-%7C123` arrives as `box-12-|123`.
 pub(crate) fn router(portal: Arc<Portal>) -> Router {
     Router::new()
-        .route("/api/2.0/authentication", get(authentication))
+        .route(
+            "/api/2.0/authentication",
+            get(authentication).post(account::sign_in),
+        )
+        .route("/api/2.0/settings/version/build", get(account::version))
+        .route("/api/2.0/people/@self", get(account::caller))
+        .route("/api/2.0/keys/@self", get(account::key))
         .route("/api/2.0/files/file/{id}/lock", put(lock))
         .route("/api/2.0/files/file/{id}/protectusers", get(protect_users))
         .route("/api/2.0/files/file/{id}", get(file_info))
         .route("/api/2.0/files/{id}", get(folder))
+        .route(
+            "/api/2.0/files/rooms/{id}/share",
+            put(super::rooms::set_room_security),
+        )
         .fallback(not_found)
         .with_state(portal)
 }
 
 /// The decoded `{id}`. A segment that does not decode (e.g. `%FF`, not UTF-8) names nothing
 /// that exists, so it becomes "" and takes the endpoint's own not-found path.
-fn segment(id: Result<Path<String>, PathRejection>) -> String {
+pub(super) fn segment(id: Result<Path<String>, PathRejection>) -> String {
     id.map(|Path(s)| s).unwrap_or_default()
 }
 
-async fn not_found() -> Resp {
+pub(crate) async fn not_found() -> Resp {
     dto::error(404, "Resource not found", Exception::ItemNotFound)
 }
 
@@ -69,6 +85,14 @@ async fn not_found() -> Resp {
 /// so it checks a key without the file endpoints' 403-for-a-bad-key ambiguity.
 async fn authentication(Extension(call): Extension<Call>) -> Resp {
     dto::success(&call, Value::Bool(call.authed))
+}
+
+/// A missing file: 404 from DocSpace 3.7.1, a 403 with the same message before.
+fn missing_file(call: &Call) -> Resp {
+    match call.rules.missing_file_status() {
+        404 => dto::error(404, FILE_NOT_FOUND, Exception::ItemNotFound),
+        s => dto::error(s, FILE_NOT_FOUND, Exception::InvalidOperation),
+    }
 }
 
 /// `GET /api/2.0/files/file/{id}`: `[AllowAnonymous]`, so a bad key gives 403, not 401.
@@ -79,12 +103,12 @@ async fn file_info(
 ) -> Resp {
     let id = segment(id);
     let Some(file) = p.data.file_by_id(&id) else {
-        return dto::error(404, FILE_NOT_FOUND, Exception::ItemNotFound);
+        return missing_file(&call);
     };
     if !call.authed {
         return dto::error(403, CANNOT_READ_FILE, Exception::InvalidOperation);
     }
-    let body = dto::file_dto(&p.data, &p.state(), &file, &call.base);
+    let body = dto::file_dto(&p.data, &p.state(), &file, &call);
     dto::success(&call, body)
 }
 
@@ -102,7 +126,7 @@ fn parse_lock_body(body: &[u8]) -> Result<bool, &'static str> {
     }
 }
 
-fn is_json(headers: &HeaderMap) -> bool {
+pub(super) fn is_json(headers: &HeaderMap) -> bool {
     let Some(ct) = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -116,17 +140,6 @@ fn is_json(headers: &HeaderMap) -> bool {
         .trim()
         .to_ascii_lowercase();
     mime == "application/json" || mime == "text/json" || mime.ends_with("+json")
-}
-
-/// May the caller lock or unlock? Room managers may always (and unlock anyone's lock);
-/// content creators only when nobody else holds the lock (DocSpace 3.5 and later); editors,
-/// reviewers and readers never.
-fn can_lock(file: &FileInfo, holder: Option<&String>) -> bool {
-    match file.caller_access {
-        access::ROOM_MANAGER => true,
-        access::CONTENT_CREATOR => !matches!(holder, Some(h) if h != CALLER_NAME),
-        _ => false,
-    }
 }
 
 /// `PUT /api/2.0/files/file/{id}/lock`: not anonymous, so a bad key gives 401, empty body.
@@ -148,13 +161,15 @@ async fn lock(
         Ok(b) => b,
         Err(msg) => return dto::validation_error(&call, "File", msg),
     };
-    // DocSpace 3.7.1 and later answer a missing file with 404 here; older servers said 403
-    // with the same message.
     let Some(file) = p.data.file_by_id(&id) else {
-        return dto::error(404, FILE_NOT_FOUND, Exception::ItemNotFound);
+        return missing_file(&call);
     };
     let mut state = p.state();
-    if !can_lock(&file, state.locks.get(&file.id)) {
+    let personal = p.data.is_personal(&file);
+    if !call
+        .rules
+        .can_lock(&file, personal, state.locks.get(&file.id))
+    {
         return dto::error(403, CANNOT_EDIT, Exception::InvalidOperation);
     }
     if want_lock {
@@ -166,7 +181,7 @@ async fn lock(
     } else {
         state.locks.remove(&file.id);
     }
-    let body = dto::file_dto(&p.data, &state, &file, &call.base);
+    let body = dto::file_dto(&p.data, &state, &file, &call);
     drop(state);
     dto::success(&call, body)
 }
@@ -188,9 +203,11 @@ async fn protect_users(
     };
     let ds = &p.data;
     let mut shares: Vec<(usize, u8)> = file.shares.clone();
+    let state = p.state();
     for f in ds.path_to(file.folder) {
-        shares.extend_from_slice(&ds.folders[f].shares);
+        shares.extend(state.folder_shares(f, &ds.folders[f].shares));
     }
+    drop(state);
     shares.push((file.owner, access::ROOM_MANAGER));
     let mut by_name = BTreeMap::new();
     for (user, acc) in shares {
@@ -290,7 +307,7 @@ async fn folder(
         if let Some(&f) = folders.get(i) {
             folder_dtos.push(dto::folder_dto(ds, f, &call.base));
         } else if let Some(file) = ds.file_at(&files, i - folders.len()) {
-            file_dtos.push(dto::file_dto(ds, &state, &file, &call.base));
+            file_dtos.push(dto::file_dto(ds, &state, &file, &call));
         }
     }
     drop(state);

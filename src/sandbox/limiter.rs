@@ -1,9 +1,9 @@
-//! DocSpace's chained rate limiter, per partition (the API key, or the client IP for
-//! unauthenticated requests), checked in the server's order: sliding window → concurrency (GET
-//! vs everything else) → daily PUT/POST cap. Rejections are 429 with no body; only the daily cap
-//! adds `Retry-After` and `X-RateLimit-Reset`, as RedisRateLimiting 1.2.1 does. Each limit is
-//! off unless a `--limit*` flag sets it, as the whole limiter is off on a self-hosted portal
-//! unless configured.
+//! DocSpace's chained rate limiter, per partition (the user, whose API key and sessions share
+//! one; the client IP for unauthenticated requests), checked in the server's order: sliding
+//! window → concurrency (GET vs everything else) → daily PUT/POST cap. Rejections are 429 with
+//! no body; only the daily cap adds `Retry-After` and `X-RateLimit-Reset`, as RedisRateLimiting
+//! 1.2.1 does. Each limit is off unless a `--limit*` flag sets it, as the whole limiter is off
+//! on a self-hosted portal unless configured.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};

@@ -4,11 +4,14 @@
 //! another user, a 403 for a missing file from `protectusers`, 403 rather than 401 for a bad key
 //! on the anonymous file endpoints, 429s without a body.
 //!
-//! Layout: `data` seeds users, rooms and files; `handlers` implements the endpoints;
-//! `dto` shapes the JSON; `limiter` is DocSpace's rate limiter; `faults` picks injected
-//! failures; `record` is the request log; `server` runs hyper and the per-request pipeline;
-//! `cli` is the `sandbox` subcommand.
+//! Layout: `data` seeds users, rooms and files; `handlers` implements the file endpoints
+//! (`rooms` the room-membership one) and `account` the sign-in, version, caller and key;
+//! `rules` holds what depends on the credential and on the server version played; `dto` shapes
+//! the JSON; `limiter` is DocSpace's rate limiter; `faults` picks injected failures; `record`
+//! is the request log; `server` runs hyper and the per-request pipeline; `cli` is the `sandbox`
+//! subcommand.
 
+mod account;
 mod cli;
 mod data;
 mod dto;
@@ -16,6 +19,8 @@ mod faults;
 mod handlers;
 mod limiter;
 mod record;
+mod rooms;
+mod rules;
 mod server;
 
 use std::collections::BTreeMap;
@@ -30,7 +35,10 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use cli::{run_cli, LimitsPreset, SandboxArgs};
-pub use data::CALLER_NAME;
+pub use data::{CALLER_EMAIL, CALLER_NAME, PASSWORD, TFA_EMAIL};
+
+/// The DocSpace version the sandbox plays unless told otherwise.
+pub const DEFAULT_SERVER_VERSION: [u32; 3] = [3, 7, 2];
 
 /// How to run a sandbox. Every limit is off unless set.
 #[derive(Clone)]
@@ -53,16 +61,29 @@ pub struct SandboxOptions {
     pub faults: f64,
     /// Seeds the fault choice: the same seed and arrival order give the same faults.
     pub seed: u64,
-    /// Sliding window: N requests per window per key; 429 without body or `Retry-After`.
+    /// Sliding window: N requests per window per user; 429 without body or `Retry-After`.
     pub limit_rate: Option<(u32, Duration)>,
-    /// PUT/POST/DELETE in flight per key; 429 when exceeded.
+    /// PUT/POST/DELETE in flight per user; 429 when exceeded.
     pub limit_writes: Option<u32>,
-    /// GET in flight per key; 429 when exceeded.
+    /// GET in flight per user; 429 when exceeded.
     pub limit_reads: Option<u32>,
     /// PUT/POST per 24 h window (from start); 429 with `Retry-After` and `X-RateLimit-Reset`.
     pub limit_daily_writes: Option<u32>,
     /// Test hook, consulted for every request before anything else answers it.
     pub interceptor: Option<Interceptor>,
+    /// The DocSpace version reported and played (major, minor, patch): API keys from 3.1,
+    /// `keys/@self` from 3.2, content creators break others' locks before 3.5, "My documents"
+    /// cannot be locked and a missing file is a 403 before 3.7.1.
+    pub server_version: [u32; 3],
+    /// When the API key expires, counted from start (`keys/@self` `expiresAt`); `None`: never.
+    pub key_expires_in: Option<Duration>,
+    /// The API key's permissions (`files:read`, `files:write`, `*`, …); enforced on the file
+    /// endpoints.
+    pub key_permissions: Vec<String>,
+    /// The password of both sign-in users; `None` is [`PASSWORD`].
+    pub password: Option<String>,
+    /// A session token accepted from the start, as if an earlier sign-in had issued it.
+    pub token: Option<String>,
 }
 
 impl Default for SandboxOptions {
@@ -80,6 +101,11 @@ impl Default for SandboxOptions {
             limit_reads: None,
             limit_daily_writes: None,
             interceptor: None,
+            server_version: DEFAULT_SERVER_VERSION,
+            key_expires_in: None,
+            key_permissions: vec!["*".into()],
+            password: None,
+            token: None,
         }
     }
 }
@@ -99,6 +125,11 @@ impl std::fmt::Debug for SandboxOptions {
             .field("limit_reads", &self.limit_reads)
             .field("limit_daily_writes", &self.limit_daily_writes)
             .field("interceptor", &self.interceptor.as_ref().map(|_| "Fn"))
+            .field("server_version", &self.server_version)
+            .field("key_expires_in", &self.key_expires_in)
+            .field("key_permissions", &self.key_permissions)
+            .field("password", &self.password.as_ref().map(|_| "[redacted]"))
+            .field("token", &self.token.as_ref().map(|_| "[redacted]"))
             .finish()
     }
 }
@@ -170,6 +201,22 @@ pub struct Sandbox {
     task: Option<JoinHandle<()>>,
 }
 
+/// The users' password and the key's description, from the options.
+fn account_of(opts: &SandboxOptions, key: &str) -> account::Account {
+    let now = time::OffsetDateTime::now_utc();
+    let expires = opts
+        .key_expires_in
+        .and_then(|d| time::Duration::try_from(d).ok())
+        .map(|d| account::api_date_time(now + d));
+    account::Account {
+        password: opts.password.clone().unwrap_or_else(|| PASSWORD.into()),
+        key: key.to_string(),
+        key_permissions: opts.key_permissions.clone(),
+        key_expires_at: expires,
+        started: account::api_date_time(now),
+    }
+}
+
 fn random_key() -> String {
     format!("sk-{:032x}", rand::rng().random::<u128>())
 }
@@ -179,14 +226,21 @@ impl Sandbox {
     pub async fn start(opts: SandboxOptions) -> std::io::Result<Sandbox> {
         let listener = TcpListener::bind(opts.listen).await?;
         let addr = listener.local_addr()?;
+        let key = opts.api_key.clone().unwrap_or_else(random_key);
+        let mut state = data::Mutable::seeded();
+        state.tokens.extend(opts.token.clone());
         let portal = Arc::new(handlers::Portal {
             data: data::DataSet::new(opts.files),
-            state: Mutex::new(data::Mutable::seeded()),
+            state: Mutex::new(state),
+            account: account_of(&opts, &key),
+            rules: rules::Rules {
+                version: opts.server_version,
+            },
         });
         let app = Arc::new(server::App {
             router: handlers::router(Arc::clone(&portal)),
             portal,
-            key: opts.api_key.unwrap_or_else(random_key),
+            key,
             latency: opts.latency,
             answer_delay: opts.answer_delay,
             faults: opts.faults.clamp(0.0, 1.0),
@@ -225,6 +279,11 @@ impl Sandbox {
     /// The API key to send as `Authorization: Bearer <key>`.
     pub fn api_key(&self) -> &str {
         &self.app.key
+    }
+
+    /// The session tokens accepted now: those sign-ins issued, and [`SandboxOptions::token`].
+    pub fn tokens(&self) -> Vec<String> {
+        self.app.portal.state().tokens.iter().cloned().collect()
     }
 
     /// Every request received so far, in arrival order.

@@ -27,6 +27,7 @@ use super::faults;
 use super::handlers::Portal;
 use super::limiter::Limiter;
 use super::record::RequestLog;
+use super::rules::{self, Who};
 use super::{Injected, InterceptRequest, Interceptor, RecordedRequest};
 
 /// Bodies above this are cut off (lock bodies are tiny).
@@ -107,19 +108,6 @@ pub(crate) async fn serve(listener: TcpListener, app: Arc<App>, stop: Cancellati
     }
 }
 
-/// `Bearer <key>` exactly. DocSpace hands a raw key (no `Bearer`) to its session-cookie
-/// handler, where it fails, so the sandbox refuses it too.
-fn is_authorized(authorization: Option<&str>, key: &str) -> bool {
-    let Some(value) = authorization else {
-        return false;
-    };
-    let value = value.trim();
-    match value.split_once(' ') {
-        Some((scheme, token)) => scheme.eq_ignore_ascii_case("bearer") && token.trim() == key,
-        None => false,
-    }
-}
-
 async fn sleep(d: Duration) {
     if !d.is_zero() {
         tokio::time::sleep(d).await;
@@ -146,15 +134,20 @@ async fn handle(
         path: parts.uri.path().to_string(),
         query: parts.uri.query().map(str::to_owned),
         body: String::from_utf8_lossy(&body).into_owned(),
-        authorization: authorization.clone(),
+        authorization,
         status: 0,
         start: Duration::ZERO,
         end: Duration::ZERO,
     });
     let n = pending.n;
+    let who = app
+        .portal
+        .rules
+        .authenticate(&parts.headers, &app.key, |t| {
+            app.portal.state().tokens.contains(t)
+        });
     let request = Request::from_parts(parts, body);
-    let authed = is_authorized(authorization.as_deref(), &app.key);
-    match respond(&app, peer, n, authed, request).await {
+    match respond(&app, peer, n, who, request).await {
         Some(resp) => {
             pending.finish(resp.status().as_u16());
             Ok(resp)
@@ -171,7 +164,7 @@ async fn respond(
     app: &App,
     peer: SocketAddr,
     n: u64,
-    authed: bool,
+    who: Who,
     request: Request<Bytes>,
 ) -> Option<Response<Body>> {
     let mut delay = app.latency;
@@ -201,11 +194,12 @@ async fn respond(
             None => {}
         }
     }
-    // Partition per key, or per client IP when unauthenticated, as DocSpace does.
-    let partition = if authed {
-        app.key.clone()
-    } else {
+    // Partition per user (every key and session of the caller share one), or per client IP
+    // when unauthenticated, as DocSpace does.
+    let partition = if who == Who::Anonymous {
         format!("ip:{}", peer.ip())
+    } else {
+        "user:caller".to_string()
     };
     let permit = match app.limiter.admit(&partition, request.method()) {
         Ok(p) => p,
@@ -218,7 +212,7 @@ async fn respond(
     sleep(delay).await;
     let answer = match faults::pick(app.seed, n, app.faults) {
         Some(fault) => fault.response(),
-        None => route(app, request, authed).await,
+        None => route(app, request, who).await,
     };
     sleep(app.answer_delay).await;
     drop(permit);
@@ -229,8 +223,13 @@ async fn respond(
 /// future at any await (the client went away), and a change the portal has started must not be
 /// cut short or depend on the connection. `None` (drop the connection) only if the handler
 /// panicked or the runtime is shutting down.
-async fn route(app: &App, request: Request<Bytes>, authed: bool) -> Option<Response<Body>> {
-    let call = make_call(&request, authed);
+async fn route(app: &App, request: Request<Bytes>, who: Who) -> Option<Response<Body>> {
+    let permissions = &app.portal.account.key_permissions;
+    if who == Who::Key && !rules::key_allows(permissions, request.method(), request.uri().path()) {
+        // The scope check runs before the action: 403 with no body.
+        return Some(super::dto::empty(StatusCode::FORBIDDEN));
+    }
+    let call = make_call(&request, who, app.portal.rules);
     let (mut parts, body) = request.into_parts();
     parts.extensions.insert(call);
     let routed = app
@@ -244,7 +243,7 @@ async fn route(app: &App, request: Request<Bytes>, authed: bool) -> Option<Respo
     }
 }
 
-fn make_call(request: &Request<Bytes>, authed: bool) -> Call {
+fn make_call(request: &Request<Bytes>, who: Who, rules: rules::Rules) -> Call {
     let host = request
         .headers()
         .get(header::HOST)
@@ -258,7 +257,9 @@ fn make_call(request: &Request<Bytes>, authed: bool) -> Call {
         .map(|p| p.as_str())
         .unwrap_or("/");
     Call {
-        authed,
+        authed: who != Who::Anonymous,
+        who,
+        rules,
         href: format!("{base}{path_and_query}"),
         base,
         method: request.method().to_string(),
@@ -277,19 +278,4 @@ fn injected_response(status: u16, headers: Vec<(String, String)>, body: Vec<u8>)
         }
     }
     resp
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_bearer_key_authorizes() {
-        assert!(is_authorized(Some("Bearer sk-1"), "sk-1"));
-        assert!(is_authorized(Some("bearer sk-1"), "sk-1"));
-        assert!(!is_authorized(Some("sk-1"), "sk-1"));
-        assert!(!is_authorized(Some("Bearer sk-2"), "sk-1"));
-        assert!(!is_authorized(Some("Basic sk-1"), "sk-1"));
-        assert!(!is_authorized(None, "sk-1"));
-    }
 }

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use secrecy::SecretString;
 
-use crate::api::{Client, ClientOptions};
+use crate::api::{Client, ClientOptions, Credential, CredentialKind};
 use crate::config::{PortalTarget, Settings};
 use crate::error::Error;
 use crate::progress::Ui;
@@ -30,21 +30,21 @@ impl Connection {
         // The client (and `--ca-cert`) is checked before the report directory exists: a usage
         // error must not leave a directory that the next run refuses as "already holds reports".
         let ca_cert = ca_cert(s)?;
-        let (url, key, sandbox) = match target {
+        let (url, credential, sandbox) = match target {
             PortalTarget::Sandbox(opts) => {
                 let sb = crate::sandbox::Sandbox::start(opts.clone())
                     .await
                     .map_err(|e| Error::Io(format!("cannot start the in-process sandbox: {e}")))?;
                 let url = url::Url::parse(&sb.url()).map_err(|e| Error::Io(e.to_string()))?;
                 ui.info(&format!("using the in-process sandbox portal at {url}"));
-                let key = SecretString::from(sb.api_key().to_string());
+                let key = Credential::ApiKey(SecretString::from(sb.api_key().to_string()));
                 (url, key, Some(sb))
             }
-            PortalTarget::Real { url, key } => (url.clone(), key.clone(), None),
+            PortalTarget::Real { url, credential } => (url.clone(), credential.clone(), None),
         };
         let client = Client::new(&ClientOptions {
             base: url.clone(),
-            key,
+            credential,
             timeout: s.timeout,
             ca_cert,
             pool: s.concurrency,
@@ -70,9 +70,9 @@ fn ca_cert(s: &Settings) -> Result<Option<Vec<u8>>, Error> {
     Ok(Some(pem))
 }
 
-/// `GET /api/2.0/authentication` before anything else: a rejected key is exit 3 with nothing
-/// written.
-pub async fn check_key(ctx: &Ctx) -> Result<(), Error> {
+/// `GET /api/2.0/authentication` before anything else: a rejected credential is exit 3 with
+/// nothing written.
+pub async fn check_key(ctx: &Ctx, kind: CredentialKind) -> Result<(), Error> {
     // Through the retry loop: a 502 or a dropped connection at the very first request must not
     // abort a cron run that the next attempt would have started.
     match ctx
@@ -80,17 +80,25 @@ pub async fn check_key(ctx: &Ctx) -> Result<(), Error> {
         .await
     {
         Ok((true, _)) => Ok(()),
-        Ok((false, _)) => Err(Error::Aborted(
-            "the portal rejected the API key (GET /api/2.0/authentication); nothing was written"
-                .into(),
-        )),
+        Ok((false, _)) => Err(Error::Aborted(format!(
+            "the portal rejected {} (GET /api/2.0/authentication); nothing was written",
+            kind.describe()
+        ))),
         Err(RequestEnd::Cancelled { .. }) if ctx.stop.reason() == Some(StopReason::Signal) => {
-            Err(Error::Interrupted(
-                "interrupted while checking the API key; nothing was written".into(),
-            ))
+            Err(Error::Interrupted(format!(
+                "interrupted while checking {}; nothing was written",
+                kind.describe()
+            )))
+        }
+        Err(RequestEnd::Cancelled { .. }) if ctx.stop.reason() == Some(StopReason::MaxDuration) => {
+            Err(Error::Deadline(format!(
+                "--max-duration ran out while checking {}; nothing was written",
+                kind.describe()
+            )))
         }
         Err(f) => Err(Error::Aborted(format!(
-            "cannot check the API key at {}: {}; nothing was written",
+            "cannot check {} at {}: {}; nothing was written",
+            kind.describe(),
             ctx.client.base(),
             f
         ))),

@@ -50,6 +50,7 @@ impl Session {
             },
             started_at: self.started_at.clone(),
             dry_run: true,
+            portal_info: self.record.portal_info().map_err(rec)?,
             ..Summary::from_rows(&self.name, &self.portal, &rows)
         };
         self.export(&s, &rows, plan)?;
@@ -85,7 +86,7 @@ impl Session {
         ));
         out.push_str(&format!(
             "  writes (PUT): up to {writes}{}\n",
-            if cfg.check_state {
+            if cfg.check_state && writes > 0 {
                 " (fewer where the state check finds the file already as wanted)"
             } else {
                 ""

@@ -59,6 +59,9 @@ async fn expand_one(ctx: &Ctx, f: &FileId, skip_missing: bool) -> Result<Listing
             Some(StopReason::Signal) => Error::Interrupted(format!(
                 "interrupted while expanding folders; nothing was written ({m})"
             )),
+            Some(StopReason::MaxDuration) => Error::Deadline(format!(
+                "--max-duration ran out while expanding folders; nothing was written ({m})"
+            )),
             Some(r) => Error::Aborted(format!("{}; nothing was written", r.describe())),
             None => Error::Aborted(format!("{m}; nothing was written")),
         }),

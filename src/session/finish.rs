@@ -55,17 +55,28 @@ impl Session {
         };
         let reason = ctx.stop.reason();
         let exit = decide(tally, reason.as_ref());
-        let left = tally.failed + tally.skipped + tally.cancelled;
-        let resume = (left > 0).then(|| self.next_command());
+        // The resume command only when a resume has something to do: a file that does not
+        // exist will not exist tomorrow either (`--retry-failed` is for when it will).
+        let resume = super::pending::work_left(&plan.tasks, &rows).then(|| self.next_command());
         let counters = ctx.counters();
         let describe = reason.as_ref().map(StopReason::describe);
-        self.record
+        // Whatever cannot be written now (a full disk), the operator still gets the summary
+        // line and the resume command; the failure is reported after them.
+        let ended = self
+            .record
             .end(exit.code() as i32, describe.as_deref(), &counters)
-            .map_err(rec)?;
-        let s = self.summary(base, exit, reason.as_ref(), resume.clone())?;
-        self.export(&s, &rows, plan)?;
+            .map_err(rec);
+        let s = match self.summary(base.clone(), exit, reason.as_ref(), resume.clone()) {
+            Ok(s) => s,
+            Err(_) => Summary {
+                exit_code: exit.code() as i32,
+                resume_command: resume.clone(),
+                ..base
+            },
+        };
+        let written = ended.and_then(|()| self.export(&s, &rows, plan));
         self.print_summary(ctx, &s, exit, reason.as_ref(), resume.as_deref());
-        Ok(exit)
+        written.map(|()| exit)
     }
 
     /// Every export rewritten from the record.
@@ -112,6 +123,7 @@ impl Session {
                 .into_iter()
                 .map(|(folder_id, reason)| SkippedFolder { folder_id, reason })
                 .collect(),
+            portal_info: self.record.portal_info().map_err(rec)?,
             ..base
         })
     }
@@ -134,9 +146,9 @@ impl Session {
             })
             .collect();
         let line = format!(
-            "{}: {} tasks: {} ({:.1} s, {} requests, {} retries, {} 429s) — exit {}\n",
+            "{}: {}: {} ({:.1} s, {} requests, {} retries, {} 429s) — exit {}\n",
             self.name,
-            s.tasks,
+            crate::text::count(s.tasks, "task"),
             if parts.is_empty() {
                 "nothing to do".into()
             } else {
@@ -167,8 +179,13 @@ impl Session {
                 r.describe(),
                 ctx.counters().writes
             )),
+            // An expected stop (a signal, the cron window, the daily cap) is a warning, not an
+            // error: the run did what it was told and says how to continue.
             Some(r) => ui.log(
-                if exit == Exit::Interrupted {
+                if matches!(
+                    r,
+                    StopReason::Signal | StopReason::MaxDuration | StopReason::DailyCap { .. }
+                ) {
                     Level::Warn
                 } else {
                     Level::Error
@@ -177,7 +194,7 @@ impl Session {
             ),
             None => {}
         }
-        ui.info(&format!("reports: {}", self.dir().display()));
+        ui.log(Level::Notice, &format!("reports: {}", self.dir().display()));
         if let Some(c) = resume {
             // Shown even with --quiet: it is what the operator (or cron mail) needs next.
             ui.log(Level::Notice, &format!("work is left; resume with: {c}"));

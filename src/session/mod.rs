@@ -6,17 +6,20 @@ mod connect;
 mod dry_run;
 mod expand;
 mod finish;
+mod pending;
 mod recorder;
 mod report_dir;
+mod startup;
 
 use std::sync::Arc;
 use std::time::Instant;
 
-pub use report_dir::open_existing;
+pub use pending::work_left;
+pub use report_dir::{open_existing, shell_quote};
 
-use crate::config::{ReportTarget, RunConfig, Settings};
+use crate::config::{PortalTarget, ReportTarget, RunConfig, Settings};
 use crate::error::{Error, Exit};
-use crate::job::{Entry, Task};
+use crate::job::Entry;
 use crate::progress::Ui;
 use crate::record::{JobFileRef, Record, RunKind, RunState};
 use crate::report::export::Stream;
@@ -55,6 +58,9 @@ pub struct Spec {
     pub job_files: Vec<JobFileRef>,
     /// `--action` as typed, recorded for `--resume`.
     pub action: Option<String>,
+    /// The job entries as comparable lines ([`crate::record::plan_lines`]), recorded so a
+    /// resume can compare plans and `--resume latest` can find this one.
+    pub lines: Vec<String>,
     /// For `restore`: the records of the runs it restores (locked), marked as files are
     /// released.
     pub sources: Vec<Record>,
@@ -83,11 +89,13 @@ pub async fn run(cfg: RunConfig, spec: Spec) -> Result<Exit, Error> {
         plan,
         job_files,
         action,
+        lines,
         sources,
     } = spec;
     let ui = Ui::new(cfg.output);
     for w in &cfg.warnings {
-        ui.warn(w);
+        // About the credential: shown even with --quiet (a cron mail is where it is read).
+        ui.alert(w);
     }
     let conn = match &cfg.portal {
         Some(p) => Some(Connection::open(p, &cfg.settings, &ui).await?),
@@ -100,7 +108,11 @@ pub async fn run(cfg: RunConfig, spec: Spec) -> Result<Exit, Error> {
                 ReportTarget::New(d) => d.as_deref(),
                 ReportTarget::Resume(d) => Some(d.as_path()),
             };
-            (report_dir::open_new(dir, &name)?, Source::Fresh(other))
+            let root = &cfg.settings.report_root;
+            (
+                report_dir::open_new(dir, root, &name)?,
+                Source::Fresh(other),
+            )
         }
     };
     let session = Session {
@@ -116,7 +128,28 @@ pub async fn run(cfg: RunConfig, spec: Spec) -> Result<Exit, Error> {
         t0: Instant::now(),
         resumed: matches!(source, Source::Recorded(..)),
     };
-    session.go(cfg, (job_files, action), source, conn).await
+    session
+        .go(
+            cfg,
+            Saved {
+                job_files,
+                action,
+                lines,
+            },
+            source,
+            conn,
+        )
+        .await
+}
+
+/// Folders `--skip-missing-folders` skipped: (folder ID, why).
+type Skipped = Vec<(String, String)>;
+
+/// What a new run records about where its plan came from.
+struct Saved {
+    job_files: Vec<JobFileRef>,
+    action: Option<String>,
+    lines: Vec<String>,
 }
 
 /// [`PlanSource`] once the record is open.
@@ -127,28 +160,62 @@ enum Source {
 
 impl Session {
     async fn go(
-        mut self,
+        self,
         cfg: RunConfig,
-        (job_files, action): (Vec<JobFileRef>, Option<String>),
+        saved: Saved,
         source: Source,
         conn: Option<Connection>,
     ) -> Result<Exit, Error> {
-        let needs_key = !cfg.dry_run
-            || matches!(&source, Source::Fresh(PlanSource::Expand(e)) if e.iter().any(Entry::is_folder));
+        let client = conn.as_ref().map(|c| c.client.clone());
         let ctx = conn.map(|c| {
             let ctx = Arc::new(Ctx::new(c.client, self.settings.clone(), self.ui.clone()));
             connect::install_signals(ctx.clone());
             connect::start_deadline(&ctx, self.settings.max_duration, cfg.started);
             (ctx, c.sandbox)
         });
-        if let (Some((ctx, _)), true) = (&ctx, needs_key) {
-            connect::check_key(ctx).await?;
+        let sent = ctx.as_ref().map(|(c, _)| c.clone());
+        let result = self.proceed(cfg, saved, source, ctx, client).await;
+        // An I/O failure after requests went out is an abort, not a usage error: the portal
+        // may have been changed, and the operator needs to know how much.
+        result.map_err(|e| match (e, sent) {
+            (Error::Io(m), Some(c)) if c.counters().requests > 0 => Error::Aborted(format!(
+                "{m}; the run stopped. {} lock/unlock requests had been sent",
+                c.counters().writes
+            )),
+            (e, _) => e,
+        })
+    }
+
+    /// [`Session::go`] once the context exists: credential check and start-up reads, plan,
+    /// record, execute or dry run.
+    async fn proceed(
+        mut self,
+        cfg: RunConfig,
+        saved: Saved,
+        source: Source,
+        ctx: Option<(Arc<Ctx>, Option<crate::sandbox::Sandbox>)>,
+        client: Option<crate::api::Client>,
+    ) -> Result<Exit, Error> {
+        let needs_key = !cfg.dry_run
+            || matches!(&source, Source::Fresh(PlanSource::Expand(e)) if e.iter().any(Entry::is_folder));
+        if let (Some((ctx, _)), Some(client), true) = (&ctx, &client, needs_key) {
+            let writes = startup::writes_planned(&source);
+            let info = startup::start(ctx, client, writes, cfg.dry_run).await?;
+            self.record
+                .set_portal_info(&info)
+                .map_err(|e| Error::Io(e.to_string()))?;
         }
         let plan = match source {
             Source::Recorded(plan) => plan,
             Source::Fresh(p) => {
-                let plan = self.plan(ctx.as_ref().map(|(c, _)| &**c), p).await?;
-                self.save(&plan, job_files, action, cfg.dry_run)?;
+                let (plan, skipped) = self.plan(ctx.as_ref().map(|(c, _)| &**c), p).await?;
+                let sandbox = matches!(cfg.portal, Some(PortalTarget::Sandbox(_)));
+                self.save(&plan, saved, cfg.dry_run, sandbox)?;
+                for (folder, reason) in skipped {
+                    self.record
+                        .skipped_folder(&folder, &reason)
+                        .map_err(|e| Error::Io(e.to_string()))?;
+                }
                 plan
             }
         };
@@ -171,58 +238,42 @@ impl Session {
         let Some((ctx, _sandbox)) = ctx else {
             return Err(Error::Usage("no portal".into()));
         };
-        let result = self.execute(&ctx, plan).await;
-        // An I/O failure after requests went out is an abort, not a usage error: the portal
-        // may have been changed, and the operator needs to know how much.
-        result.map_err(|e| match e {
-            Error::Io(m) if ctx.counters().requests > 0 => Error::Aborted(format!(
-                "{m}; the run stopped. {} lock/unlock requests had been sent",
-                ctx.counters().writes
-            )),
-            other => other,
-        })
+        self.execute(&ctx, plan).await
     }
 
-    /// The plan: expanded now (and sharded), or given.
-    async fn plan(&mut self, ctx: Option<&Ctx>, source: PlanSource) -> Result<Plan, Error> {
-        let plan = match source {
-            PlanSource::Ready(p) => return Ok(p),
-            PlanSource::Recorded(r) => return Ok(r.plan),
+    /// The plan: expanded now (and sharded), or given; with the folders skipped on the way.
+    async fn plan(&self, ctx: Option<&Ctx>, source: PlanSource) -> Result<(Plan, Skipped), Error> {
+        let (plan, skipped) = match source {
+            PlanSource::Ready(p) => return Ok((p, Vec::new())),
+            PlanSource::Recorded(r) => return Ok((r.plan, Vec::new())),
             PlanSource::Expand(entries) => match ctx {
                 Some(ctx) => {
-                    let (plan, skipped) =
-                        expand::make_plan(ctx, &entries, self.settings.skip_missing_folders)
-                            .await?;
-                    for (folder, reason) in skipped {
-                        self.record
-                            .skipped_folder(&folder, &reason)
-                            .map_err(|e| Error::Io(e.to_string()))?;
-                    }
-                    plan
+                    expand::make_plan(ctx, &entries, self.settings.skip_missing_folders).await?
                 }
-                None => plan::build(&entries, &Default::default()),
+                None => (plan::build(&entries, &Default::default()), Vec::new()),
             },
         };
-        Ok(match self.settings.shard {
+        let plan = match self.settings.shard {
             Some(s) => Plan {
                 tasks: plan::shard(plan.tasks, s),
                 ..plan
             },
             None => plan,
-        })
+        };
+        Ok((plan, skipped))
     }
 
     fn save(
         &mut self,
         plan: &Plan,
-        job_files: Vec<JobFileRef>,
-        action: Option<String>,
+        saved: Saved,
         dry_run: bool,
+        sandbox: bool,
     ) -> Result<(), Error> {
         let st = RunState {
             version: 2,
             name: self.name.clone(),
-            job_files,
+            job_files: saved.job_files,
             argv: self.argv.clone(),
             portal: self.portal.clone(),
             dry_run,
@@ -230,10 +281,12 @@ impl Session {
             created_at: self.started_at.clone(),
             tasks: plan.tasks.len() as u64,
             kind: self.kind,
-            action,
+            action: saved.action,
+            plan_digest: crate::record::plan_digest(&saved.lines, self.settings.shard),
+            sandbox,
         };
         self.record
-            .start_plan(&st, plan)
+            .start_plan(&st, plan, &saved.lines)
             .map_err(|e| Error::Io(e.to_string()))
     }
 
@@ -242,17 +295,7 @@ impl Session {
         let io = |e: crate::record::RecordError| Error::Io(e.to_string());
         let previous = self.record.results().map_err(io)?;
         let unsettled = self.record.unsettled_intents().map_err(io)?;
-        let finished: std::collections::HashSet<u64> = previous
-            .iter()
-            .filter(|r| r.outcome.is_final())
-            .map(|r| r.seq)
-            .collect();
-        let pending: Vec<Task> = plan
-            .tasks
-            .iter()
-            .filter(|t| !finished.contains(&t.seq))
-            .cloned()
-            .collect();
+        let pending = pending::pending(&plan.tasks, &previous, self.settings.retry_failed);
         if self.resumed {
             self.ui.info(&format!(
                 "resuming {}: {} of {} tasks left",

@@ -8,9 +8,9 @@ use crate::record::{self, files, Record, RunState};
 
 /// Opens the report directory of a new run or dry run, locked: the one given (created 0700 if
 /// missing; refused when it already holds a run), or a new default one.
-pub fn open_new(dir: Option<&Path>, name: &str) -> Result<Record, Error> {
+pub fn open_new(dir: Option<&Path>, root: &Path, name: &str) -> Result<Record, Error> {
     let Some(dir) = dir else {
-        return open_default(name);
+        return open_default(root, name);
     };
     files::create_private_dir(dir).map_err(|e| {
         Error::Io(format!(
@@ -38,34 +38,37 @@ pub fn open_new(dir: Option<&Path>, name: &str) -> Result<Record, Error> {
     Ok(record)
 }
 
-/// `reports/<name>-<UTC yyyymmddThhmmssZ>`, or `-2`, `-3`… when taken: the directory is
-/// created exclusively before it is used, so two runs started in the same second never
-/// share one.
-fn open_default(name: &str) -> Result<Record, Error> {
+/// `ROOT/<name>-<UTC yyyymmddThhmmssZ>`. Two runs of one job started at once want the same
+/// directory: the lock lets one have it and the other exits 2 ("in use"), so the same work is
+/// never done twice by accident. A directory of that name that holds a finished run (a
+/// second run, or restore, started within the same second after the first ended) makes the
+/// name `-2`, `-3`…
+fn open_default(root: &Path, name: &str) -> Result<Record, Error> {
     let ts = time::OffsetDateTime::now_utc()
         .format(time::macros::format_description!(
             "[year][month][day]T[hour][minute][second]Z"
         ))
         .unwrap_or_else(|_| "run".into());
-    let base = PathBuf::from("reports").join(format!("{name}-{ts}"));
+    let base = root.join(format!("{name}-{ts}"));
     for n in 1..1000 {
-        let dir = if n == 1 {
-            base.clone()
-        } else {
-            PathBuf::from(format!("{}-{n}", base.display()))
+        let dir = match n {
+            1 => base.clone(),
+            n => PathBuf::from(format!("{}-{n}", base.display())),
         };
-        let created = files::create_private_dir(&dir).map_err(|e| {
+        files::create_private_dir(&dir).map_err(|e| {
             Error::Io(format!(
                 "cannot create report directory {}: {e}",
                 dir.display()
             ))
         })?;
-        if created {
-            return open_record(&dir);
+        let record = open_record(&dir)?;
+        match record.state().map_err(|e| Error::Usage(e.to_string()))? {
+            Some(st) if !st.dry_run => continue,
+            _ => return Ok(record),
         }
     }
     Err(Error::Io(format!(
-        "cannot find a free report directory name like {}; pass --report-dir",
+        "no free report directory name like {}; pass --report-dir",
         base.display()
     )))
 }

@@ -13,7 +13,9 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use docspace_batch::sandbox::{RecordedRequest, Sandbox, SandboxOptions};
+use docspace_batch::sandbox::{
+    Injected, InterceptRequest, RecordedRequest, Sandbox, SandboxOptions,
+};
 
 /// The binary under test.
 pub fn bin() -> PathBuf {
@@ -30,12 +32,81 @@ pub async fn sandbox_with(opts: SandboxOptions) -> Sandbox {
     Sandbox::start(opts).await.expect("sandbox starts")
 }
 
-/// Requests the sandbox received, without the key check.
+/// The requests every run makes before its tasks: the sign-in or credential check, then the
+/// server version, the caller and the key's description.
+pub const START_PATHS: [&str; 4] = [
+    "/api/2.0/authentication",
+    "/api/2.0/settings/version/build",
+    "/api/2.0/people/@self",
+    "/api/2.0/keys/@self",
+];
+
+/// Requests the sandbox received, without the credential check and the start-up reads.
 pub fn api_requests(sb: &Sandbox) -> Vec<RecordedRequest> {
     sb.requests()
         .into_iter()
-        .filter(|r| r.path != "/api/2.0/authentication")
+        .filter(|r| !START_PATHS.contains(&r.path.as_str()))
         .collect()
+}
+
+/// Sandbox options whose interceptor is `f` (answers or drops chosen requests).
+pub fn opts_with(
+    f: impl Fn(&InterceptRequest) -> Option<Injected> + Send + Sync + 'static,
+) -> SandboxOptions {
+    SandboxOptions {
+        interceptor: Some(std::sync::Arc::new(f)),
+        ..SandboxOptions::default()
+    }
+}
+
+/// An injected answer.
+pub fn respond(status: u16, headers: &[(&str, &str)], body: &[u8]) -> Injected {
+    Injected::Respond {
+        status,
+        headers: headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        body: body.to_vec(),
+    }
+}
+
+/// A credential as the binary is given it (through its environment variables).
+#[derive(Clone, Debug)]
+pub enum Cred {
+    /// DOCSPACE_API_KEY
+    Key(String),
+    /// DOCSPACE_TOKEN
+    Token(String),
+    /// DOCSPACE_USER and DOCSPACE_PASSWORD
+    Password { user: String, password: String },
+}
+
+impl Cred {
+    /// The secret that must never show.
+    pub fn secret(&self) -> &str {
+        match self {
+            Cred::Key(s) | Cred::Token(s) => s,
+            Cred::Password { password, .. } => password,
+        }
+    }
+
+    /// `key`, `token` or `password`, for labels and summary.json's `credential`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Cred::Key(_) => "api_key",
+            Cred::Token(_) => "token",
+            Cred::Password { .. } => "password",
+        }
+    }
+
+    /// The sandbox's caller with `password`.
+    pub fn caller(password: &str) -> Cred {
+        Cred::Password {
+            user: docspace_batch::sandbox::CALLER_EMAIL.into(),
+            password: password.into(),
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -131,6 +202,18 @@ impl Cli {
         match key {
             Some(k) => c.env("DOCSPACE_API_KEY", k),
             None => c,
+        }
+    }
+
+    /// Points the binary at `url` with `cred` in its environment variables.
+    pub fn with_cred(self, url: &str, cred: &Cred) -> Cli {
+        let c = self.env("DOCSPACE_URL", url);
+        match cred {
+            Cred::Key(k) => c.env("DOCSPACE_API_KEY", k),
+            Cred::Token(t) => c.env("DOCSPACE_TOKEN", t),
+            Cred::Password { user, password } => c
+                .env("DOCSPACE_USER", user)
+                .env("DOCSPACE_PASSWORD", password),
         }
     }
 

@@ -1,5 +1,6 @@
-//! Hostile input, hostile portals and the key (issue 5): the real binary against in-process
-//! sandboxes. Every refusal is exit 2 with nothing sent; the key never shows anywhere.
+//! Hostile input, hostile portals and the credential (issues 5 and 15): the real binary against
+//! in-process sandboxes. Every refusal is exit 2 with nothing sent; no secret (an API key, a
+//! session token, a password, a token a sign-in issued) ever shows anywhere.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -13,14 +14,36 @@ use crate::hostile_table::{hostile_dir, hostile_table};
 
 /// A key that is easy to find in any output.
 const CANARY: &str = "sk-CANARY0123456789abcdef0123456789";
+/// A session token, likewise.
+const CANARY_TOKEN: &str = "tok-CANARY-a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6";
+/// A password, likewise.
+const CANARY_PASSWORD: &str = "pw-CANARY-f0e1d2c3b4a59687";
+
+/// Each kind of credential, with the canary secrets the sandbox of [`canary_options`] accepts.
+fn every_cred() -> [Cred; 3] {
+    [
+        Cred::Key(CANARY.into()),
+        Cred::Token(CANARY_TOKEN.into()),
+        Cred::caller(CANARY_PASSWORD),
+    ]
+}
+
+/// A sandbox that accepts the canary key, token and password.
+fn canary_options() -> SandboxOptions {
+    SandboxOptions {
+        api_key: Some(CANARY.into()),
+        token: Some(CANARY_TOKEN.into()),
+        password: Some(CANARY_PASSWORD.into()),
+        ..SandboxOptions::default()
+    }
+}
 
 fn intercepting(
     f: impl Fn(&InterceptRequest) -> Option<Injected> + Send + Sync + 'static,
 ) -> SandboxOptions {
     SandboxOptions {
-        api_key: Some(CANARY.into()),
         interceptor: Some(Arc::new(f)),
-        ..SandboxOptions::default()
+        ..canary_options()
     }
 }
 
@@ -164,7 +187,8 @@ async fn a_1_mb_csv_line_is_refused() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The key never shows: stdout, stderr (text and JSON) and every report file, whatever fails.
+// No secret shows: stdout, stderr (text and JSON) and every report file (run.db included), for
+// each kind of credential, whatever fails.
 
 fn assert_no_key(label: &str, o: &Ran, w: &Work, key: &str) {
     let half = &key[key.len() / 2..];
@@ -172,7 +196,7 @@ fn assert_no_key(label: &str, o: &Ran, w: &Work, key: &str) {
         for k in [key, half] {
             assert!(
                 !contains_bytes(bytes, k.as_bytes()),
-                "{label}: the key is in {what}:\n{}",
+                "{label}: the secret is in {what}:\n{}",
                 String::from_utf8_lossy(bytes)
             );
         }
@@ -182,63 +206,113 @@ fn assert_no_key(label: &str, o: &Ran, w: &Work, key: &str) {
         for k in [key, half] {
             assert!(
                 !contains_bytes(bytes, k.as_bytes()),
-                "{label}: the key is in {}",
+                "{label}: the secret is in {}",
                 p.display()
             );
         }
     }
 }
 
-/// Runs `job` against `sb` twice (text and JSON logs, side by side) with `args`, sending `key`;
-/// checks the exit code and that `key` appears nowhere. Returns the two outputs' stderr.
+/// One run of a leak check: its label, output and work directory.
+struct LeakRun {
+    label: String,
+    out: Ran,
+    work: Work,
+    cred: Cred,
+}
+
+/// Runs `job` against `sb` with each of `creds`, in text and JSON logs (all side by side), with
+/// `args`; checks the exit code (`want_exit` for that credential) and that the credential's
+/// secret, and every token the sandbox issued to a sign-in, appears nowhere. Returns each
+/// run's label and stderr.
 fn leak_check(
     label: &str,
     sb: &Sandbox,
-    key: &str,
+    creds: &[Cred],
     job: &str,
     args: &[&str],
-    want_exit: i32,
-) -> Vec<String> {
-    let check = |fmt: &str| {
+    want_exit: impl Fn(&Cred) -> i32 + Sync,
+) -> Vec<(String, String)> {
+    let run = |cred: &Cred, fmt: &str| {
         let w = Work::new();
         let p = w.file("job.yaml", job);
-        let mut all = vec![p.to_str().unwrap(), "--log-format", fmt];
+        // The rate is beside the point here; the default 20/s would only add waiting.
+        let mut all = vec![
+            p.to_str().unwrap(),
+            "--log-format",
+            fmt,
+            "--rate",
+            "unlimited",
+        ];
         all.extend_from_slice(args);
-        let o = Cli::new(&w).portal(&sb.url(), Some(key)).job(&all).run();
-        assert_eq!(o.code(), want_exit, "{label} ({fmt}): {}", o.stderr());
-        assert!(
-            w.report().join("results.csv").exists() || want_exit == 3,
-            "{label}: reports written"
-        );
-        assert_no_key(&format!("{label} ({fmt})"), &o, &w, key);
-        o.stderr()
+        let out = Cli::new(&w).with_cred(&sb.url(), cred).job(&all).run();
+        LeakRun {
+            label: format!("{label} ({}, {fmt})", cred.kind()),
+            out,
+            work: w,
+            cred: cred.clone(),
+        }
     };
-    // The runs mostly wait on timeouts and backoff: run the two formats at the same time.
-    tokio::task::block_in_place(|| {
+    // The runs mostly wait on timeouts and backoff: run them all at the same time.
+    let runs: Vec<LeakRun> = tokio::task::block_in_place(|| {
         std::thread::scope(|s| {
-            let runs: Vec<_> = ["text", "json"]
-                .map(|fmt| s.spawn(move || check(fmt)))
-                .into_iter()
+            let handles: Vec<_> = creds
+                .iter()
+                .flat_map(|c| ["text", "json"].map(|fmt| (c, fmt)))
+                .map(|(c, fmt)| s.spawn(move || run(c, fmt)))
                 .collect();
-            runs.into_iter()
-                .map(|r| r.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
                 .collect()
         })
-    })
+    });
+    // Known only now: the tokens the sandbox issued to the sign-ins of these runs.
+    let issued: Vec<String> = sb
+        .tokens()
+        .into_iter()
+        .filter(|t| t != CANARY_TOKEN)
+        .collect();
+    for r in &runs {
+        let want = want_exit(&r.cred);
+        assert_eq!(r.out.code(), want, "{}: {}", r.label, r.out.stderr());
+        assert!(
+            r.work.report().join("results.csv").exists() || want == 3,
+            "{}: reports written",
+            r.label
+        );
+        assert_no_key(&r.label, &r.out, &r.work, r.cred.secret());
+        for t in &issued {
+            assert_no_key(&format!("{} (issued token)", r.label), &r.out, &r.work, t);
+        }
+    }
+    runs.into_iter()
+        .map(|r| (r.label, r.out.stderr()))
+        .collect()
 }
 
 const LOCK_101: &str = "jobs:\n  - files: [101, 102]\n    actions: [info, lock, protectusers]\n";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn key_not_shown_when_the_portal_rejects_it() {
+async fn no_secret_shown_when_the_portal_rejects_the_credential() {
+    // The sandbox expects another key, knows no canary token and has another password: the
+    // check (or the sign-in) is refused.
     let sb = sandbox().await;
-    // The client sends the canary; the sandbox expects another key: 401 on the check.
-    let errs = leak_check("auth 401", &sb, CANARY, LOCK_101, &[], 3);
-    assert!(errs[0].contains("rejected the API key"), "{}", errs[0]);
+    let errs = leak_check("rejected", &sb, &every_cred(), LOCK_101, &[], |_| 3);
+    for (label, err) in &errs {
+        let want = if label.contains("password") {
+            "refused the sign-in"
+        } else if label.contains("token") {
+            "rejected the session token"
+        } else {
+            "rejected the API key"
+        };
+        assert!(err.contains(want), "{label}: {err}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn key_not_shown_after_401_403_and_5xx_even_when_the_portal_echoes_it() {
+async fn no_secret_shown_after_401_403_and_5xx_even_when_the_portal_echoes_it() {
     // 101: lock → 401 during the run (abort, exit 3).
     let sb = sandbox_with(intercepting(|r| {
         (r.method == "PUT").then(|| respond(401, &[], "")).flatten()
@@ -247,20 +321,19 @@ async fn key_not_shown_after_401_403_and_5xx_even_when_the_portal_echoes_it() {
     leak_check(
         "401 mid-run",
         &sb,
-        CANARY,
+        &every_cred(),
         LOCK_101,
         &["--no-check-state"],
-        3,
+        |_| 3,
     );
 
-    // 403 and 5xx whose bodies repeat the key (a chatty proxy or a hostile portal).
+    // 403 and 5xx whose bodies repeat every secret (a chatty proxy or a hostile portal).
+    let all = format!("{CANARY} {CANARY_TOKEN} {CANARY_PASSWORD}");
     let echo = format!(
-        r#"{{"status":1,"statusCode":403,"error":{{"message":"token Bearer {CANARY} may not do this"}}}}"#
+        r#"{{"status":1,"statusCode":403,"error":{{"message":"token Bearer {all} may not do this"}}}}"#
     );
-    let html =
-        format!("<html><body>502 upstream said Authorization: Bearer {CANARY}</body></html>");
-    let json500 =
-        format!(r#"{{"status":1,"statusCode":500,"error":{{"message":"boom {CANARY}"}}}}"#);
+    let html = format!("<html><body>502 upstream said Authorization: Bearer {all}</body></html>");
+    let json500 = format!(r#"{{"status":1,"statusCode":500,"error":{{"message":"boom {all}"}}}}"#);
     let sb = sandbox_with(intercepting(move |r| {
         if r.path.ends_with("/protectusers") {
             respond(403, &[], echo.clone())
@@ -273,19 +346,18 @@ async fn key_not_shown_after_401_403_and_5xx_even_when_the_portal_echoes_it() {
         }
     }))
     .await;
-    let errs = leak_check(
+    leak_check(
         "403/5xx",
         &sb,
-        CANARY,
+        &every_cred(),
         LOCK_101,
         &["--no-check-state", "--retries", "1"],
-        1,
+        |_| 1,
     );
-    let _ = errs;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn key_not_shown_after_timeouts_and_dropped_connections() {
+async fn no_secret_shown_after_timeouts_and_dropped_connections() {
     let sb = sandbox_with(intercepting(|r| {
         if r.method == "PUT" {
             Some(Injected::Delay(Duration::from_secs(3)))
@@ -299,65 +371,81 @@ async fn key_not_shown_after_timeouts_and_dropped_connections() {
     leak_check(
         "timeout",
         &sb,
-        CANARY,
+        &every_cred(),
         LOCK_101,
         &["--no-check-state", "--retries", "1", "--timeout", "300ms"],
-        1,
+        |_| 1,
     );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn redirects_are_not_followed_and_the_target_never_sees_the_key() {
-    let target = sandbox_with(SandboxOptions {
-        api_key: Some(CANARY.into()),
-        ..SandboxOptions::default()
-    })
-    .await;
-    // The hostile portal even puts the key into the redirect target.
-    let to_api = format!("{}/api/2.0/files/file/101?leak={CANARY}", target.url());
+async fn redirects_are_not_followed_and_the_target_never_sees_a_secret() {
+    let target = sandbox_with(canary_options()).await;
+    // The hostile portal even puts the secrets into the redirect target.
+    let to_api = format!(
+        "{}/api/2.0/files/file/101?leak={CANARY}&t={CANARY_TOKEN}&p={CANARY_PASSWORD}",
+        target.url()
+    );
     let to_auth = format!("{}/api/2.0/authentication", target.url());
-    // First: the key check itself is redirected (a moved portal).
+    // First: the check or the sign-in itself is redirected (a moved portal).
     let sb = sandbox_with(intercepting(move |_| {
         respond(307, &[("location", to_auth.as_str())], "")
     }))
     .await;
-    let errs = leak_check("redirect on auth", &sb, CANARY, LOCK_101, &[], 3);
-    let host = target.addr().to_string();
-    assert!(
-        errs[0].contains("redirected to") && errs[0].contains(&host),
-        "names the target: {}",
-        errs[0]
+    let errs = leak_check(
+        "redirect at start",
+        &sb,
+        &every_cred(),
+        LOCK_101,
+        &[],
+        |_| 3,
     );
-    // Then: file requests are redirected mid-run.
+    let host = target.addr().to_string();
+    for (label, err) in &errs {
+        assert!(
+            err.contains("redirected to") && err.contains(&host),
+            "{label} names the target: {err}"
+        );
+    }
+    // Then: everything after the sign-in or the check is redirected.
     let sb = sandbox_with(intercepting(move |r| {
         (r.path != "/api/2.0/authentication")
             .then(|| respond(302, &[("location", to_api.as_str())], ""))
             .flatten()
     }))
     .await;
-    for fmt in ["text", "json"] {
-        let w = Work::new();
-        let p = w.file("job.yaml", LOCK_101);
-        let o = Cli::new(&w)
-            .portal(&sb.url(), Some(CANARY))
-            .job([p.to_str().unwrap(), "--log-format", fmt])
-            .run();
-        assert_eq!(o.code(), 1, "{}", o.stderr());
-        assert_no_key(&format!("redirect mid-run ({fmt})"), &o, &w, CANARY);
-        let rows = w.rows();
-        assert!(!rows.is_empty());
-        for r in rows.iter().filter(|r| r.outcome == "failed") {
-            assert_eq!(r.kind, "bad_response", "{r:?}");
+    for cred in every_cred() {
+        for fmt in ["text", "json"] {
+            let w = Work::new();
+            let p = w.file("job.yaml", LOCK_101);
+            let o = Cli::new(&w)
+                .with_cred(&sb.url(), &cred)
+                .job([
+                    p.to_str().unwrap(),
+                    "--log-format",
+                    fmt,
+                    "--rate",
+                    "unlimited",
+                ])
+                .run();
+            let label = format!("redirect mid-run ({}, {fmt})", cred.kind());
+            assert_eq!(o.code(), 1, "{label}: {}", o.stderr());
+            assert_no_key(&label, &o, &w, cred.secret());
+            let rows = w.rows();
+            assert!(!rows.is_empty());
+            for r in rows.iter().filter(|r| r.outcome == "failed") {
+                assert_eq!(r.kind, "bad_response", "{r:?}");
+                assert!(
+                    r.error.contains("redirected to") && r.error.contains(&host),
+                    "{r:?}"
+                );
+                assert_eq!(r.attempts, 1, "a redirect is not retried: {r:?}");
+            }
             assert!(
-                r.error.contains("redirected to") && r.error.contains(&host),
-                "{r:?}"
+                rows.iter().all(|r| r.outcome != "ok"),
+                "nothing succeeded through a redirect"
             );
-            assert_eq!(r.attempts, 1, "a redirect is not retried: {r:?}");
         }
-        assert!(
-            rows.iter().all(|r| r.outcome != "ok"),
-            "nothing succeeded through a redirect"
-        );
     }
     assert!(
         target.requests().is_empty(),
@@ -601,32 +689,49 @@ async fn user_info_in_the_portal_url_is_refused() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_api_key_file_readable_by_others_warns() {
+async fn a_secret_file_readable_by_others_warns_even_with_quiet() {
     use std::os::unix::fs::PermissionsExt;
-    let sb = sandbox().await;
-    for (mode, warns) in [(0o644, true), (0o600, false)] {
-        let w = Work::new();
-        // The key file lives outside the scanned directory.
-        let keys = Work::new();
-        let key = keys.file("key.txt", &format!("{}\n", sb.api_key()));
-        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(mode)).unwrap();
-        let job = w.file("job.yaml", "jobs:\n  - files: [101]\n    actions: [info]\n");
-        let o = Cli::new(&w)
-            .portal(&sb.url(), None)
-            .job([
-                job.to_str().unwrap(),
-                "--api-key-file",
-                key.to_str().unwrap(),
-            ])
-            .run();
-        assert_eq!(o.code(), 0, "{}", o.stderr());
-        assert_eq!(
-            o.stderr().contains("readable by other users") && o.stderr().contains("chmod 600"),
-            warns,
-            "mode {mode:o}: {}",
-            o.stderr()
-        );
-        assert_no_key(&format!("key file {mode:o}"), &o, &w, sb.api_key());
+    let sb = sandbox_with(canary_options()).await;
+    let files: [(&str, &str, Option<&str>); 3] = [
+        ("--api-key-file", CANARY, None),
+        ("--token-file", CANARY_TOKEN, None),
+        (
+            "--password-file",
+            CANARY_PASSWORD,
+            Some(docspace_batch::sandbox::CALLER_EMAIL),
+        ),
+    ];
+    for (flag, secret, user) in files {
+        for (mode, warns) in [(0o644, true), (0o600, false)] {
+            let w = Work::new();
+            // The secret file lives outside the scanned directory.
+            let secrets = Work::new();
+            let file = secrets.file("secret.txt", &format!("{secret}\n"));
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode)).unwrap();
+            let job = w.file("job.yaml", "jobs:\n  - files: [101]\n    actions: [info]\n");
+            let mut cli = Cli::new(&w).portal(&sb.url(), None);
+            if let Some(u) = user {
+                cli = cli.env("DOCSPACE_USER", u);
+            }
+            let o = cli
+                .job([
+                    job.to_str().unwrap(),
+                    flag,
+                    file.to_str().unwrap(),
+                    "--quiet",
+                    "--rate",
+                    "unlimited",
+                ])
+                .run();
+            assert_eq!(o.code(), 0, "{flag}: {}", o.stderr());
+            assert_eq!(
+                o.stderr().contains("readable by other users") && o.stderr().contains("chmod 600"),
+                warns,
+                "{flag} mode {mode:o}: {}",
+                o.stderr()
+            );
+            assert_no_key(&format!("{flag} {mode:o}"), &o, &w, secret);
+        }
     }
 }
 

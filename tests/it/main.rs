@@ -1,11 +1,15 @@
 //! The one integration test binary: the real CLI against sandboxes on 127.0.0.1:0.
 mod audit;
 mod common;
+mod credentials;
+mod diff;
 mod faults;
 mod fewest;
 mod hostile;
 mod hostile_table;
 mod layout;
+mod nightly;
+mod record;
 mod reports;
 mod runner;
 mod sandbox;

@@ -1,20 +1,10 @@
 //! `run` end to end against the sandbox: requests as received, outcomes, reports, exit codes.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use docspace_batch::sandbox::{Injected, InterceptRequest, SandboxOptions};
+use docspace_batch::sandbox::{Injected, SandboxOptions};
 
 use crate::common::*;
-
-fn opts_with(
-    f: impl Fn(&InterceptRequest) -> Option<Injected> + Send + Sync + 'static,
-) -> SandboxOptions {
-    SandboxOptions {
-        interceptor: Some(Arc::new(f)),
-        ..SandboxOptions::default()
-    }
-}
 
 const HEADER: &str = "seq,job,file_id,action,outcome,http_status,attempts,error_kind,error,was_locked,locked,locked_by,title,users,duration_ms,finished_at,state_from";
 
@@ -38,13 +28,9 @@ async fn each_action_sends_the_documented_request() {
     );
     let key = format!("Bearer {}", sb.api_key());
     for r in &reqs {
-        assert_eq!(
-            r.authorization.as_deref(),
-            Some(key.as_str()),
-            "{} {}",
-            r.method,
-            r.path
-        );
+        // The server version is public: asked without the key.
+        let want = (r.path != "/api/2.0/settings/version/build").then_some(key.as_str());
+        assert_eq!(r.authorization.as_deref(), want, "{} {}", r.method, r.path);
     }
     let seen: Vec<(String, String, String)> = api_requests(&sb)
         .into_iter()
@@ -210,8 +196,11 @@ async fn check_state_skips_writes_and_records_was_locked() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retries_then_success_and_retries_exhausted() {
-    let sb = sandbox_with(opts_with(|r| {
-        if r.path == "/api/2.0/files/file/101" && r.n < 3 {
+    let hits_101 = std::sync::atomic::AtomicUsize::new(0);
+    let sb = sandbox_with(opts_with(move |r| {
+        if r.path == "/api/2.0/files/file/101"
+            && hits_101.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < 2
+        {
             return Some(Injected::Respond {
                 status: 503,
                 headers: vec![],
@@ -338,7 +327,7 @@ async fn rate_cap_holds_in_every_window() {
         .run();
     assert_eq!(o.code(), 0, "{}", o.stderr());
     let starts: Vec<Duration> = sb.requests().iter().map(|r| r.start).collect();
-    assert_eq!(starts.len(), 41);
+    assert_eq!(starts.len(), START_PATHS.len() + 40);
     for (i, s) in starts.iter().enumerate() {
         let in_window = starts[i..]
             .iter()
@@ -864,10 +853,11 @@ async fn restore_honours_max_duration_and_its_printed_command_finishes_the_job()
     assert_eq!(o.code(), 4, "{}", o.stderr());
     let rows = rows_in(&w.path().join("r1"));
     assert_eq!(rows.len(), 12);
-    // Tasks that had started (state check sent) finished with their write.
+    // The deadline also ends waits on the rate limiter: a task cut there is cancelled (at
+    // most its state check went out, never half a write).
     assert!(
         rows.iter()
-            .all(|r| r.outcome == "cancelled" && r.attempts == 0 || r.outcome == "ok"),
+            .all(|r| r.outcome == "cancelled" && r.attempts <= 1 || r.outcome == "ok"),
         "{rows:#?}"
     );
     let cmd = o

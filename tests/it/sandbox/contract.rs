@@ -199,6 +199,75 @@ async fn protect_users() {
 }
 
 #[tokio::test]
+async fn room_members_set_through_share_change_protectusers() {
+    let (sb, c) = default_sandbox().await;
+    let names = |v: serde_json::Value| -> Vec<String> {
+        v["response"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let id_of = |v: serde_json::Value, name: &str| -> String {
+        let list = v["response"].as_array().unwrap().clone();
+        let m = list.iter().find(|m| m["name"] == name).unwrap();
+        m["id"].as_str().unwrap().to_string()
+    };
+    let pat = id_of(
+        c.get("/files/file/105/protectusers").await.json(),
+        "Pat Reviewer",
+    );
+    let jane = id_of(
+        c.get("/files/file/101/protectusers").await.json(),
+        "Jane Auditor",
+    );
+    // Pat joins Finance (access as a name), Jane leaves it (0 = None); an unknown user and an
+    // entry without access are dropped without an error.
+    let body = json!({"invitations": [
+        {"id": pat, "access": "Read"},
+        {"id": jane, "access": 0},
+        {"id": "00000000-0000-0000-0000-000000000000", "access": 2},
+        {"id": pat},
+    ], "notify": false});
+    let a = c.put("/files/rooms/5001/share", &body.to_string()).await;
+    assert_eq!(a.status, 200);
+    let members = &a.json()["response"]["members"];
+    assert_eq!(members.as_array().unwrap().len(), 1, "{members}");
+    assert_eq!(members[0]["access"], 2);
+    assert_eq!(members[0]["sharedToUser"]["name"], "Pat Reviewer");
+    assert_eq!(
+        names(c.get("/files/file/101/protectusers").await.json()),
+        ["Bob Finch", "Pat Reviewer"]
+    );
+    // Pat's file-level review share on 105 still counts once.
+    assert_eq!(
+        names(c.get("/files/file/105/protectusers").await.json()),
+        ["Bob Finch", "Pat Reviewer"]
+    );
+    // Legal is untouched.
+    assert_eq!(
+        c.get("/files/file/201/protectusers").await.json()["count"],
+        5
+    );
+    // A folder that is not a room, a connected-storage room, no JSON, no key.
+    for path in ["/files/rooms/5002/share", "/files/rooms/box-12/share"] {
+        assert_eq!(
+            c.put(path, r#"{"invitations":[]}"#).await.status,
+            404,
+            "{path}"
+        );
+    }
+    let a = c
+        .try_send(reqwest::Method::PUT, "/files/rooms/5001/share", None)
+        .await
+        .unwrap();
+    assert_eq!(a.status, 415);
+    let anon = Client::with_auth(&sb, None);
+    assert_eq!(anon.put("/files/rooms/5001/share", "{}").await.status, 401);
+}
+
+#[tokio::test]
 async fn folder_paging() {
     let sb = sandbox(SandboxOptions {
         files: 250,

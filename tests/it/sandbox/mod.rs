@@ -3,6 +3,7 @@
 //! that goes away mid-request leaves behind (`disconnect`), and the `docspace-batch sandbox`
 //! process itself (`binary`). This file holds the client they share.
 
+mod account;
 mod binary;
 mod contract;
 mod disconnect;

@@ -9,7 +9,8 @@
 //!
 //! Sizes can be set one by one: `BENCH_OVERHEAD_TASKS` (20000), `BENCH_RATE_TASKS` (1000),
 //! `BENCH_ADAPTIVE_TASKS` (1000), `BENCH_SCALE_ROWS` (1000000), `BENCH_SCALE_TASKS` (100000),
-//! `BENCH_SCALE_SMALL` (10000), `BENCH_SAMPLE_FILES` (500); `BENCH_REPEAT` is how many
+//! `BENCH_SCALE_SMALL` (10000), `BENCH_SAMPLE_FILES` (500), `BENCH_REQUESTS_ROOMS`
+//! (`60,1000,10000`: room sizes of the requests scenario); `BENCH_REPEAT` is how many
 //! times the overhead pair (5) and the scale runs (3) are repeated (the best run counts: the
 //! machine is shared, and other load only ever makes a run slower).
 //!
@@ -112,6 +113,9 @@ fn main() {
     }
     if want("sample") {
         sample(&mut b, &rt);
+    }
+    if want("requests") {
+        requests(&mut b, &rt);
     }
     print_table(&b, &load_before, started.elapsed());
 }
@@ -602,6 +606,23 @@ fn adaptive_one(
     );
     let counts = sb.status_counts();
     let throttled = counts.get(&429).copied().unwrap_or(0);
+    if std::env::var_os("BENCH_TRACE").is_some() {
+        // Per 500 ms: requests the portal answered 2xx / 429 (how the limiter tracked it).
+        let mut per: std::collections::BTreeMap<u64, (u32, u32)> = Default::default();
+        for r in sb.requests() {
+            let e = per.entry(r.start.as_millis() as u64 / 500).or_default();
+            if r.status == 429 {
+                e.1 += 1;
+            } else {
+                e.0 += 1;
+            }
+        }
+        let line: Vec<String> = per
+            .iter()
+            .map(|(k, (ok, t))| format!("{:.1}:{ok}/{t}", *k as f64 / 2.0))
+            .collect();
+        eprintln!("  trace (s: ok/429 per 500 ms): {}", line.join(" "));
+    }
     let ok = s["outcomes"]["ok"].as_u64().unwrap_or(0);
     let failed = n - ok;
     let ideal = n as f64 / 50.0;
@@ -796,4 +817,155 @@ fn sample(b: &mut Bench, rt: &tokio::runtime::Runtime) {
         "report",
         None,
     );
+}
+
+/// One room job of the requests scenario: what it sent and what it needed at least.
+struct Counted {
+    what: &'static str,
+    sent: u64,
+    minimum: u64,
+    /// SPEC §4's bound, when it sets one.
+    target: Option<u64>,
+    /// The runs' exit codes were all 0.
+    ok: bool,
+}
+
+/// The requests scenario's sandbox: bulk room 6000 of `n` files, in-process so the bench can
+/// set lock state and read the request log.
+fn bulk_room(rt: &tokio::runtime::Runtime, n: u64) -> Sandbox {
+    rt.block_on(Sandbox::start(SandboxOptions {
+        files: n as u32,
+        ..Default::default()
+    }))
+    .expect("sandbox")
+}
+
+impl Bench {
+    /// `run JOB` (or any command) against `sb` into `dir`, unlimited, 32 at a time: the
+    /// requests it sent, how many of them were start-up reads (the key check, the server
+    /// version, the caller: anything but a file or folder request), and whether it exited 0.
+    fn counted_run(&self, sb: &Sandbox, args: &[&str], dir: &Path) -> (u64, u64, bool) {
+        let before = sb.requests().len();
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend_from_slice(&[
+            "--report-dir",
+            dir.to_str().unwrap(),
+            "--progress",
+            "never",
+            "--quiet",
+            "--rate",
+            "unlimited",
+            "--concurrency",
+            "32",
+        ]);
+        let ran = self.run_bin(&all, Some((&sb.url(), sb.api_key())));
+        if ran.code != 0 {
+            eprintln!("  {} exited {}: {}", args[0], ran.code, ran.stderr.trim());
+        }
+        let sent = &sb.requests()[before..];
+        let startup = sent
+            .iter()
+            .filter(|r| !r.path.starts_with("/api/2.0/files/"))
+            .count();
+        (sent.len() as u64, startup as u64, ran.code == 0)
+    }
+
+    fn room_job(&self, action: &str) -> PathBuf {
+        let p = self.path(&format!("room-{action}.yaml"));
+        std::fs::write(
+            &p,
+            format!("name: room\njobs:\n  - folders: [6000]\n    actions: [{action}]\n"),
+        )
+        .expect("job file");
+        p
+    }
+}
+
+/// Requests sent against the minimum (start-up reads, listing pages, writes needed) for a
+/// room of `n` files whose listing takes `p` pages. SPEC §4's targets count every request,
+/// start-up reads included.
+fn room_counts(b: &Bench, rt: &tokio::runtime::Runtime, n: u64) -> Vec<Counted> {
+    let p = n.div_ceil(100);
+    let dir = |name: &str| b.path(&format!("req-{n}-{name}"));
+    let lock_all = |sb: &Sandbox| {
+        for id in BULK..BULK + n {
+            sb.set_lock_owner(&id.to_string(), Some(docspace_batch::sandbox::CALLER_NAME));
+        }
+    };
+    let mut out = Vec::new();
+    // `needed`: the file and folder requests the job cannot do without.
+    let mut count = |what, (sent, startup, ok): (u64, u64, bool), needed: u64, target| {
+        out.push(Counted {
+            what,
+            sent,
+            minimum: startup + needed,
+            target,
+            ok,
+        })
+    };
+    let jobs = [b.room_job("info"), b.room_job("lock"), b.room_job("unlock")];
+    let [info, lock, unlock] = jobs.each_ref().map(|p| p.to_str().unwrap());
+    let sb = bulk_room(rt, n);
+    let sent = b.counted_run(&sb, &["run", info], &dir("info"));
+    count("room info", sent, p, Some(p + 5));
+    let locked = dir("lock");
+    let sent = b.counted_run(&sb, &["run", lock], &locked);
+    count("room lock, files unlocked", sent, p + n, Some(n + p + 5));
+    let sent = b.counted_run(&sb, &["restore", locked.to_str().unwrap()], &dir("restore"));
+    count("restore of that lock", sent, p + n, None);
+    drop(sb);
+    let sb = bulk_room(rt, n);
+    lock_all(&sb);
+    let sent = b.counted_run(&sb, &["run", lock], &dir("relock"));
+    count(
+        "room lock, all locked by the caller",
+        sent,
+        p,
+        Some(2 * p + 5),
+    );
+    let sent = b.counted_run(&sb, &["run", unlock], &dir("unlock"));
+    count("room unlock, all locked by the caller", sent, p + n, None);
+    drop(sb);
+    let csv = b.job(&format!("ids-{n}.csv"), BULK..BULK + n, &["lock"]);
+    let csv = csv.to_str().unwrap();
+    let sb = bulk_room(rt, n);
+    let sent = b.counted_run(&sb, &["run", csv], &dir("ids"));
+    count(
+        "ID-listed lock (the state check reads each file)",
+        sent,
+        n,
+        None,
+    );
+    let sb = bulk_room(rt, n);
+    let sent = b.counted_run(&sb, &["run", csv, "--no-check-state"], &dir("ids-no-check"));
+    count("ID-listed lock, --no-check-state", sent, n, None);
+    out
+}
+
+/// Scenario 6: requests sent against the minimum for rooms of 60, 1 000 and 10 000 files.
+fn requests(b: &mut Bench, rt: &tokio::runtime::Runtime) {
+    let sizes: Vec<u64> = std::env::var("BENCH_REQUESTS_ROOMS")
+        .ok()
+        .map(|v| v.split(',').filter_map(|x| x.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![60, 1_000, 10_000]);
+    for n in sizes {
+        eprintln!("requests: room of {n} files");
+        for c in room_counts(b, rt, n) {
+            let met = c.target.map(|t| c.sent <= t && c.ok);
+            b.row(
+                "6 requests",
+                format!("N = {n}: {}", c.what),
+                format!(
+                    "{} sent (minimum {}, {:.2} ×)",
+                    c.sent,
+                    c.minimum,
+                    c.sent as f64 / c.minimum as f64
+                ),
+                c.target
+                    .map(|t| format!("≤ {t}"))
+                    .unwrap_or_else(|| "report".into()),
+                met.or(Some(c.ok).filter(|ok| !ok)),
+            );
+        }
+    }
 }

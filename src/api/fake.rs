@@ -88,6 +88,8 @@ pub(crate) fn http_error(status: u16, retry_after: Option<Duration>) -> ApiError
 #[derive(Default)]
 struct State {
     files: HashMap<FileId, FileState>,
+    /// Folder → its files, in listing order (no subfolders).
+    folders: HashMap<FileId, Vec<FileId>>,
     /// Scripted replies in order: for one kind of call, on one file or (`None`) on any.
     script: VecDeque<(Op, Option<FileId>, Reply)>,
     log: Vec<(Instant, Call)>,
@@ -138,6 +140,30 @@ impl FakePortal {
             },
         );
         self
+    }
+
+    /// Makes folder `id` hold files `files`, in that order.
+    pub(crate) fn folder(&self, id: u32, files: impl IntoIterator<Item = u32>) -> &FakePortal {
+        let files = files.into_iter().map(FileId::Int).collect();
+        self.st().folders.insert(FileId::Int(id), files);
+        self
+    }
+
+    /// One page of a folder as the portal lists it: each file with its state now.
+    fn page_of(&self, id: &FileId, start: u64, count: u64) -> FolderPage {
+        let files = self.st().folders.get(id).cloned().unwrap_or_default();
+        let page: Vec<FileId> = files
+            .iter()
+            .skip(start as usize)
+            .take(count as usize)
+            .cloned()
+            .collect();
+        FolderPage {
+            file_states: page.iter().map(|f| self.state_of(f)).collect(),
+            files: page,
+            total: files.len() as u64,
+            ..FolderPage::default()
+        }
     }
 
     /// The next call of kind `op` gets `reply` (replies for one kind are used in order).
@@ -286,8 +312,16 @@ impl Portal for FakePortal {
         &'a self,
         id: &'a FileId,
         start: u64,
-        _count: u64,
+        count: u64,
     ) -> BoxFuture<'a, Result<FolderPage, ApiError>> {
-        Box::pin(self.plain(Call::FolderPage(id.clone(), start), FolderPage::default()))
+        Box::pin(async move {
+            let reply = self.take(Call::FolderPage(id.clone(), start));
+            self.answer_delay(reply.is_some()).await;
+            match reply {
+                Some(Reply::Fail(e)) => Err(e),
+                Some(r) => panic!("{r:?} scripted for a folder listing"),
+                None => Ok(self.page_of(id, start, count)),
+            }
+        })
     }
 }

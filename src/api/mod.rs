@@ -114,8 +114,9 @@ pub struct AccessUser {
 pub struct FolderPage {
     /// File IDs on this page.
     pub files: Vec<FileId>,
-    /// Titles of the files on this page, in the same order (empty when absent).
-    pub file_titles: Vec<String>,
+    /// The state of each file on this page, in the same order: a listing carries the same
+    /// `title`, `locked`, `lockedBy` and `security` as a file read.
+    pub file_states: Vec<FileState>,
     /// Subfolder IDs on this page.
     pub folders: Vec<FileId>,
     /// All items in the folder (`response.total`).
@@ -416,16 +417,12 @@ impl Client {
         let current = v.get("current");
         self.facts
             .note(current.and_then(|c| c.get("rootFolderType")), &files);
-        let file_titles = v
+        let file_states = v
             .get("files")
             .and_then(Value::as_array)
             .map(|l| {
                 l.iter()
-                    .map(|f| {
-                        str_field(f, "title")
-                            .map(|t| report_text(&t))
-                            .unwrap_or_default()
-                    })
+                    .map(|f| file_state(f).unwrap_or_default())
                     .collect()
             })
             .unwrap_or_default();
@@ -436,7 +433,7 @@ impl Client {
                 .ok_or_else(|| ApiError::bad_response("folder listing has no `total`"))?,
             title: current.and_then(|c| str_field(c, "title")),
             files,
-            file_titles,
+            file_states,
             folders,
         })
     }

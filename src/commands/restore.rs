@@ -1,7 +1,7 @@
 //! `restore DIR...`: release exactly the locks the recorded runs made, through the same session
 //! as `run`. Progress is recorded in each DIR, so running the same command again continues.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -13,6 +13,7 @@ use crate::progress::{print_stdout, Ui};
 use crate::record::{Record, RunKind, RunState};
 use crate::report::Outcome;
 use crate::runner::plan::Plan;
+use crate::runner::state::PageRef;
 use crate::session::{self, PlanSource, Spec};
 
 /// `restore DIR...`: unlock what the runs locked and has not been released yet.
@@ -30,6 +31,8 @@ async fn restore_inner(a: RestoreArgs, argv: Vec<String>, ui: &Ui) -> Result<Exi
     let mut files = Vec::new();
     let mut seen = HashSet::new();
     let mut dirs_seen = HashSet::new();
+    // Where the run listed each file: one listing page read again tells the state of 100.
+    let mut pages = HashMap::new();
     for dir in &a.dirs {
         // The same directory named twice (or through another path) is restored once.
         if !dirs_seen.insert(std::fs::canonicalize(dir).unwrap_or_else(|_| dir.clone())) {
@@ -37,8 +40,9 @@ async fn restore_inner(a: RestoreArgs, argv: Vec<String>, ui: &Ui) -> Result<Exi
         }
         let (record, st) = session::open_existing(dir)?;
         check_source(dir, &st, first.as_ref())?;
-        for f in locked_by_run(dir, &record)? {
+        for (f, page) in locked_by_run(dir, &record)? {
             if seen.insert(f.clone()) {
+                pages.extend(page.map(|p| (f.clone(), p)));
                 files.push(f);
             }
         }
@@ -87,6 +91,7 @@ async fn restore_inner(a: RestoreArgs, argv: Vec<String>, ui: &Ui) -> Result<Exi
         name: format!("{}-restore", st.name),
         plan: PlanSource::Ready(Plan {
             tasks,
+            pages,
             ..Plan::default()
         }),
         job_files: Vec::new(),
@@ -163,8 +168,9 @@ fn check_source(dir: &Path, st: &RunState, first: Option<&RunState>) -> Result<(
 
 /// The files the run in `dir` locked and no restore has released yet: lock tasks `ok` that
 /// found the file unlocked, and lock intents with no answer recorded (the process ended while
-/// the request was on the wire) on files known to have been unlocked before.
-fn locked_by_run(dir: &Path, record: &Record) -> Result<Vec<FileId>, Error> {
+/// the request was on the wire) on files known to have been unlocked before; each with the
+/// listing page the run found it on, if it came from a folder.
+fn locked_by_run(dir: &Path, record: &Record) -> Result<Vec<(FileId, Option<PageRef>)>, Error> {
     let bad = |e: crate::record::RecordError| Error::Usage(e.to_string());
     let rows = record.results().map_err(bad)?;
     let released = record.released().map_err(bad)?;
@@ -197,7 +203,10 @@ fn locked_by_run(dir: &Path, record: &Record) -> Result<Vec<FileId>, Error> {
     out.sort_by_key(|(seq, _)| *seq);
     Ok(out
         .into_iter()
-        .map(|(_, f)| f)
-        .filter(|f| !released.contains(&f.to_string()))
+        .filter(|(_, f)| !released.contains(&f.to_string()))
+        .map(|(_, f)| {
+            let page = plan.pages.get(&f).cloned();
+            (f, page)
+        })
         .collect())
 }

@@ -192,6 +192,11 @@ settings! {
     check_state: bool = true, rule rules::flag, expect "`true` or `false`",
         arg(long, num_args = 0, default_missing_value = "true", overrides_with = "no_check_state"),
         no no_check_state "Write without reading the file's state first (restore then cannot tell which locks the run made).";
+    /// A skip (`unchanged`, `locked_by_other`), an unlock and an `info` row rest on known state
+    /// (from a folder listing, a read or an earlier answer) younger than DUR; older state is read
+    /// again first. `0s` reads before every one of them [default: 60s].
+    state_max_age: Duration = Duration::from_secs(60), rule parse_duration, expect "a duration like `60s` or `0s`",
+        arg(long, value_name = "DUR");
     /// Run only the files whose stable hash falls in shard K of N (1-based).
     shard: Shard, rule parse_shard, expect "a shard like `2/4`",
         arg(long, value_name = "K/N");
@@ -456,6 +461,16 @@ mod tests {
         assert_eq!(yaml("csv-bom: false").csv_bom, Some(false));
         let merged = merge(flags(&[]), &[(Path::new("a.yaml"), &yaml("csv_bom: true"))]).unwrap();
         assert!(merged.resolve().csv_bom);
+    }
+
+    #[test]
+    fn state_max_age_from_flag_yaml_and_default_and_zero_is_allowed() {
+        let d = PartialSettings::default().resolve().state_max_age;
+        assert_eq!(d, Duration::from_secs(60));
+        let f = flags(&["--state-max-age", "0s"]).state_max_age;
+        assert_eq!(f, Some(Duration::ZERO));
+        let y = yaml("state-max-age: 5m").state_max_age;
+        assert_eq!(y, Some(Duration::from_secs(300)));
     }
 
     #[test]

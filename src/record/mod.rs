@@ -47,14 +47,22 @@ pub const REPORT_FILES: &[&str] = &[
     crate::report::SUMMARY_MD,
 ];
 
-/// Schema version, in `PRAGMA user_version`.
-const SCHEMA_VERSION: i64 = 1;
+/// Schema version, in `PRAGMA user_version`. 2 added `results.state_from` and the listing page
+/// of each task's file (`tasks.folder`, `tasks.page_start`).
+const SCHEMA_VERSION: i64 = 2;
+
+/// Columns added since schema 1, added to a record an older release made.
+const ADDED: &[(&str, &str, &str)] = &[
+    ("results", "state_from", "TEXT"),
+    ("tasks", "folder", "TEXT"),
+    ("tasks", "page_start", "INTEGER"),
+];
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS tasks (
     seq INTEGER PRIMARY KEY, job TEXT NOT NULL, file_id TEXT NOT NULL, action TEXT NOT NULL,
-    on_failure TEXT NOT NULL, grp TEXT, title TEXT);
+    on_failure TEXT NOT NULL, grp TEXT, title TEXT, folder TEXT, page_start INTEGER);
 CREATE TABLE IF NOT EXISTS intents (
     seq INTEGER PRIMARY KEY, file_id TEXT NOT NULL, lock INTEGER NOT NULL, was_locked INTEGER,
     at TEXT NOT NULL, session INTEGER NOT NULL);
@@ -63,7 +71,7 @@ CREATE TABLE IF NOT EXISTS results (
     outcome TEXT NOT NULL, http_status INTEGER, attempts INTEGER NOT NULL, error_kind TEXT,
     error TEXT NOT NULL, was_locked INTEGER, locked INTEGER, locked_by TEXT NOT NULL,
     title TEXT NOT NULL, users INTEGER, duration_ms INTEGER NOT NULL, finished_at TEXT NOT NULL,
-    can_lock INTEGER, session INTEGER NOT NULL);
+    can_lock INTEGER, session INTEGER NOT NULL, state_from TEXT);
 CREATE TABLE IF NOT EXISTS access (
     seq INTEGER NOT NULL, file_id TEXT NOT NULL, title TEXT NOT NULL, user_id TEXT NOT NULL,
     name TEXT NOT NULL, email TEXT NOT NULL);
@@ -143,6 +151,7 @@ impl Record {
             )));
         }
         conn.execute_batch(SCHEMA).map_err(fail)?;
+        add_columns(&conn).map_err(fail)?;
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(fail)?;
         private_sidecars(dir);
@@ -205,6 +214,22 @@ impl Record {
     fn fail(&self, e: impl std::fmt::Display) -> RecordError {
         RecordError::Failed(format!("{}: {e}", self.dir.join(RUN_DB).display()))
     }
+}
+
+/// Adds the columns a record made by an older release lacks (its tables exist, so the
+/// `CREATE TABLE IF NOT EXISTS` above left them as they were).
+fn add_columns(conn: &Connection) -> rusqlite::Result<()> {
+    for (table, column, ty) in ADDED {
+        let has: bool = conn.query_row(
+            &format!("SELECT COUNT(*) > 0 FROM pragma_table_info('{table}') WHERE name = ?1"),
+            [column],
+            |r| r.get(0),
+        )?;
+        if !has {
+            conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {ty}"))?;
+        }
+    }
+    Ok(())
 }
 
 fn identity(path: &Path) -> Option<(u64, u64)> {
@@ -319,6 +344,39 @@ pub struct JobFileRef {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_schema_1_record_gains_the_new_columns_when_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let v1 = SCHEMA
+            .replace(", folder TEXT, page_start INTEGER", "")
+            .replace(", state_from TEXT", "");
+        {
+            let c = Connection::open(dir.path().join(RUN_DB)).unwrap();
+            c.execute_batch(&v1).unwrap();
+            c.execute_batch(
+                "PRAGMA user_version = 1;
+                 INSERT INTO tasks (seq, job, file_id, action, on_failure) VALUES (1, 'j', '101', 'lock', 'continue');
+                 INSERT INTO results (seq, job, file_id, action, outcome, attempts, error, locked_by, title, duration_ms, finished_at, session)
+                 VALUES (1, 'j', '101', 'lock', 'ok', 1, '', '', '', 0, '', 1);",
+            )
+            .unwrap();
+        }
+        // Read-only (`diff` of an older release's run): read as it is, not altered.
+        let ro = Record::open_read_only(dir.path()).unwrap();
+        assert_eq!(ro.results().unwrap()[0].state_from, None);
+        assert!(ro.plan().unwrap().pages.is_empty());
+        drop(ro);
+        let r = Record::open(dir.path()).unwrap();
+        let rows = r.results().unwrap();
+        assert_eq!((rows.len(), rows[0].state_from), (1, None));
+        assert!(r.plan().unwrap().pages.is_empty());
+        let v: i64 = r
+            .conn
+            .pragma_query_value(None, "user_version", |x| x.get(0))
+            .unwrap();
+        assert_eq!(v, SCHEMA_VERSION);
+    }
 
     #[test]
     fn run_kind_is_stored_as_before_and_defaults_to_run() {

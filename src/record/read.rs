@@ -12,6 +12,7 @@ use crate::api::ErrorKind;
 use crate::job::{Action, FileId, OnFailure, Task};
 use crate::report::{AccessRow, Outcome, ResultRow};
 use crate::runner::plan::Plan;
+use crate::runner::state::{PageRef, StateSource};
 
 type Result<T> = std::result::Result<T, RecordError>;
 
@@ -45,6 +46,28 @@ pub struct Totals {
 }
 
 impl Record {
+    /// `table.column` for each column schema 2 added, or `NULL` where the record lacks it: an
+    /// older release's record opened read-only (`diff`) is not brought up to date.
+    fn newer(&self, columns: &[&str]) -> String {
+        let has = |tc: &str| {
+            let (table, column) = tc.split_once('.').unwrap_or((tc, tc));
+            self.conn
+                .query_row(
+                    &format!(
+                        "SELECT COUNT(*) > 0 FROM pragma_table_info('{table}') WHERE name = ?1"
+                    ),
+                    [column],
+                    |r| r.get::<_, bool>(0),
+                )
+                .unwrap_or(false)
+        };
+        let cols: Vec<&str> = columns
+            .iter()
+            .map(|c| if has(c) { *c } else { "NULL" })
+            .collect();
+        cols.join(", ")
+    }
+
     /// What made the directory; `None` for a directory that holds no plan yet.
     pub fn state(&self) -> Result<Option<RunState>> {
         let text: Option<String> = self
@@ -65,7 +88,10 @@ impl Record {
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT seq, job, file_id, action, on_failure, grp, title FROM tasks ORDER BY seq",
+                &format!(
+                    "SELECT seq, job, file_id, action, on_failure, grp, title, {} FROM tasks ORDER BY seq",
+                    self.newer(&["tasks.folder", "tasks.page_start"]),
+                ),
             )
             .map_err(|e| self.fail(e))?;
         let mut rows = stmt.query([]).map_err(|e| self.fail(e))?;
@@ -90,6 +116,13 @@ impl Record {
             }
             if let Some(t) = get(6).filter(|t| !t.is_empty()) {
                 plan.titles.insert(file.clone(), t);
+            }
+            let start: Option<i64> = r.get(8).unwrap_or_default();
+            if let (Some(folder), Some(start)) = (get(7), start) {
+                if let Ok(folder) = FileId::parse(&folder) {
+                    let start = start as u64;
+                    plan.pages.insert(file.clone(), PageRef { folder, start });
+                }
             }
             plan.tasks.push(Task {
                 seq: seq as u64,
@@ -121,7 +154,10 @@ impl Record {
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT seq, job, file_id, action, outcome, http_status, attempts, error_kind, error, was_locked, locked, locked_by, title, users, duration_ms, finished_at, can_lock FROM results ORDER BY seq",
+                &format!(
+                    "SELECT seq, job, file_id, action, outcome, http_status, attempts, error_kind, error, was_locked, locked, locked_by, title, users, duration_ms, finished_at, can_lock, {} FROM results ORDER BY seq",
+                    self.newer(&["results.state_from"]),
+                ),
             )
             .map_err(|e| self.fail(e))?;
         let rows = stmt
@@ -290,5 +326,9 @@ fn row_from_sql(r: &rusqlite::Row) -> rusqlite::Result<Option<ResultRow>> {
         duration_ms: r.get::<_, i64>(14)? as u64,
         finished_at: r.get(15)?,
         can_lock: r.get(16)?,
+        state_from: r
+            .get::<_, Option<String>>(17)?
+            .as_deref()
+            .and_then(StateSource::parse),
     }))
 }

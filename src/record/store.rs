@@ -50,10 +50,11 @@ impl Record {
                 [&state],
             )?;
             let mut ins = tx.prepare(
-                "INSERT INTO tasks (seq, job, file_id, action, on_failure, grp, title) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO tasks (seq, job, file_id, action, on_failure, grp, title, folder, page_start) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             )?;
             for t in &plan.tasks {
                 let fid = t.file.to_string();
+                let page = plan.pages.get(&t.file);
                 ins.execute(params![
                     t.seq as i64,
                     &*t.job,
@@ -65,6 +66,8 @@ impl Record {
                     },
                     plan.groups.get(&fid),
                     plan.titles.get(&t.file),
+                    page.map(|p| p.folder.to_string()),
+                    page.map(|p| p.start as i64),
                 ])?;
             }
             let mut ins = tx.prepare("INSERT INTO entries (n, line) VALUES (?1, ?2)")?;
@@ -182,8 +185,8 @@ fn write_rows(
     session: i64,
 ) -> rusqlite::Result<()> {
     let mut res = tx.prepare_cached(
-        "INSERT OR REPLACE INTO results (seq, job, file_id, action, outcome, http_status, attempts, error_kind, error, was_locked, locked, locked_by, title, users, duration_ms, finished_at, can_lock, session)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+        "INSERT OR REPLACE INTO results (seq, job, file_id, action, outcome, http_status, attempts, error_kind, error, was_locked, locked, locked_by, title, users, duration_ms, finished_at, can_lock, session, state_from)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
     )?;
     let mut del = tx.prepare_cached("DELETE FROM access WHERE seq = ?1")?;
     let mut acc = tx.prepare_cached(
@@ -209,6 +212,7 @@ fn write_rows(
             r.finished_at,
             r.can_lock,
             session,
+            r.state_from.map(|s| s.as_str()),
         ])?;
         del.execute([r.seq as i64])?;
         for a in access.iter() {

@@ -14,10 +14,11 @@ use std::io::Write;
 
 use crate::api::ErrorKind;
 use crate::job::{Action, FileId};
+use crate::runner::state::StateSource;
 
 /// `results.csv` header. Readers go by position as well as by name, so the order is fixed and
 /// a new column goes last.
-pub const RESULTS_HEADER: [&str; 16] = [
+pub const RESULTS_HEADER: [&str; 17] = [
     "seq",
     "job",
     "file_id",
@@ -34,6 +35,7 @@ pub const RESULTS_HEADER: [&str; 16] = [
     "users",
     "duration_ms",
     "finished_at",
+    "state_from",
 ];
 /// `access.csv` header.
 pub const ACCESS_HEADER: [&str; 5] = ["file_id", "title", "user_id", "name", "email"];
@@ -152,6 +154,10 @@ pub struct ResultRow {
     /// `security.Lock` from the portal's answer, when it sent one. Not a results.csv column
     /// (the header is fixed); it feeds the summaries' "files you may not lock" list.
     pub can_lock: Option<bool>,
+    /// `state_from`: which state a lock/unlock/info decision used (a folder listing, a file
+    /// read, an earlier write's answer); empty when none was used (`--no-check-state`,
+    /// `protectusers`, nothing sent).
+    pub state_from: Option<StateSource>,
 }
 
 /// One row of `access.csv`: a user who can reach a file, as `protectusers` listed them.
@@ -221,6 +227,7 @@ impl ResultRow {
             duration_ms: 0,
             finished_at: String::new(),
             can_lock: None,
+            state_from: None,
         }
     }
 
@@ -247,6 +254,7 @@ impl ResultRow {
             &users,
             &dur,
             &self.finished_at,
+            self.state_from.map_or("", StateSource::as_str),
         ])
     }
 }

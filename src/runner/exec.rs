@@ -15,8 +15,9 @@ use tokio::sync::OnceCell;
 use super::gate::Gate;
 use super::journal::Journal;
 use super::limiter::Limiter;
+use super::state::StateCache;
 use super::stop::{Stop, StopReason};
-use crate::api::{ApiError, ErrorKind, FileState, Portal};
+use crate::api::{ApiError, ErrorKind, Portal};
 use crate::config::Settings;
 use crate::job::{Action, Task};
 use crate::progress::Ui;
@@ -57,6 +58,8 @@ pub struct Ctx {
     pub stats: Stats,
     /// Log output; during execution only expansion's warnings (a skipped folder) use it.
     pub ui: Ui,
+    /// What the run knows of each file's state: from listings, reads and write answers.
+    pub states: StateCache,
     auth_recheck: OnceCell<bool>,
     /// When the context was made: the process's working time counts from here.
     started: std::time::Instant,
@@ -142,6 +145,7 @@ impl Ctx {
     /// A context for one run against `client`.
     pub fn new(client: impl Portal + 'static, cfg: Settings, ui: Ui) -> Ctx {
         Ctx {
+            states: StateCache::new(cfg.state_max_age),
             limiter: Limiter::new(cfg.rate, cfg.burst),
             gate: Gate::new(cfg.concurrency),
             client: Arc::new(client),
@@ -346,11 +350,13 @@ pub async fn run_task(
     let mut access = Vec::new();
     let mut attempts = 0u32;
     let result = match task.action {
-        Action::Info => info(ctx, task, &mut row, &mut attempts).await,
+        Action::Info => actions::info(ctx, task, &mut row, &mut attempts).await,
         Action::ProtectUsers => {
-            protect_users(ctx, task, &mut row, &mut attempts, memo, &mut access).await
+            actions::protect_users(ctx, task, &mut row, &mut attempts, memo, &mut access).await
         }
-        Action::Lock | Action::Unlock => lock(ctx, task, &mut row, &mut attempts, journal).await,
+        Action::Lock | Action::Unlock => {
+            actions::lock(ctx, task, &mut row, &mut attempts, journal).await
+        }
     };
     if let Err(end) = result {
         let (outcome, err) = match end {
@@ -391,7 +397,10 @@ pub async fn run_task(
 }
 
 /// Adds the attempts of a finished request to the task's count.
-fn counted<T>(attempts: &mut u32, r: Result<(T, u32), RequestEnd>) -> Result<T, RequestEnd> {
+pub(crate) fn counted<T>(
+    attempts: &mut u32,
+    r: Result<(T, u32), RequestEnd>,
+) -> Result<T, RequestEnd> {
     match r {
         Ok((v, n)) => {
             *attempts += n;
@@ -404,148 +413,7 @@ fn counted<T>(attempts: &mut u32, r: Result<(T, u32), RequestEnd>) -> Result<T, 
     }
 }
 
-fn record_state(row: &mut ResultRow, st: &FileState) {
-    row.locked = Some(st.locked);
-    row.can_lock = st.can_lock;
-    row.locked_by = st
-        .locked_by
-        .as_deref()
-        .map(crate::api::report_text)
-        .unwrap_or_default();
-    if let Some(t) = &st.title {
-        row.title = crate::api::report_text(t);
-    }
-}
-
-async fn info(
-    ctx: &Ctx,
-    task: &Task,
-    row: &mut ResultRow,
-    attempts: &mut u32,
-) -> Result<(), RequestEnd> {
-    let st = counted(
-        attempts,
-        ctx.request(Endpoint::AnonymousRead, || ctx.client.file_info(&task.file))
-            .await,
-    )?;
-    record_state(row, &st);
-    row.http_status = Some(200);
-    Ok(())
-}
-
-async fn protect_users(
-    ctx: &Ctx,
-    task: &Task,
-    row: &mut ResultRow,
-    attempts: &mut u32,
-    memo: &FileMemo,
-    access: &mut Vec<AccessRow>,
-) -> Result<(), RequestEnd> {
-    let users = counted(
-        attempts,
-        ctx.request(Endpoint::Read, || ctx.client.protect_users(&task.file))
-            .await,
-    )?;
-    row.http_status = Some(200);
-    row.users = Some(users.len());
-    let title = memo.title.clone().unwrap_or_default();
-    access.extend(users.into_iter().map(|u| AccessRow {
-        file_id: task.file.to_string(),
-        title: title.clone(),
-        user_id: crate::api::report_text(&u.id),
-        name: crate::api::report_text(&u.name),
-        email: crate::api::report_text(&u.email),
-    }));
-    Ok(())
-}
-
-async fn lock(
-    ctx: &Ctx,
-    task: &Task,
-    row: &mut ResultRow,
-    attempts: &mut u32,
-    journal: &Journal,
-) -> Result<(), RequestEnd> {
-    let want = task.action == Action::Lock;
-    let intent = journal.unsettled(task.seq).filter(|i| i.lock == want);
-    if ctx.cfg.check_state || intent.is_some() {
-        if ctx.stop.writes_stopped() {
-            return Err(RequestEnd::Cancelled {
-                attempts: 0,
-                last: None,
-            });
-        }
-        let st = counted(
-            attempts,
-            ctx.request(Endpoint::AnonymousRead, || ctx.client.file_info(&task.file))
-                .await,
-        )?;
-        record_state(row, &st);
-        row.http_status = Some(200);
-        row.was_locked = Some(st.locked);
-        // An earlier process sent this write and died before the answer: if the file is as
-        // it wanted, that write did it. `unchanged` here would hide a lock from `restore`.
-        if let Some(i) = intent.filter(|_| st.locked == want && st.locked_by.is_none()) {
-            row.was_locked = i.was_locked;
-            return Ok(());
-        }
-        if let Some(outcome) = already(want, &st) {
-            row.outcome = outcome;
-            return Ok(());
-        }
-    }
-    if !journal
-        .intent(task.seq, &task.file, want, row.was_locked)
-        .await
-    {
-        // The record cannot say a write is on its way: it must not leave.
-        return Err(RequestEnd::Cancelled {
-            attempts: 0,
-            last: None,
-        });
-    }
-    let st = counted(
-        attempts,
-        ctx.request(Endpoint::Write, || ctx.client.set_lock(&task.file, want))
-            .await,
-    )?;
-    record_state(row, &st);
-    row.http_status = Some(200);
-    judge_write(want, &st, row);
-    Ok(())
-}
-
-/// The outcome when the state read shows nothing to write.
-fn already(want: bool, st: &FileState) -> Option<Outcome> {
-    match (want, st.locked, st.locked_by.is_some()) {
-        // Someone else holds it: locking changes nothing and unlocking would break their lock.
-        (_, true, true) => Some(Outcome::LockedByOther),
-        (true, true, false) | (false, false, _) => Some(Outcome::Unchanged),
-        _ => None,
-    }
-}
-
-/// Reads the write's answer: the state it shows is the truth.
-fn judge_write(want: bool, st: &FileState, row: &mut ResultRow) {
-    match (want, st.locked, st.locked_by.is_some()) {
-        (true, true, false) => {}
-        (true, true, true) => row.outcome = Outcome::LockedByOther,
-        (true, false, _) => {
-            row.outcome = Outcome::Failed;
-            row.error_kind = Some(ErrorKind::BadResponse);
-            row.error = "the portal answered 200 but the file is not locked".into();
-        }
-        (false, false, _) => {}
-        (false, true, _) => {
-            row.outcome = Outcome::Failed;
-            row.error_kind = Some(ErrorKind::StillLocked);
-            row.error = match &st.locked_by {
-                Some(by) => format!("still locked by {}", crate::api::clean_text(by)),
-                None => "still locked after unlock".into(),
-            };
-        }
-    }
-}
+mod actions;
 
 #[cfg(test)]
 pub(super) mod tests;

@@ -10,6 +10,7 @@
 //! slots on an absolute schedule: a waiter sleeps until its slot, never polls, and after a stall
 //! the schedule restarts from "now" (no catch-up burst beyond `--burst`).
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -24,6 +25,12 @@ const MIN_RATE: f64 = 0.2;
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 /// Longest cooldown without `Retry-After`.
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// Share of the rate the portal accepted over the last second below which a cut never goes.
+const ACCEPTED_SHARE: f64 = 0.9;
+/// Share of that rate up to which a lowered rate recovers in one step.
+const LIMIT_SHARE: f64 = 0.95;
+/// Quiet time after which a rate held just under the portal's limit probes above it again.
+const PROBE_AFTER: Duration = Duration::from_secs(30);
 /// Quiet time after a 429 before the rate is raised again, and between raises.
 const RECOVER_EVERY: Duration = Duration::from_secs(5);
 
@@ -33,7 +40,57 @@ const RECOVER_EVERY: Duration = Duration::from_secs(5);
 struct Meter {
     bucket_start: Instant,
     count: u64,
+    /// Sends per second over the last whole bucket; 0 until one second has been measured.
     last_rate: f64,
+}
+
+/// Successes over the last second, in ten 100 ms slots, counted without the limiter's lock:
+/// what the portal accepted just before it pushed back is the best estimate of its limit (a
+/// window limiter admits exactly its size per window). Each slot holds its tick (100 ms since
+/// `origin`) above 24 bits of count.
+#[derive(Debug)]
+struct Recent {
+    origin: Instant,
+    slots: [AtomicU64; 10],
+}
+
+impl Recent {
+    fn tick(&self, at: Instant) -> u64 {
+        (at.saturating_duration_since(self.origin).as_millis() / 100) as u64
+    }
+
+    fn add(&self, at: Instant) {
+        let tick = self.tick(at);
+        let slot = &self.slots[(tick % 10) as usize];
+        let mut cur = slot.load(Ordering::Relaxed);
+        loop {
+            let new = if cur >> 24 == tick {
+                cur + 1
+            } else {
+                (tick << 24) | 1
+            };
+            match slot.compare_exchange_weak(cur, new, Ordering::Relaxed, Ordering::Relaxed) {
+                Ok(_) => return,
+                Err(x) => cur = x,
+            }
+        }
+    }
+
+    /// Successes per second over the ten slots up to `at`'s (the last 0.9 to 1 s).
+    fn per_second(&self, at: Instant) -> f64 {
+        let since = at.saturating_duration_since(self.origin);
+        let tick = self.tick(at);
+        let n: u64 = self
+            .slots
+            .iter()
+            .map(|s| s.load(Ordering::Relaxed))
+            .filter(|v| tick.saturating_sub(v >> 24) < 10)
+            .map(|v| v & 0xff_ffff)
+            .sum();
+        let in_slot = (since.as_millis() % 100) as f64 / 1000.0;
+        let covered = (0.9 + in_slot).min(since.as_secs_f64()).max(0.1);
+        n as f64 / covered
+    }
 }
 
 #[derive(Debug)]
@@ -52,6 +109,9 @@ struct State {
     /// A request succeeded after the last cooldown ended: the next 429 starts a new episode
     /// (cooldown back to 1 s) instead of continuing the old one.
     success_since_pause: bool,
+    /// What the portal accepted over the second before the last rate cut: recovery goes
+    /// quickly up to just under it, then holds there until [`PROBE_AFTER`] without a 429.
+    limit: Option<f64>,
 }
 
 /// A shared limiter. All methods take `&self`.
@@ -64,6 +124,7 @@ pub struct Limiter {
     state: Mutex<State>,
     /// Set once any 429 was seen, so successes only take the lock when it matters.
     armed: std::sync::atomic::AtomicBool,
+    successes: Recent,
 }
 
 impl Limiter {
@@ -76,6 +137,10 @@ impl Limiter {
             configured,
             burst: burst.max(1),
             armed: std::sync::atomic::AtomicBool::new(false),
+            successes: Recent {
+                origin: now,
+                slots: Default::default(),
+            },
             state: Mutex::new(State {
                 tat: now,
                 interval: configured,
@@ -91,6 +156,7 @@ impl Limiter {
                     count: 0,
                     last_rate: 0.0,
                 },
+                limit: None,
             }),
         }
     }
@@ -195,20 +261,36 @@ impl Limiter {
             s.tat = s.tat.max(s.pause_until);
             return s.pause_until.saturating_duration_since(now);
         }
+        // Nothing measured yet (the first second of a run or of a resume): there is no rate to
+        // lower from. A 429 this early says the portal's window was already used (by a run
+        // that just ended, or another shard on the same key), not that this run is too fast;
+        // cutting from a guess would land on the floor and crawl for half a minute.
+        let Some(measured) = (s.meter.last_rate > 0.0).then_some(s.meter.last_rate) else {
+            s.tat = s.tat.max(s.pause_until);
+            return s.pause_until.saturating_duration_since(now);
+        };
         s.last_change = now;
+        let accepted = self.successes.per_second(now);
         // Lower the effective rate from what we were doing (the current interval, or the
-        // measured rate before the first cut).
+        // measured rate before the first cut: at least what the portal accepted, since the
+        // last whole bucket may hold a pause).
+        let measured = measured.max(accepted);
         let current = match s.interval {
             Some(i) => 1.0 / i.as_secs_f64(),
             None => {
-                let measured = s.meter.last_rate.max(rate_so_far(&s.meter, now));
                 s.ceiling = Some(measured.max(MIN_RATE * 2.0) * 2.0);
                 measured.max(MIN_RATE * 2.0)
             }
         };
         // Multiplicative decrease by 0.7 (TCP-like AIMD): gentle enough that a steady limiter
-        // is tracked closely, quick enough to get below it within a few episodes.
-        let lowered = (current * 0.7).max(MIN_RATE);
+        // is tracked closely, quick enough to get below it within a few episodes. Never below
+        // what the portal accepted over the last second: that rate went through, so going
+        // under it only wastes time (a window limiter admits exactly its size per window).
+        s.limit = (accepted > 0.0).then_some(accepted);
+        let lowered = (current * 0.7)
+            .max(accepted * ACCEPTED_SHARE)
+            .min(current)
+            .max(MIN_RATE);
         s.interval = Some(Duration::from_secs_f64(1.0 / lowered));
         s.tat = s.tat.max(s.pause_until);
         s.pause_until.saturating_duration_since(now)
@@ -216,6 +298,7 @@ impl Limiter {
 
     /// Reports a successful request (cheap until the first 429).
     pub fn on_success(&self) {
+        self.successes.add(Instant::now());
         if !self.armed.load(std::sync::atomic::Ordering::Relaxed) {
             return;
         }
@@ -244,7 +327,23 @@ impl Limiter {
             return;
         }
         let Some(i) = s.interval else { return };
-        let raised = Duration::from_secs_f64(i.as_secs_f64() / 1.25);
+        let rate = 1.0 / i.as_secs_f64();
+        let mut up = rate * 1.25;
+        if let Some(cap) = s.limit.map(|l| l * LIMIT_SHARE) {
+            // (a rate set to the cap reads back a hair under it through its interval)
+            if rate < cap * 0.999 {
+                up = up.min(cap);
+            } else if s
+                .last_429
+                .is_some_and(|t| now.duration_since(t) < PROBE_AFTER)
+            {
+                // Just under what the portal took: going over only buys a 429 and a pause.
+                return;
+            } else {
+                s.limit = None; // long quiet: the portal's limit may have moved; probe.
+            }
+        }
+        let raised = Duration::from_secs_f64(1.0 / up);
         s.last_change = now;
         s.interval = match self.configured {
             Some(c) if raised <= c => Some(c),
@@ -260,6 +359,7 @@ impl Limiter {
     }
 }
 
+/// Counts a send at `at`. A bucket closes at the first send a second or more after it opened.
 fn count(m: &mut Meter, at: Instant) {
     let el = at.saturating_duration_since(m.bucket_start);
     if el >= Duration::from_secs(1) {
@@ -270,128 +370,5 @@ fn count(m: &mut Meter, at: Instant) {
     m.count += 1;
 }
 
-fn rate_so_far(m: &Meter, now: Instant) -> f64 {
-    let el = now.saturating_duration_since(m.bucket_start).as_secs_f64();
-    if el > 0.05 {
-        m.count as f64 / el
-    } else {
-        0.0
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test(start_paused = true)]
-    async fn spaces_requests_on_an_absolute_schedule() {
-        let l = Limiter::new(Rate::PerSecond(10.0), 1);
-        let t0 = Instant::now();
-        for k in 0..5u32 {
-            let slot = l.acquire().await;
-            assert_eq!(slot.duration_since(t0), Duration::from_millis(100) * k);
-        }
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn slightly_late_wakeups_keep_the_schedule() {
-        // 30/s is 33.3 ms; timers fire on whole milliseconds, so every waiter wakes up to
-        // 1 ms late. The schedule must not drift by that much per request.
-        let l = Limiter::new(Rate::PerSecond(30.0), 1);
-        let t0 = Instant::now();
-        let mut last = t0;
-        for _ in 0..31 {
-            last = l.acquire().await;
-        }
-        let took = last.duration_since(t0);
-        assert!(
-            took >= Duration::from_millis(1000) && took <= Duration::from_millis(1002),
-            "{took:?}"
-        );
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn no_catch_up_after_a_stall_beyond_the_burst() {
-        let l = Limiter::new(Rate::PerSecond(10.0), 3);
-        l.acquire().await;
-        tokio::time::sleep(Duration::from_secs(10)).await;
-        let t1 = Instant::now();
-        let mut slots = Vec::new();
-        for _ in 0..6 {
-            slots.push(l.acquire().await.duration_since(t1));
-        }
-        // Three back-to-back (the burst), then one per 100 ms.
-        assert_eq!(&slots[..3], &[Duration::ZERO; 3]);
-        assert_eq!(slots[3], Duration::from_millis(100));
-        assert_eq!(slots[5], Duration::from_millis(300));
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn retry_after_pauses_everyone() {
-        let l = std::sync::Arc::new(Limiter::new(Rate::Unlimited, 1));
-        let sent = l.acquire().await;
-        l.on_429(sent, Some(Duration::from_secs(3)), true);
-        let t = Instant::now();
-        let a = tokio::spawn({
-            let l = l.clone();
-            async move { l.acquire().await }
-        });
-        let b = l.acquire().await;
-        assert!(b.duration_since(t) >= Duration::from_secs(3));
-        assert!(a.await.unwrap().duration_since(t) >= Duration::from_secs(3));
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn bare_429_backs_off_lowers_the_rate_and_recovers() {
-        let l = Limiter::new(Rate::PerSecond(20.0), 1);
-        let sent = l.acquire().await;
-        let p = l.on_429(sent, None, true);
-        assert!(
-            p >= Duration::from_millis(900) && p <= Duration::from_millis(1100),
-            "{p:?}"
-        );
-        let r = l.effective_rate().unwrap();
-        assert!((r - 14.0).abs() < 0.01, "{r}");
-        // A second 429 from a request sent before the cooldown does not escalate.
-        let p2 = l.on_429(sent, None, true);
-        assert!(p2 <= p);
-        assert!((l.effective_rate().unwrap() - r).abs() < 1e-9);
-        // After quiet periods the rate climbs back to the configured one.
-        for _ in 0..40 {
-            tokio::time::sleep(Duration::from_secs(5)).await;
-            l.acquire().await;
-        }
-        assert_eq!(l.effective_rate(), Some(20.0));
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn consecutive_429s_double_the_cooldown() {
-        let l = Limiter::new(Rate::PerSecond(100.0), 1);
-        let s1 = l.acquire().await;
-        let p1 = l.on_429(s1, None, true);
-        let s2 = l.acquire().await; // after the first cooldown
-        let p2 = l.on_429(s2, None, true);
-        assert!(p2 > p1 * 3 / 2, "{p1:?} then {p2:?}");
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_429_after_successes_starts_a_new_episode_from_one_second() {
-        let l = Limiter::new(Rate::PerSecond(100.0), 1);
-        let s1 = l.acquire().await;
-        let p1 = l.on_429(s1, None, true);
-        l.acquire().await; // after the cooldown
-        l.on_success();
-        let s2 = l.acquire().await;
-        let p2 = l.on_429(s2, None, true);
-        assert!(p2 < p1 * 3 / 2, "{p1:?} then {p2:?}");
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_concurrency_429_pauses_without_lowering_the_rate() {
-        let l = Limiter::new(Rate::PerSecond(20.0), 1);
-        let s1 = l.acquire().await;
-        let p = l.on_429(s1, None, false);
-        assert!(p >= Duration::from_millis(900));
-        assert_eq!(l.effective_rate(), Some(20.0));
-    }
-}
+mod tests;

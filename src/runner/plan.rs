@@ -5,6 +5,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use super::exec::{Ctx, Endpoint, RequestEnd};
+use super::state::PageRef;
 use crate::api::{ErrorKind, FolderPage};
 use crate::job::{Action, Entry, FileId, JobFile, Target, Task};
 use crate::units::Shard;
@@ -22,6 +23,9 @@ pub struct Listing {
     pub files: Vec<FileId>,
     /// Titles seen in the listing (so access.csv has titles without an extra request).
     pub titles: HashMap<FileId, String>,
+    /// The page each file was listed on (recorded, so a resume or `restore` refreshes the
+    /// state of 100 files with one request).
+    pub pages: HashMap<FileId, PageRef>,
     /// Title of the folder/room.
     pub title: Option<String>,
     /// Folders skipped by `--skip-missing-folders`: (folder ID, why).
@@ -72,11 +76,19 @@ pub async fn expand_folder(
                 out.title = page.title.clone();
             }
             let n = page.files.len() + page.folders.len();
+            // The listing's state of each file spares a read per file later.
+            ctx.states.listed(&folder, start, &page);
             for (i, f) in page.files.into_iter().enumerate() {
-                if let Some(t) = page.file_titles.get(i).filter(|t| !t.is_empty()) {
-                    out.titles.insert(f.clone(), t.clone());
+                let title = page.file_states.get(i).and_then(|s| s.title.as_deref());
+                if let Some(t) = title.filter(|t| !t.is_empty()) {
+                    out.titles.insert(f.clone(), crate::api::report_text(t));
                 }
                 if seen_files.insert(f.clone()) {
+                    let at = PageRef {
+                        folder: folder.clone(),
+                        start,
+                    };
+                    out.pages.insert(f.clone(), at);
                     out.files.push(f);
                 }
             }
@@ -153,6 +165,8 @@ pub struct Plan {
     pub groups: HashMap<String, String>,
     /// file ID → file title, where a folder listing told us.
     pub titles: HashMap<FileId, String>,
+    /// file ID → the listing page it was found on.
+    pub pages: HashMap<FileId, PageRef>,
 }
 
 /// Turns entries into tasks. `listings` holds the expansion of every folder target.
@@ -160,6 +174,7 @@ pub fn build(entries: &[Entry], listings: &HashMap<FileId, Listing>) -> Plan {
     let mut tasks: Vec<Task> = Vec::with_capacity(entries.len());
     let mut groups = HashMap::new();
     let mut titles = HashMap::new();
+    let mut pages = HashMap::new();
     // (job, file, action) already targeted in a job: a file reached twice through folders (or
     // listed and also found in a folder) becomes a target once.
     let mut seen: HashSet<(Arc<str>, FileId, Action)> = HashSet::new();
@@ -199,6 +214,9 @@ pub fn build(entries: &[Entry], listings: &HashMap<FileId, Listing>) -> Plan {
                     .clone()
                     .unwrap_or_else(|| format!("folder {folder}"));
                 titles.extend(l.titles.iter().map(|(k, v)| (k.clone(), v.clone())));
+                for (f, p) in &l.pages {
+                    pages.entry(f.clone()).or_insert_with(|| p.clone());
+                }
                 for f in &l.files {
                     groups.entry(f.to_string()).or_insert_with(|| title.clone());
                     for &a in e.actions.iter() {
@@ -214,6 +232,7 @@ pub fn build(entries: &[Entry], listings: &HashMap<FileId, Listing>) -> Plan {
         tasks,
         groups,
         titles,
+        pages,
     }
 }
 

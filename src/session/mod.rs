@@ -313,6 +313,8 @@ impl Session {
             stream,
             sources: &mut self.sources,
         };
+        // Where each file was listed, so a resume or a restore reads 100 files per request.
+        ctx.states.seed_pages(&plan.pages);
         let executed = engine::execute(
             ctx.clone(),
             Arc::new(pending),

@@ -552,6 +552,7 @@ pub struct Row {
     pub locked_by: String,
     pub title: String,
     pub users: String,
+    pub state_from: String,
 }
 
 /// results.csv in `dir` (no rows when there is none).

@@ -4,6 +4,7 @@ mod common;
 mod credentials;
 mod diff;
 mod faults;
+mod fewest;
 mod hostile;
 mod hostile_table;
 mod layout;

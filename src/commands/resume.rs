@@ -46,30 +46,10 @@ pub fn open_dir(dir: &Path) -> Result<Continued, Error> {
 /// work left, or `None` (then a new run starts). A directory another process is recording
 /// into counts: continuing it is refused as in use rather than starting the same work twice.
 pub fn find_latest(root: &Path, digest: &str) -> Option<PathBuf> {
-    let mut found: Vec<(String, PathBuf)> = Vec::new();
-    for entry in std::fs::read_dir(root).ok()?.flatten() {
-        let dir = entry.path();
-        if !entry.file_type().is_ok_and(|t| t.is_dir()) {
-            continue;
-        }
-        let Some(record) = Record::peek(&dir) else {
-            continue;
-        };
-        let Ok(Some(st)) = record.state() else {
-            continue;
-        };
-        if st.dry_run || st.kind != RunKind::Run || st.plan_digest != digest {
-            continue;
-        }
-        let (Ok(plan), Ok(rows)) = (record.plan(), record.results()) else {
-            continue;
-        };
-        if session::work_left(&plan.tasks, &rows) {
-            found.push((st.created_at.clone(), dir));
-        }
-    }
-    found.sort();
-    found.pop().map(|(_, d)| d)
+    session::recorded_runs(root)?
+        .into_iter()
+        .rfind(|r| r.state.plan_digest == digest && r.work_left)
+        .map(|r| r.dir)
 }
 
 /// A resume's job files must describe the recorded plan: compared entry by entry (job,

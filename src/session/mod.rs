@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 pub use pending::work_left;
-pub use report_dir::{open_existing, shell_quote};
+pub use report_dir::{open_existing, recorded_runs, shell_quote};
 
 use crate::config::{PortalTarget, ReportTarget, RunConfig, Settings};
 use crate::error::{Error, Exit};

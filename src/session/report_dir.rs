@@ -98,6 +98,49 @@ pub fn open_existing(dir: &Path) -> Result<(Record, RunState), Error> {
     }
 }
 
+/// A real run (not a dry run, not a restore) recorded under a report root.
+pub struct RecordedRun {
+    /// Its report directory.
+    pub dir: PathBuf,
+    /// What made it.
+    pub state: RunState,
+    /// Whether a resume would have something to do.
+    pub work_left: bool,
+}
+
+/// The real runs recorded in the directories right under `root`, read without taking their
+/// locks (a run being recorded is seen as it stands), oldest first. `None` when `root` cannot
+/// be read.
+pub fn recorded_runs(root: &Path) -> Option<Vec<RecordedRun>> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(root).ok()?.flatten() {
+        let dir = entry.path();
+        if !entry.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        let Some(record) = Record::peek(&dir) else {
+            continue;
+        };
+        let Ok(Some(state)) = record.state() else {
+            continue;
+        };
+        if state.dry_run || state.kind != record::RunKind::Run {
+            continue;
+        }
+        let (Ok(plan), Ok(rows)) = (record.plan(), record.results()) else {
+            continue;
+        };
+        let work_left = super::pending::work_left(&plan.tasks, &rows);
+        out.push(RecordedRun {
+            dir,
+            state,
+            work_left,
+        });
+    }
+    out.sort_by(|a, b| a.state.created_at.cmp(&b.state.created_at));
+    Some(out)
+}
+
 /// Shell-quotes one argument for the printed resume command.
 pub fn shell_quote(s: &str) -> String {
     if !s.is_empty()

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use super::RunFacts;
 use crate::error::Error;
-use crate::record::{DirLock, LockError, Record, RunKind, RUN_DB};
+use crate::record::{DirLock, LockError, Record, RUN_DB};
 use crate::session;
 
 /// One run as `diff` sees it.
@@ -88,35 +88,13 @@ pub fn load(dir: &Path) -> Result<Run, Error> {
 /// Complete means a real run (not a dry run, not a restore) with no work left; newest by the
 /// time the record was made. A run still going has work left, so it is never chosen.
 pub fn latest(root: &Path, name: &str) -> Result<(PathBuf, PathBuf), Error> {
-    let entries = std::fs::read_dir(root).map_err(|e| {
-        Error::Usage(format!(
-            "cannot read the report root {}: {e}",
-            root.display()
-        ))
-    })?;
-    let mut found: Vec<(String, PathBuf)> = Vec::new();
-    for entry in entries.flatten() {
-        let dir = entry.path();
-        if !entry.file_type().is_ok_and(|t| t.is_dir()) {
-            continue;
-        }
-        let Some(record) = Record::peek(&dir) else {
-            continue;
-        };
-        let Ok(Some(st)) = record.state() else {
-            continue;
-        };
-        if st.name != name || st.dry_run || st.kind != RunKind::Run {
-            continue;
-        }
-        let (Ok(plan), Ok(rows)) = (record.plan(), record.results()) else {
-            continue;
-        };
-        if !session::work_left(&plan.tasks, &rows) {
-            found.push((st.created_at, dir));
-        }
-    }
-    found.sort();
+    let runs = session::recorded_runs(root)
+        .ok_or_else(|| Error::Usage(format!("cannot read the report root {}", root.display())))?;
+    let mut found: Vec<(String, PathBuf)> = runs
+        .into_iter()
+        .filter(|r| r.state.name == name && !r.work_left)
+        .map(|r| (r.state.created_at, r.dir))
+        .collect();
     match (found.pop(), found.pop()) {
         (Some((_, new)), Some((_, old))) => Ok((old, new)),
         (one, _) => Err(Error::Usage(format!(

@@ -35,6 +35,19 @@ pub enum Command {
     Diff(DiffArgs),
     /// Serve a simulated DocSpace portal on loopback, for rehearsals and tests.
     Sandbox(crate::sandbox::SandboxArgs),
+    /// Print a shell completion script on stdout, e.g.
+    /// `docspace-batch completions bash > /etc/bash_completion.d/docspace-batch`.
+    Completions(CompletionsArgs),
+    /// Print the man page (roff) on stdout, e.g. `docspace-batch man | man -l -`.
+    Man,
+}
+
+/// `completions`
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_name = "SHELL", value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 /// The credential (exactly one kind), or the in-process sandbox instead of a portal.

@@ -2,6 +2,7 @@
 //! to the loaders, or the sandbox), print what went wrong.
 
 mod diff;
+mod docs;
 mod restore;
 mod resume;
 mod run;
@@ -19,6 +20,8 @@ pub async fn dispatch(cmd: Command, argv: Vec<String>) -> Exit {
         Command::Validate(a) => validate::validate(a),
         Command::Restore(a) => restore::restore(a, argv).await,
         Command::Diff(a) => diff::diff(a),
+        Command::Completions(a) => docs::completions(a.shell, &mut std::io::stdout()),
+        Command::Man => docs::man(&mut std::io::stdout()),
         Command::Sandbox(a) => match crate::sandbox::run_cli(a).await {
             Ok(()) => Exit::Success,
             Err(e) => {

@@ -3,6 +3,7 @@ mod audit;
 mod common;
 mod credentials;
 mod diff;
+mod docs;
 mod faults;
 mod fewest;
 mod hostile;

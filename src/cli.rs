@@ -50,7 +50,7 @@ pub struct CompletionsArgs {
     pub shell: clap_complete::Shell,
 }
 
-/// The credential (exactly one kind), or the in-process sandbox instead of a portal.
+/// The credential (exactly one kind).
 #[derive(Debug, Args, Clone, Default)]
 pub struct PortalArgs {
     /// Read the API key from this file (otherwise from env DOCSPACE_API_KEY). Sent as
@@ -65,6 +65,12 @@ pub struct PortalArgs {
     /// DOCSPACE_PASSWORD); the run signs in once. Not for accounts with two-factor sign-in.
     #[arg(long, value_name = "PATH")]
     pub password_file: Option<PathBuf>,
+}
+
+/// The in-process sandbox instead of a portal: `run` only, since a restore against a new,
+/// empty sandbox would release nothing the recorded run locked.
+#[derive(Debug, Args, Clone, Default)]
+pub struct SandboxFlags {
     /// Run against an in-process sandbox portal instead of a real one (no credential needed).
     #[arg(long)]
     pub sandbox: bool,
@@ -94,6 +100,9 @@ pub struct RunArgs {
     /// Credential.
     #[command(flatten)]
     pub portal: PortalArgs,
+    /// Sandbox instead of a portal.
+    #[command(flatten)]
+    pub sandbox: SandboxFlags,
 }
 
 /// `validate`
@@ -188,6 +197,47 @@ mod tests {
         let e = parse(&["run", "j.csv", "--max-failures", "0"]).unwrap_err();
         assert!(e.to_string().contains("from 1 to"), "{e}");
         assert!(parse(&["run", "j.csv", "--concurrency", "1001"]).is_err());
+    }
+
+    fn long_help(sub: &str) -> String {
+        Cli::command()
+            .find_subcommand_mut(sub)
+            .unwrap()
+            .render_long_help()
+            .to_string()
+    }
+
+    #[test]
+    fn sandbox_options_only_where_they_do_something() {
+        let run = long_help("run");
+        assert!(run.contains("--sandbox\n"), "{run}");
+        assert!(
+            !run.contains("--sandbox-files"),
+            "tuning options stay hidden"
+        );
+        assert!(!run.contains("--sandbox-latency"));
+        assert!(parse(&["run", "j.csv", "--sandbox", "--sandbox-files", "5"]).is_ok());
+        let restore = long_help("restore");
+        assert!(!restore.contains("--sandbox"), "{restore}");
+        assert_eq!(
+            parse(&["restore", "d", "--sandbox"])
+                .unwrap_err()
+                .exit_code(),
+            2
+        );
+        assert!(parse(&["restore", "d", "--api-key-file", "k"]).is_ok());
+    }
+
+    #[test]
+    fn help_texts_say_what_the_options_do() {
+        let run = long_help("run");
+        let flat = run.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(flat.contains("`100/h`"), "--rate: {flat}");
+        assert!(flat.contains("resume with:"), "--quiet: {flat}");
+        assert!(
+            flat.contains("stats lines into a pipe"),
+            "--progress: {flat}"
+        );
     }
 
     #[test]

@@ -39,7 +39,7 @@ pub fn parse_rate(raw: &str) -> Result<Rate, String> {
         return Ok(Rate::Unlimited);
     }
     let (n, unit) = s.split_once('/').ok_or_else(|| {
-        format!("invalid rate `{raw}`: use forms like `20/s`, `1500/min` or `unlimited`")
+        format!("invalid rate `{raw}`: use forms like `20/s`, `1500/min`, `100/h` or `unlimited`")
     })?;
     let n: f64 = n.trim().parse().map_err(|_| {
         format!(

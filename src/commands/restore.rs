@@ -50,7 +50,7 @@ async fn restore_inner(a: RestoreArgs, argv: Vec<String>, ui: &Ui) -> Result<Exi
         sources.push(record);
     }
     let st = first.ok_or_else(|| Error::Usage("restore needs a report directory".into()))?;
-    let cfg = RunConfig::for_restore(&a, &st.portal, argv)?;
+    let cfg = RunConfig::for_restore(&a, &st, argv)?;
     let shown: Vec<String> = a.dirs.iter().map(|d| d.display().to_string()).collect();
     ui.info(&format!(
         "{}: {} to unlock",

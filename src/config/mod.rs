@@ -14,7 +14,7 @@ pub use credential::credential;
 pub use portal::{is_loopback, portal_url};
 pub use settings::{LogFormat, PartialSettings, ProgressMode, Settings};
 
-use crate::cli::{PortalArgs, RestoreArgs, RunArgs};
+use crate::cli::{PortalArgs, RestoreArgs, RunArgs, SandboxFlags};
 use crate::error::Error;
 use crate::job::{self, JobFile};
 use crate::record::RunState;
@@ -149,11 +149,16 @@ impl RunConfig {
         // A dry run over listed files needs no portal, unless one is named on the command line
         // (then its key is read and the dry run's summary names it).
         let needs_portal =
-            !a.dry_run || has_folders || a.portal.sandbox || a.settings.portal.is_some();
+            !a.dry_run || has_folders || a.sandbox.sandbox || a.settings.portal.is_some();
         let mut warnings = Vec::new();
         let portal = match recorded {
-            Some(st) => Some(recorded_portal(st, &a.portal, &settings, &mut warnings)?),
-            None if needs_portal => Some(portal_target(&a.portal, &settings, &mut warnings)?),
+            Some(st) => Some(recorded_portal(st, a, &settings, &mut warnings)?),
+            None if needs_portal => Some(portal_target(
+                &a.portal,
+                Some(&a.sandbox),
+                &settings,
+                &mut warnings,
+            )?),
             None => None,
         };
         let report = match (&a.resume, recorded) {
@@ -177,10 +182,18 @@ impl RunConfig {
     /// read), and the portal the source run used unless another is given.
     pub fn for_restore(
         a: &RestoreArgs,
-        recorded_portal: &str,
+        recorded: &RunState,
         argv: Vec<String>,
     ) -> Result<RunConfig, Error> {
         let started = Instant::now();
+        if recorded.sandbox {
+            // Its locks lived in a sandbox that ended with that run; the same IDs on a real
+            // portal are other people's files.
+            return Err(Error::Usage(
+                "this run was recorded against the in-process sandbox (--sandbox), which ended with it: there are no locks left to release".into(),
+            ));
+        }
+        let recorded_portal = recorded.portal.as_str();
         let partial = a.settings.partial();
         for (set, flag) in [
             (partial.shard.is_some(), "--shard"),
@@ -197,14 +210,14 @@ impl RunConfig {
             }
         }
         let mut settings = partial.resolve();
-        if settings.portal.is_none() && !a.portal.sandbox && !recorded_portal.is_empty() {
+        if settings.portal.is_none() && !recorded_portal.is_empty() {
             settings.portal = Some(recorded_portal.to_string());
         }
         let mut warnings = Vec::new();
         let portal = if a.dry_run {
             None
         } else {
-            Some(portal_target(&a.portal, &settings, &mut warnings)?)
+            Some(portal_target(&a.portal, None, &settings, &mut warnings)?)
         };
         Ok(RunConfig {
             output: Output::from_settings(&settings),
@@ -222,15 +235,16 @@ impl RunConfig {
 /// The sandbox, or the portal URL and key (key file first, then `DOCSPACE_API_KEY`).
 fn portal_target(
     a: &PortalArgs,
+    sandbox: Option<&SandboxFlags>,
     s: &Settings,
     warnings: &mut Vec<String>,
 ) -> Result<PortalTarget, Error> {
-    if a.sandbox {
+    if let Some(sb) = sandbox.filter(|sb| sb.sandbox) {
         let mut opts = SandboxOptions::default();
-        if let Some(n) = a.sandbox_files {
+        if let Some(n) = sb.sandbox_files {
             opts.files = n;
         }
-        if let Some(l) = a.sandbox_latency {
+        if let Some(l) = sb.sandbox_latency {
             opts.latency = l;
         }
         return Ok(PortalTarget::Sandbox(opts));
@@ -248,7 +262,7 @@ fn portal_target(
 /// record would mix two portals), none given means the recorded one.
 fn recorded_portal(
     st: &RunState,
-    a: &PortalArgs,
+    a: &RunArgs,
     s: &Settings,
     warnings: &mut Vec<String>,
 ) -> Result<PortalTarget, Error> {
@@ -260,16 +274,16 @@ fn recorded_portal(
     };
     if st.sandbox {
         match &s.portal {
-            Some(p) if !a.sandbox => return Err(differs(p)),
+            Some(p) if !a.sandbox.sandbox => return Err(differs(p)),
             _ => {}
         }
-        let a = PortalArgs {
+        let sb = SandboxFlags {
             sandbox: true,
-            ..a.clone()
+            ..a.sandbox.clone()
         };
-        return portal_target(&a, s, warnings);
+        return portal_target(&a.portal, Some(&sb), s, warnings);
     }
-    if a.sandbox {
+    if a.sandbox.sandbox {
         return Err(differs("the in-process sandbox (--sandbox)"));
     }
     let recorded = portal_url(&st.portal, true)?;
@@ -284,7 +298,7 @@ fn recorded_portal(
         allow_http: true,
         ..s.clone()
     };
-    portal_target(a, &s, warnings)
+    portal_target(&a.portal, None, &s, warnings)
 }
 
 /// Loads every job file, YAML first: a YAML `settings.action` is the default action for the

@@ -168,7 +168,7 @@ settings! {
     concurrency: usize = 8, rule rules::concurrency, expect "a number of tasks like `8`",
         arg(long, value_name = "N");
     /// Request rate cap: `20/s`, `1500/min`, `100/h` or `unlimited` [default: 20/s].
-    rate: Rate = Rate::PerSecond(20.0), rule parse_rate, expect "a rate like `20/s`, `1500/min` or `unlimited`",
+    rate: Rate = Rate::PerSecond(20.0), rule parse_rate, expect "a rate like `20/s`, `1500/min`, `100/h` or `unlimited`",
         arg(long, value_name = "R");
     /// Requests that may go out back-to-back after idle time [default: 1].
     burst: u32 = 1, rule rules::burst, expect "a number like `1`",
@@ -203,10 +203,13 @@ settings! {
     /// Action for CSV files that have no `action` column.
     action: Action, rule Action::parse, expect "an action: lock, unlock, protectusers or info",
         arg(long, value_name = "A");
-    /// Bar on a terminal, periodic log lines otherwise: auto, always or never [default: auto].
+    /// `auto`: a progress bar on a terminal, periodic stats lines otherwise; `always`: a bar even
+    /// when stderr is not detected as a terminal, but stats lines into a pipe or file (a bar
+    /// cannot draw there); `never`: stats lines only [default: auto].
     progress: ProgressMode = ProgressMode::Auto, rule rules::progress, expect "`auto`, `always` or `never`",
         arg(long, value_name = "WHEN");
-    /// Only errors, credential warnings, the resume command and the one-line final summary.
+    /// Only errors, credential warnings, the resume command (`work is left; resume with:
+    /// docspace-batch run --resume DIR`) and the one-line final summary.
     quiet: bool = false, rule rules::flag, expect "`true` or `false`",
         arg(long, short, num_args = 0, default_missing_value = "true");
     /// `text` or `json` (one JSON object per line on stderr) [default: text].

@@ -23,3 +23,18 @@ fn man_page_is_roff_with_a_title_first() {
     assert!(o.stdout().starts_with(".TH"), "{}", o.stdout());
     assert!(o.stdout().contains(".SH NAME"));
 }
+
+#[test]
+fn restore_refuses_a_run_recorded_against_the_in_process_sandbox() {
+    let w = Work::new();
+    let job = w.csv_job("lock.csv", [101], "lock");
+    let o = Cli::new(&w).job([job.to_str().unwrap(), "--sandbox"]).run();
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    // Even with a real portal named: the recorded IDs would be other files there.
+    let o = Cli::new(&w)
+        .args(["restore", w.report().to_str().unwrap()])
+        .portal("https://portal.example", Some("k"))
+        .run();
+    assert_eq!(o.code(), 2, "{}", o.stderr());
+    assert!(o.stderr().contains("in-process sandbox"), "{}", o.stderr());
+}

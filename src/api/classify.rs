@@ -159,7 +159,20 @@ pub fn transport(e: reqwest::Error) -> ApiError {
         msg.push_str(&s.to_string());
         src = s.source();
     }
-    ApiError::new(ErrorKind::Network, None, msg)
+    ApiError::new(ErrorKind::Network, None, with_hint(msg))
+}
+
+/// rustls's words for a TLS handshake that got a plain-HTTP answer back: `https://` to a port
+/// that speaks http.
+const PLAIN_HTTP_PORT: &str = "InvalidContentType";
+
+/// Adds what to do to a transport message whose cause is a known URL mistake.
+fn with_hint(msg: String) -> String {
+    if msg.contains(PLAIN_HTTP_PORT) {
+        format!("{msg} (the port speaks plain http; use http:// (loopback) or check the port)")
+    } else {
+        msg
+    }
 }
 
 /// `Retry-After` as seconds or an HTTP date.
@@ -307,6 +320,19 @@ pub fn clean(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn https_to_a_plain_http_port_says_so() {
+        let m = with_hint(
+            "error sending request: client error (Connect): received corrupt message of type InvalidContentType".into(),
+        );
+        assert!(m.contains("received corrupt message"), "{m}");
+        assert!(
+            m.ends_with("(the port speaks plain http; use http:// (loopback) or check the port)"),
+            "{m}"
+        );
+        assert_eq!(with_hint("connection refused".into()), "connection refused");
+    }
 
     #[test]
     fn envelope_classification() {

@@ -10,7 +10,11 @@ fn bad(msg: impl Into<String>) -> ConfigError {
 /// Checks a portal URL: https (http only to loopback or with `--allow-http`), no user-info,
 /// no query or fragment.
 pub fn portal_url(raw: &str, allow_http: bool) -> Result<url::Url, ConfigError> {
-    let u = url::Url::parse(raw.trim()).map_err(|e| {
+    let raw = raw.trim();
+    if !raw.contains("://") {
+        return Err(no_scheme(raw));
+    }
+    let u = url::Url::parse(raw).map_err(|e| {
         bad(format!(
             "portal URL `{}` is not a URL ({e}); use e.g. https://yourportal.onlyoffice.com",
             shown(raw)
@@ -21,7 +25,7 @@ pub fn portal_url(raw: &str, allow_http: bool) -> Result<url::Url, ConfigError> 
     }
     if u.query().is_some() || u.fragment().is_some() {
         return Err(bad(
-            "the portal URL must not contain a query or fragment; give just https://host[/path]",
+            "the portal URL must not contain a query or fragment; give just https://host[:port]",
         ));
     }
     let host = u.host_str().unwrap_or_default();
@@ -38,7 +42,50 @@ pub fn portal_url(raw: &str, allow_http: bool) -> Result<url::Url, ConfigError> 
     if host.is_empty() {
         return Err(bad("the portal URL has no host"));
     }
+    // The API paths are added to the base URL; a path copied from the browser or from an
+    // API example (`/api/2.0`, `/products/files/`) would otherwise end in a bare 404.
+    if u.path() != "/" && !u.path().is_empty() {
+        return Err(bad(format!(
+            "the portal URL must be the portal's base URL, without a path (`{}`); use --portal {}",
+            shown(u.path()),
+            base(&u)
+        )));
+    }
     Ok(u)
+}
+
+/// `host:port` or `host` without `scheme://`: suggests the URL meant, http for loopback (the
+/// sandbox and local test portals), https otherwise.
+fn no_scheme(raw: &str) -> ConfigError {
+    let guess = |scheme: &str| url::Url::parse(&format!("{scheme}://{raw}")).ok();
+    let suggestion = guess("https").filter(|u| u.host_str().is_some()).map(|u| {
+        if is_loopback(u.host_str().unwrap_or_default()) {
+            guess("http").map_or_else(|| base(&u), |h| base(&h))
+        } else {
+            base(&u)
+        }
+    });
+    match suggestion {
+        Some(s) => bad(format!(
+            "portal URL `{}` has no scheme; use --portal {s}",
+            shown(raw)
+        )),
+        None => bad(format!(
+            "portal URL `{}` is not a URL; use e.g. https://yourportal.onlyoffice.com",
+            shown(raw)
+        )),
+    }
+}
+
+/// `scheme://host[:port]`, the form `--portal` wants.
+fn base(u: &url::Url) -> String {
+    let mut b = u.clone();
+    b.set_path("");
+    b.set_query(None);
+    b.set_fragment(None);
+    let _ = b.set_username("");
+    let _ = b.set_password(None);
+    shown(b.as_str().trim_end_matches('/'))
 }
 
 fn shown(s: &str) -> String {
@@ -74,6 +121,35 @@ mod tests {
             .0
             .contains("user name"));
         assert!(portal_url("ftp://portal.example", false).is_err());
-        assert!(portal_url("portal.example", false).is_err());
+        assert!(portal_url("https://x.onlyoffice.com/", false).is_ok());
+    }
+
+    fn err(raw: &str) -> String {
+        portal_url(raw, false).unwrap_err().0
+    }
+
+    #[test]
+    fn a_path_is_refused_with_the_base_url_to_use() {
+        let e = err("https://portal.example/api/2.0");
+        assert!(e.contains("(`/api/2.0`)"), "{e}");
+        assert!(e.ends_with("use --portal https://portal.example"), "{e}");
+        let e = err("http://127.0.0.1:8080/api/2.0/");
+        assert!(e.ends_with("use --portal http://127.0.0.1:8080"), "{e}");
+        let e = err("https://portal.example/products/files/");
+        assert!(e.contains("/products/files/"), "{e}");
+        assert!(e.ends_with("use --portal https://portal.example"), "{e}");
+    }
+
+    #[test]
+    fn a_missing_scheme_gets_a_suggestion() {
+        let e = err("localhost:8080");
+        assert!(e.contains("no scheme"), "{e}");
+        assert!(e.ends_with("use --portal http://localhost:8080"), "{e}");
+        assert!(err("127.0.0.1:9").ends_with("use --portal http://127.0.0.1:9"));
+        let e = err("portal.example");
+        assert!(e.ends_with("use --portal https://portal.example"), "{e}");
+        let e = err("portal.example/api/2.0");
+        assert!(e.ends_with("use --portal https://portal.example"), "{e}");
+        assert!(err("").contains("is not a URL"));
     }
 }

@@ -14,3 +14,4 @@ mod record;
 mod reports;
 mod runner;
 mod sandbox;
+mod schema;

@@ -1,4 +1,5 @@
-//! `completions SHELL` and `man` through the real binary: stdout only, exit 0.
+//! What a newcomer meets first, through the real binary: completions and the man page on
+//! stdout, sandbox options only where they work, portal URL mistakes named with the fix.
 
 use crate::common::{Cli, Work};
 
@@ -37,4 +38,24 @@ fn restore_refuses_a_run_recorded_against_the_in_process_sandbox() {
         .run();
     assert_eq!(o.code(), 2, "{}", o.stderr());
     assert!(o.stderr().contains("in-process sandbox"), "{}", o.stderr());
+}
+
+#[test]
+fn a_portal_url_with_a_path_is_a_usage_error_naming_the_base_url() {
+    let w = Work::new();
+    let job = w.csv_job("lock.csv", [101], "lock");
+    let o = Cli::new(&w)
+        .portal("http://127.0.0.1:9/api/2.0", Some("k"))
+        .job([job.to_str().unwrap()])
+        .run();
+    assert_eq!(o.code(), 2, "{}", o.stderr());
+    assert!(
+        o.stderr().contains("use --portal http://127.0.0.1:9"),
+        "{}",
+        o.stderr()
+    );
+    assert!(
+        !w.report().exists(),
+        "nothing reached the portal, nothing written"
+    );
 }

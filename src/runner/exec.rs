@@ -60,6 +60,9 @@ pub struct Ctx {
     pub ui: Ui,
     /// What the run knows of each file's state: from listings, reads and write answers.
     pub states: StateCache,
+    /// The caller's display name, once the start-up read has it: DocSpace leaves `lockedBy`
+    /// out when the caller holds the lock, and a report that says nobody holds it misleads.
+    pub caller_name: std::sync::OnceLock<String>,
     auth_recheck: OnceCell<bool>,
     /// When the context was made: the process's working time counts from here.
     started: std::time::Instant,
@@ -153,6 +156,7 @@ impl Ctx {
             stop: Stop::default(),
             stats: Stats::default(),
             ui,
+            caller_name: std::sync::OnceLock::new(),
             auth_recheck: OnceCell::new(),
             started: std::time::Instant::now(),
             tasks_running: std::sync::atomic::AtomicBool::new(false),

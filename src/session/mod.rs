@@ -201,6 +201,9 @@ impl Session {
         if let (Some((ctx, _)), Some(client), true) = (&ctx, &client, needs_key) {
             let writes = startup::writes_planned(&source);
             let info = startup::start(ctx, client, writes, cfg.dry_run).await?;
+            if let Some(c) = &info.caller {
+                let _ = ctx.caller_name.set(c.name.clone());
+            }
             self.record
                 .set_portal_info(&info)
                 .map_err(|e| Error::Io(e.to_string()))?;

@@ -294,11 +294,45 @@ async fn summary_md_is_written_for_people() {
         "{md}"
     );
     assert!(
-        md.contains("## Files locked by others") && md.contains("Jane Auditor"),
+        md.contains("## Locked files by holder") && md.contains("### Jane Auditor"),
         "{md}"
     );
     assert!(
         md.contains("## Users with access") && md.contains("### Legal"),
         "{md}"
     );
+}
+
+/// DocSpace leaves `lockedBy` out when the caller holds the lock: the report names the caller
+/// (from the start-up read) in results.csv and groups the file under "you" in summary.md.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn own_locks_are_named_in_results_and_summary() {
+    let sb = sandbox().await;
+    let w = Work::new();
+    let job = w.file(
+        "job.yaml",
+        "name: own\njobs:\n  - files: [101, 103]\n    actions: [lock]\n",
+    );
+    let o = Cli::new(&w)
+        .sandbox(&sb)
+        .job([job.to_str().unwrap(), "--rate", "unlimited"])
+        .run();
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    let t = Table::read(&w.report().join("results.csv"));
+    let by: Vec<(String, String)> = t
+        .rows()
+        .map(|r| (r["file_id"].to_string(), r["locked_by"].to_string()))
+        .collect();
+    assert_eq!(
+        by,
+        [
+            ("101".to_string(), "Sandbox Admin".to_string()),
+            ("103".to_string(), "Jane Auditor".to_string())
+        ]
+    );
+    let md = std::fs::read_to_string(w.report().join("summary.md")).unwrap();
+    let you = md.find("### you (Sandbox Admin) (1)").expect(&md);
+    let jane = md.find("### Jane Auditor (1)").expect(&md);
+    assert!(you < jane, "{md}");
+    assert!(md.contains("| 101 |"), "{md}");
 }

@@ -201,7 +201,7 @@ settings! {
     shard: Shard, rule parse_shard, expect "a shard like `2/4`",
         arg(long, value_name = "K/N");
     /// Action for CSV files that have no `action` column.
-    action: Action, rule Action::parse, expect "an action: lock, unlock, protectusers or info",
+    action: Action, rule Action::parse, expect "an action: lock, unlock, protectusers, info or shares",
         arg(long, value_name = "A");
     /// Bar on a terminal, periodic log lines otherwise: auto, always or never [default: auto].
     progress: ProgressMode = ProgressMode::Auto, rule rules::progress, expect "`auto`, `always` or `never`",

@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 pub use about::{CallerInfo, PortalInfo};
 pub use lock::{DirLock, LockError};
 pub use read::Intent;
-pub use store::Counters;
+pub use store::{Counters, Finished};
 
 /// The database's file name.
 pub const RUN_DB: &str = "run.db";
@@ -76,6 +76,12 @@ CREATE TABLE IF NOT EXISTS access (
     seq INTEGER NOT NULL, file_id TEXT NOT NULL, title TEXT NOT NULL, user_id TEXT NOT NULL,
     name TEXT NOT NULL, email TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS access_seq ON access (seq);
+CREATE TABLE IF NOT EXISTS shares (
+    seq INTEGER NOT NULL, file_id TEXT NOT NULL, title TEXT NOT NULL, subject_type TEXT NOT NULL,
+    subject_id TEXT NOT NULL, name TEXT NOT NULL, email TEXT NOT NULL, access TEXT NOT NULL,
+    link_url TEXT NOT NULL, expires TEXT NOT NULL, password_protected INTEGER NOT NULL,
+    deny_download INTEGER NOT NULL, is_owner INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS shares_seq ON shares (seq);
 CREATE TABLE IF NOT EXISTS sessions (
     id INTEGER PRIMARY KEY, kind TEXT NOT NULL, started_at TEXT NOT NULL, finished_at TEXT,
     exit_code INTEGER, stop_reason TEXT, requests INTEGER NOT NULL DEFAULT 0,

@@ -170,7 +170,7 @@ fn md_skipped(o: &mut String, s: &Summary) {
 }
 
 /// Markdown table cell: no pipes or newlines, no control characters.
-fn md(s: &str) -> String {
+pub(super) fn md(s: &str) -> String {
     s.chars()
         .filter(|c| !c.is_control())
         .collect::<String>()
@@ -182,10 +182,10 @@ fn md(s: &str) -> String {
 pub fn write_markdown(
     dir: &Path,
     s: &Summary,
-    rows: &[ResultRow],
-    access: &[AccessRow],
+    rec: super::export::Exported<'_>,
     groups: &HashMap<String, String>,
 ) -> io::Result<()> {
+    let (rows, access) = (rec.rows, rec.access);
     let mut o = String::new();
     md_header(&mut o, s);
     md_counts(&mut o, s);
@@ -194,6 +194,7 @@ pub fn write_markdown(
     md_locked_by_holder(&mut o, rows, me);
     md_cannot_lock(&mut o, s, rows);
     md_access(&mut o, access, groups);
+    super::shares::md_external_links(&mut o, rec.shares, MAX_LIST);
     md_skipped(&mut o, s);
     let path = dir.join(super::SUMMARY_MD);
     files::replace(&path, o.as_bytes()).map_err(|e| super::export::with_path(&path, e))

@@ -22,6 +22,7 @@ mod record;
 mod rooms;
 mod rules;
 mod server;
+mod shares;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -214,6 +215,7 @@ fn account_of(opts: &SandboxOptions, key: &str) -> account::Account {
         key_permissions: opts.key_permissions.clone(),
         key_expires_at: expires,
         started: account::api_date_time(now),
+        links_expire: account::api_date_time(now + time::Duration::days(30)),
     }
 }
 

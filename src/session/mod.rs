@@ -308,7 +308,13 @@ impl Session {
             ));
         }
         let access = self.record.access().map_err(io)?;
-        let stream = Stream::open(self.record.dir(), &previous, &access, self.settings.csv_bom)
+        let shares = self.record.shares().map_err(io)?;
+        let rec = crate::report::export::Exported {
+            rows: &previous,
+            access: &access,
+            shares: &shares,
+        };
+        let stream = Stream::open(self.record.dir(), rec, self.settings.csv_bom)
             .map_err(|e| Error::Io(e.to_string()))?;
         let mut ui = self.ui.clone();
         let mut sink = recorder::Recorder {

@@ -336,3 +336,75 @@ async fn own_locks_are_named_in_results_and_summary() {
     assert!(you < jane, "{md}");
     assert!(md.contains("| 101 |"), "{md}");
 }
+
+/// `shares`: every user, group and link of a file is a row of shares.csv; the links show in
+/// summary.md; a link's password goes nowhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shares_lists_users_groups_and_links_without_passwords() {
+    let sb = sandbox().await;
+    let w = Work::new();
+    let job = w.file(
+        "job.yaml",
+        "name: shares\njobs:\n  - files: [201, 203, 204, 206]\n    actions: [SHARES]\n",
+    );
+    let o = Cli::new(&w)
+        .sandbox(&sb)
+        .job([job.to_str().unwrap(), "--rate", "unlimited"])
+        .run();
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    let text = std::fs::read_to_string(w.report().join("shares.csv")).unwrap();
+    assert!(text.starts_with(
+        "file_id,title,subject_type,subject_id,name,email,access,link_url,expires,password_protected,deny_download,is_owner\n"
+    ), "{text}");
+    let t = Table::parse(&text);
+    let links: Vec<(String, String, String, String)> = t
+        .rows()
+        .filter(|r| &r["subject_type"] == "external_link")
+        .map(|r| {
+            assert!(!r["expires"].is_empty() && r["link_url"].starts_with("http"));
+            (
+                r["file_id"].to_string(),
+                r["access"].to_string(),
+                r["password_protected"].to_string(),
+                r["deny_download"].to_string(),
+            )
+        })
+        .collect();
+    let s = |v: &str| v.to_string();
+    assert_eq!(
+        links,
+        [
+            (s("201"), s("read"), s("false"), s("false")),
+            (s("203"), s("read"), s("true"), s("false")),
+            (s("204"), s("read"), s("false"), s("true")),
+        ]
+    );
+    let group = t
+        .rows()
+        .find(|r| &r["subject_type"] == "group")
+        .expect("206's group");
+    assert_eq!((&group["file_id"], &group["name"]), ("206", "Auditors"));
+    let owners = t.rows().filter(|r| &r["is_owner"] == "true").count();
+    assert_eq!(owners, 4, "one owner entry per file");
+    assert!(t
+        .rows()
+        .any(|r| &r["subject_type"] == "user" && r["email"].contains('@')));
+    let rows = w.rows();
+    assert!(rows
+        .iter()
+        .all(|r| r.action == "shares" && r.outcome == "ok"));
+    let md = std::fs::read_to_string(w.report().join("summary.md")).unwrap();
+    assert!(md.contains("## External links (3)"), "{md}");
+    assert!(
+        md.contains("| yes | allowed |") && md.contains("| no | denied |"),
+        "{md}"
+    );
+    for f in std::fs::read_dir(w.report()).unwrap() {
+        let bytes = std::fs::read(f.unwrap().path()).unwrap_or_default();
+        let hay = String::from_utf8_lossy(&bytes);
+        assert!(
+            !hay.contains("sandbox-link-secret"),
+            "a link password was written"
+        );
+    }
+}

@@ -5,7 +5,7 @@
 use super::{counted, Ctx, Endpoint, FileMemo, RequestEnd};
 use crate::api::{ErrorKind, FileState};
 use crate::job::{Action, FileId, Task};
-use crate::report::{AccessRow, Outcome, ResultRow};
+use crate::report::{AccessRow, Outcome, ResultRow, ShareRow};
 use crate::runner::journal::Journal;
 use crate::runner::state::Seen;
 
@@ -78,6 +78,30 @@ pub(super) async fn protect_users(
         user_id: crate::api::report_text(&u.id),
         name: crate::api::report_text(&u.name),
         email: crate::api::report_text(&u.email),
+    }));
+    Ok(())
+}
+
+/// `shares`: every user, group and link the file is shared with, one row each; `users` is
+/// the count of entries.
+pub(super) async fn shares(
+    ctx: &Ctx,
+    task: &Task,
+    row: &mut ResultRow,
+    attempts: &mut u32,
+    out: &mut Vec<ShareRow>,
+) -> Result<(), RequestEnd> {
+    let entries = counted(
+        attempts,
+        ctx.request(Endpoint::Read, || ctx.client.shares(&task.file))
+            .await,
+    )?;
+    row.http_status = Some(200);
+    row.users = Some(entries.len());
+    out.extend(entries.into_iter().map(|entry| ShareRow {
+        file_id: task.file.to_string(),
+        title: String::new(),
+        entry,
     }));
     Ok(())
 }

@@ -360,6 +360,8 @@ mod tests {
         {
             let c = Connection::open(dir.path().join(RUN_DB)).unwrap();
             c.execute_batch(&v1).unwrap();
+            // Older releases had no `shares` table either.
+            c.execute_batch("DROP TABLE shares;").unwrap();
             c.execute_batch(
                 "PRAGMA user_version = 1;
                  INSERT INTO tasks (seq, job, file_id, action, on_failure) VALUES (1, 'j', '101', 'lock', 'continue');
@@ -372,11 +374,13 @@ mod tests {
         let ro = Record::open_read_only(dir.path()).unwrap();
         assert_eq!(ro.results().unwrap()[0].state_from, None);
         assert!(ro.plan().unwrap().pages.is_empty());
+        assert!(ro.shares_by_seq().unwrap().is_empty());
         drop(ro);
         let r = Record::open(dir.path()).unwrap();
         let rows = r.results().unwrap();
         assert_eq!((rows.len(), rows[0].state_from), (1, None));
         assert!(r.plan().unwrap().pages.is_empty());
+        assert!(r.shares().unwrap().is_empty(), "the table is there now");
         let v: i64 = r
             .conn
             .pragma_query_value(None, "user_version", |x| x.get(0))

@@ -221,6 +221,19 @@ impl Record {
     /// Every recorded share row with the `seq` of the `shares` task that listed it, in `seq`
     /// order.
     pub fn shares_by_seq(&self) -> Result<Vec<(u64, ShareRow)>> {
+        // A record made before `shares` existed, opened read-only (`diff`), lacks the table:
+        // it has no share rows, which is no error.
+        let has: bool = self
+            .conn
+            .query_row(
+                "SELECT COUNT(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'shares'",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.fail(e))?;
+        if !has {
+            return Ok(Vec::new());
+        }
         let mut stmt = self
             .conn
             .prepare(

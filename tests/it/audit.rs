@@ -408,3 +408,74 @@ async fn shares_lists_users_groups_and_links_without_passwords() {
         );
     }
 }
+
+/// A portal that sends enumerations by name (as a server configured for string enums does),
+/// a primary link with a hostile title and an invitation link: each subject type becomes its
+/// word, the access its word, and the title is escaped for spreadsheets.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shares_read_names_every_subject_type_and_escape_hostile_titles() {
+    let body = serde_json::json!({"count": 3, "status": 0, "statusCode": 200, "response": [
+        {"access": "ReadWrite", "subjectType": "User", "isOwner": true, "isLocked": true,
+         "canEditAccess": false, "canEditInternal": false, "canEditDenyDownload": false,
+         "canEditExpirationDate": false, "canRevoke": false,
+         "sharedToUser": {"id": "u1", "displayName": "Ann Owner", "email": "ann@example.com"}},
+        {"access": "Comment", "subjectType": "PrimaryExternalLink", "isOwner": false,
+         "isLocked": false, "canEditAccess": true, "canEditInternal": true,
+         "canEditDenyDownload": true, "canEditExpirationDate": true, "canRevoke": true,
+         "sharedLink": {"id": "l1", "title": "=HYPERLINK(\"http://x\")", "shareLink": "https://p/s/l1",
+             "linkType": "External", "primary": true, "password": null, "denyDownload": false}},
+        {"access": "ContentCreator", "subjectType": "InvitationLink", "isOwner": false,
+         "isLocked": false, "canEditAccess": true, "canEditInternal": false,
+         "canEditDenyDownload": false, "canEditExpirationDate": false, "canRevoke": true,
+         "sharedLink": {"id": "l2", "title": "Invite", "shareLink": "https://p/i/l2",
+             "linkType": "Invitation", "expirationDate": {"utcTime": "2027-02-01T00:00:00.0000000Z"}}}
+    ]})
+    .to_string();
+    let sb = sandbox_with(opts_with(move |r| {
+        (r.path == "/api/2.0/files/file/101/share").then(|| respond(200, &[], body.as_bytes()))
+    }))
+    .await;
+    let w = Work::new();
+    let job = w.file(
+        "job.yaml",
+        "name: named\njobs:\n  - files: [101]\n    actions: [shares]\n",
+    );
+    let o = Cli::new(&w)
+        .sandbox(&sb)
+        .job([job.to_str().unwrap(), "--rate", "unlimited"])
+        .run();
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    let t = Table::read(&w.report().join("shares.csv"));
+    let got: Vec<[String; 5]> = t
+        .rows()
+        .map(|r| {
+            ["subject_type", "name", "access", "expires", "is_owner"].map(|c| r[c].to_string())
+        })
+        .collect();
+    let s = |a: [&str; 5]| a.map(String::from);
+    assert_eq!(
+        got,
+        [
+            s(["user", "Ann Owner", "read_write", "", "true"]),
+            s([
+                "primary_external_link",
+                "'=HYPERLINK(\"http://x\")",
+                "comment",
+                "",
+                "false"
+            ]),
+            s([
+                "invitation_link",
+                "Invite",
+                "content_creator",
+                "2027-02-01T00:00:00.0000000Z",
+                "false"
+            ]),
+        ]
+    );
+    let md = std::fs::read_to_string(w.report().join("summary.md")).unwrap();
+    assert!(
+        md.contains("## External links (1)") && md.contains("| comment | never |"),
+        "{md}"
+    );
+}

@@ -326,6 +326,13 @@ impl Sandbox {
         self.app.portal.state().titles.insert(id, title.to_string());
     }
 
+    /// Revokes the external link of `file_id` (files 201–205 have one), as a user deleting it
+    /// in the portal would.
+    pub fn revoke_link(&self, file_id: &str) {
+        let id = data::canonical_id(file_id).into_owned();
+        self.app.portal.state().revoked_links.insert(id);
+    }
+
     /// Stops accepting, closes open connections and waits for the accept loop to end.
     pub async fn shutdown(mut self) {
         self.stop.cancel();

@@ -66,7 +66,7 @@ fn person(u: &super::data::User, base: &str) -> Value {
 /// The external link files 201–205 have.
 fn link(p: &Portal, call: &Call, file: &FileInfo) -> Option<Value> {
     let n: u32 = file.id.parse().ok()?;
-    if !(201..=205).contains(&n) {
+    if !(201..=205).contains(&n) || p.state().revoked_links.contains(&file.id) {
         return None;
     }
     let id = guid(&format!("link:{n}"));

@@ -407,7 +407,7 @@ async fn directories_that_cannot_be_compared_are_exit_2() {
 }
 
 /// Share entries compare by subject: a user joining room Legal is a `share_added` on its
-/// files, a member leaving a `share_removed`; the unchanged link and owner are no rows. `info`
+/// files, a member leaving or a revoked link a `share_removed`; the owner is no row. `info`
 /// alongside, as the README recommends: the share list carries no title.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn share_entries_added_and_removed_between_runs() {
@@ -434,8 +434,17 @@ async fn share_entries_added_and_removed_between_runs() {
         json!({"invitations": [{"id": pat, "access": "Read"}, {"id": alice, "access": 0}]}),
     )
     .await;
+    sb.revoke_link("201");
     let o = run(&w, &sb, &j, &["--report-dir", new.to_str().unwrap()]);
     assert_eq!(o.code(), 0, "{}", o.stderr());
+    let link = Table::read(&old.join("shares.csv"))
+        .rows()
+        .find(|r| &r["subject_type"] == "external_link")
+        .map(|r| {
+            let (name, url, exp) = (&r["name"], &r["link_url"], &r["expires"]);
+            format!("external_link {name} {url}: read, expires {exp}")
+        })
+        .expect("201's link");
     let o = diff(
         &w,
         [
@@ -457,6 +466,7 @@ async fn share_entries_added_and_removed_between_runs() {
                 "",
                 "user Pat Reviewer <pat.reviewer@example.com>: read"
             ],
+            ["201", t, "share_removed", &link, ""],
             [
                 "201",
                 t,

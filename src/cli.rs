@@ -10,8 +10,8 @@ use clap::{Args, Parser, Subcommand};
 use crate::config::settings::SettingsArgs;
 use crate::job::Action;
 
-/// Bulk lock, unlock, protectusers and info operations against an ONLYOFFICE DocSpace portal:
-/// concurrent, rate limited, retried, resumable, with CSV reports.
+/// Bulk lock, unlock, protectusers, info and shares operations against an ONLYOFFICE DocSpace
+/// portal: concurrent, rate limited, retried, resumable, with CSV reports.
 #[derive(Debug, Parser)]
 #[command(name = "docspace-batch", version, propagate_version = true)]
 pub struct Cli {

@@ -16,7 +16,7 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use tokio::time::Instant;
 
-use super::{AccessUser, ApiError, ErrorKind, FileState, FolderPage, Portal};
+use super::{AccessUser, ApiError, ErrorKind, FileState, FolderPage, Portal, ShareEntry};
 use crate::job::FileId;
 
 /// The kind of a call, for scripting answers.
@@ -26,6 +26,7 @@ pub(crate) enum Op {
     FileInfo,
     SetLock,
     ProtectUsers,
+    Shares,
     FolderPage,
 }
 
@@ -36,6 +37,7 @@ pub(crate) enum Call {
     FileInfo(FileId),
     SetLock(FileId, bool),
     ProtectUsers(FileId),
+    Shares(FileId),
     FolderPage(FileId, u64),
 }
 
@@ -46,6 +48,7 @@ impl Call {
             Call::FileInfo(_) => Op::FileInfo,
             Call::SetLock(..) => Op::SetLock,
             Call::ProtectUsers(_) => Op::ProtectUsers,
+            Call::Shares(_) => Op::Shares,
             Call::FolderPage(..) => Op::FolderPage,
         }
     }
@@ -53,7 +56,10 @@ impl Call {
     fn target(&self) -> Option<&FileId> {
         match self {
             Call::CheckAuth => None,
-            Call::FileInfo(id) | Call::SetLock(id, _) | Call::ProtectUsers(id) => Some(id),
+            Call::FileInfo(id)
+            | Call::SetLock(id, _)
+            | Call::ProtectUsers(id)
+            | Call::Shares(id) => Some(id),
             Call::FolderPage(id, _) => Some(id),
         }
     }
@@ -306,6 +312,10 @@ impl Portal for FakePortal {
         id: &'a FileId,
     ) -> BoxFuture<'a, Result<Vec<AccessUser>, ApiError>> {
         Box::pin(self.plain(Call::ProtectUsers(id.clone()), Vec::new()))
+    }
+
+    fn shares<'a>(&'a self, id: &'a FileId) -> BoxFuture<'a, Result<Vec<ShareEntry>, ApiError>> {
+        Box::pin(self.plain(Call::Shares(id.clone()), Vec::new()))
     }
 
     fn folder_page<'a>(

@@ -12,6 +12,7 @@ mod credential;
 pub(crate) mod fake;
 mod http;
 mod portal;
+mod shares;
 
 pub use about::{KeyInfo, SignIn};
 pub use credential::{Credential, CredentialKind};
@@ -23,6 +24,7 @@ use http::read_capped;
 pub use classify::envelope as decode_envelope;
 pub use classify::{clean as clean_text, report_text, ApiError, ErrorKind};
 pub use portal::Portal;
+pub use shares::ShareEntry;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -6,7 +6,7 @@
 
 use futures::future::BoxFuture;
 
-use super::{AccessUser, ApiError, Client, FileState, FolderPage};
+use super::{AccessUser, ApiError, Client, FileState, FolderPage, ShareEntry};
 use crate::job::FileId;
 
 /// What the runner asks of a portal. Each call boxes one future: an allocation per request is
@@ -33,6 +33,9 @@ pub trait Portal: Send + Sync {
         &'a self,
         id: &'a FileId,
     ) -> BoxFuture<'a, Result<Vec<AccessUser>, ApiError>>;
+
+    /// The file's share entries: users, groups and links.
+    fn shares<'a>(&'a self, id: &'a FileId) -> BoxFuture<'a, Result<Vec<ShareEntry>, ApiError>>;
 
     /// One page of a folder listing, `count` items from `start`.
     fn folder_page<'a>(
@@ -69,6 +72,10 @@ impl Portal for Client {
         id: &'a FileId,
     ) -> BoxFuture<'a, Result<Vec<AccessUser>, ApiError>> {
         Box::pin(Client::protect_users(self, id))
+    }
+
+    fn shares<'a>(&'a self, id: &'a FileId) -> BoxFuture<'a, Result<Vec<ShareEntry>, ApiError>> {
+        Box::pin(Client::shares(self, id))
     }
 
     fn folder_page<'a>(

@@ -201,7 +201,7 @@ settings! {
     shard: Shard, rule parse_shard, expect "a shard like `2/4`",
         arg(long, value_name = "K/N");
     /// Action for CSV files that have no `action` column.
-    action: Action, rule Action::parse, expect "an action: lock, unlock, protectusers or info",
+    action: Action, rule Action::parse, expect "an action: lock, unlock, protectusers, info or shares",
         arg(long, value_name = "A");
     /// `auto`: a progress bar on a terminal, periodic stats lines otherwise; `always`: a bar even
     /// when stderr is not detected as a terminal, but stats lines into a pipe or file (a bar

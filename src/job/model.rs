@@ -147,15 +147,18 @@ pub enum Action {
     ProtectUsers,
     /// `GET /api/2.0/files/file/{id}`.
     Info,
+    /// `GET …/share`: users, groups and links the file is shared with.
+    Shares,
 }
 
 impl Action {
     /// Every action, in the order shown in help and "did you mean" suggestions.
-    pub const ALL: [Action; 4] = [
+    pub const ALL: [Action; 5] = [
         Action::Lock,
         Action::Unlock,
         Action::ProtectUsers,
         Action::Info,
+        Action::Shares,
     ];
 
     /// The name used in job files and reports.
@@ -165,6 +168,7 @@ impl Action {
             Action::Unlock => "unlock",
             Action::ProtectUsers => "protectusers",
             Action::Info => "info",
+            Action::Shares => "shares",
         }
     }
 
@@ -189,7 +193,7 @@ impl Action {
             .unwrap_or(Action::Info);
         let shown = crate::text::printable(raw, crate::text::NAME);
         Err(format!(
-            "unknown action `{shown}`; did you mean `{}`? (valid actions: lock, unlock, protectusers, info)",
+            "unknown action `{shown}`; did you mean `{}`? (valid actions: lock, unlock, protectusers, info, shares)",
             best.as_str()
         ))
     }

@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 pub use about::{CallerInfo, PortalInfo};
 pub use lock::{DirLock, LockError};
 pub use read::Intent;
-pub use store::Counters;
+pub use store::{Counters, Finished};
 
 /// The database's file name.
 pub const RUN_DB: &str = "run.db";
@@ -76,6 +76,12 @@ CREATE TABLE IF NOT EXISTS access (
     seq INTEGER NOT NULL, file_id TEXT NOT NULL, title TEXT NOT NULL, user_id TEXT NOT NULL,
     name TEXT NOT NULL, email TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS access_seq ON access (seq);
+CREATE TABLE IF NOT EXISTS shares (
+    seq INTEGER NOT NULL, file_id TEXT NOT NULL, title TEXT NOT NULL, subject_type TEXT NOT NULL,
+    subject_id TEXT NOT NULL, name TEXT NOT NULL, email TEXT NOT NULL, access TEXT NOT NULL,
+    link_url TEXT NOT NULL, expires TEXT NOT NULL, password_protected INTEGER NOT NULL,
+    deny_download INTEGER NOT NULL, is_owner INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS shares_seq ON shares (seq);
 CREATE TABLE IF NOT EXISTS sessions (
     id INTEGER PRIMARY KEY, kind TEXT NOT NULL, started_at TEXT NOT NULL, finished_at TEXT,
     exit_code INTEGER, stop_reason TEXT, requests INTEGER NOT NULL DEFAULT 0,
@@ -354,6 +360,8 @@ mod tests {
         {
             let c = Connection::open(dir.path().join(RUN_DB)).unwrap();
             c.execute_batch(&v1).unwrap();
+            // Older releases had no `shares` table either.
+            c.execute_batch("DROP TABLE shares;").unwrap();
             c.execute_batch(
                 "PRAGMA user_version = 1;
                  INSERT INTO tasks (seq, job, file_id, action, on_failure) VALUES (1, 'j', '101', 'lock', 'continue');
@@ -366,11 +374,13 @@ mod tests {
         let ro = Record::open_read_only(dir.path()).unwrap();
         assert_eq!(ro.results().unwrap()[0].state_from, None);
         assert!(ro.plan().unwrap().pages.is_empty());
+        assert!(ro.shares_by_seq().unwrap().is_empty());
         drop(ro);
         let r = Record::open(dir.path()).unwrap();
         let rows = r.results().unwrap();
         assert_eq!((rows.len(), rows[0].state_from), (1, None));
         assert!(r.plan().unwrap().pages.is_empty());
+        assert!(r.shares().unwrap().is_empty(), "the table is there now");
         let v: i64 = r
             .conn
             .pragma_query_value(None, "user_version", |x| x.get(0))

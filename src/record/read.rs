@@ -10,7 +10,7 @@ use rusqlite::OptionalExtension;
 use super::{Record, RecordError, RunState};
 use crate::api::ErrorKind;
 use crate::job::{Action, FileId, OnFailure, Task};
-use crate::report::{AccessRow, Outcome, ResultRow};
+use crate::report::{AccessRow, Outcome, ResultRow, ShareRow};
 use crate::runner::plan::Plan;
 use crate::runner::state::{PageRef, StateSource};
 
@@ -216,6 +216,61 @@ impl Record {
             .collect::<rusqlite::Result<Vec<_>>>()
             .map_err(|e| self.fail(e))?;
         Ok(rows)
+    }
+
+    /// Every recorded share row with the `seq` of the `shares` task that listed it, in `seq`
+    /// order.
+    pub fn shares_by_seq(&self) -> Result<Vec<(u64, ShareRow)>> {
+        // A record made before `shares` existed, opened read-only (`diff`), lacks the table:
+        // it has no share rows, which is no error.
+        let has: bool = self
+            .conn
+            .query_row(
+                "SELECT COUNT(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'shares'",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.fail(e))?;
+        if !has {
+            return Ok(Vec::new());
+        }
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT seq, file_id, title, subject_type, subject_id, name, email, access, link_url, expires, password_protected, deny_download, is_owner FROM shares ORDER BY seq, rowid",
+            )
+            .map_err(|e| self.fail(e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, i64>(0)? as u64,
+                    ShareRow {
+                        file_id: r.get(1)?,
+                        title: r.get(2)?,
+                        entry: crate::api::ShareEntry {
+                            subject_type: r.get(3)?,
+                            subject_id: r.get(4)?,
+                            name: r.get(5)?,
+                            email: r.get(6)?,
+                            access: r.get(7)?,
+                            link_url: r.get(8)?,
+                            expires: r.get(9)?,
+                            password_protected: r.get(10)?,
+                            deny_download: r.get(11)?,
+                            is_owner: r.get(12)?,
+                        },
+                    },
+                ))
+            })
+            .map_err(|e| self.fail(e))?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| self.fail(e))?;
+        Ok(rows)
+    }
+
+    /// Every recorded share row, in `seq` order.
+    pub fn shares(&self) -> Result<Vec<ShareRow>> {
+        Ok(self.shares_by_seq()?.into_iter().map(|(_, s)| s).collect())
     }
 
     /// Intents whose task has no final result recorded after them, by `seq`.

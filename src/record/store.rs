@@ -5,7 +5,10 @@ use rusqlite::{params, Transaction};
 
 use super::{Record, RecordError, RunState};
 use crate::job::{FileId, OnFailure};
-use crate::report::{AccessRow, ResultRow};
+use crate::report::{AccessRow, ResultRow, ShareRow};
+
+/// One finished task as recorded: its result, access rows and share rows.
+pub type Finished<'a> = (&'a ResultRow, &'a [AccessRow], &'a [ShareRow]);
 use crate::runner::plan::Plan;
 
 /// A process's request counters, as they stand (not increments).
@@ -115,9 +118,9 @@ impl Record {
         tx.commit().map_err(|e| fail(&self.dir, e))
     }
 
-    /// Records finished tasks, each result with its access rows, and the counters, in one
-    /// transaction. A later result for the same `seq` replaces the earlier one.
-    pub fn commit(&mut self, rows: &[(&ResultRow, &[AccessRow])], c: &Counters) -> Result<()> {
+    /// Records finished tasks, each result with its access and share rows, and the counters,
+    /// in one transaction. A later result for the same `seq` replaces the earlier one.
+    pub fn commit(&mut self, rows: &[Finished<'_>], c: &Counters) -> Result<()> {
         self.check_present()?;
         let session = self.session;
         let tx = self.conn.transaction().map_err(|e| fail(&self.dir, e))?;
@@ -179,11 +182,7 @@ fn write_counters(conn: &rusqlite::Connection, session: i64, c: &Counters) -> ru
     Ok(())
 }
 
-fn write_rows(
-    tx: &Transaction,
-    rows: &[(&ResultRow, &[AccessRow])],
-    session: i64,
-) -> rusqlite::Result<()> {
+fn write_rows(tx: &Transaction, rows: &[Finished<'_>], session: i64) -> rusqlite::Result<()> {
     let mut res = tx.prepare_cached(
         "INSERT OR REPLACE INTO results (seq, job, file_id, action, outcome, http_status, attempts, error_kind, error, was_locked, locked, locked_by, title, users, duration_ms, finished_at, can_lock, session, state_from)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
@@ -192,7 +191,7 @@ fn write_rows(
     let mut acc = tx.prepare_cached(
         "INSERT INTO access (seq, file_id, title, user_id, name, email) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?;
-    for (r, access) in rows {
+    for (r, access, shares) in rows {
         res.execute(params![
             r.seq as i64,
             r.job,
@@ -225,6 +224,36 @@ fn write_rows(
                 a.email
             ])?;
         }
+        write_shares(tx, r.seq, shares)?;
+    }
+    Ok(())
+}
+
+/// A task's share rows, replacing any an earlier attempt at the same `seq` recorded.
+fn write_shares(tx: &Transaction, seq: u64, shares: &[ShareRow]) -> rusqlite::Result<()> {
+    tx.prepare_cached("DELETE FROM shares WHERE seq = ?1")?
+        .execute([seq as i64])?;
+    let mut ins = tx.prepare_cached(
+        "INSERT INTO shares (seq, file_id, title, subject_type, subject_id, name, email, access, link_url, expires, password_protected, deny_download, is_owner)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+    )?;
+    for s in shares {
+        let e = &s.entry;
+        ins.execute(params![
+            seq as i64,
+            s.file_id,
+            s.title,
+            e.subject_type,
+            e.subject_id,
+            e.name,
+            e.email,
+            e.access,
+            e.link_url,
+            e.expires,
+            e.password_protected,
+            e.deny_download,
+            e.is_owner
+        ])?;
     }
     Ok(())
 }

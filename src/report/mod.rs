@@ -8,7 +8,10 @@
 
 pub mod diff;
 pub mod export;
+pub mod shares;
 pub mod summary;
+
+pub use shares::{ShareRow, SHARES, SHARES_HEADER};
 
 use std::io::Write;
 

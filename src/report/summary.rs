@@ -170,7 +170,7 @@ fn md_skipped(o: &mut String, s: &Summary) {
 }
 
 /// Markdown table cell: no pipes or newlines, no control characters.
-fn md(s: &str) -> String {
+pub(super) fn md(s: &str) -> String {
     s.chars()
         .filter(|c| !c.is_control())
         .collect::<String>()
@@ -182,17 +182,19 @@ fn md(s: &str) -> String {
 pub fn write_markdown(
     dir: &Path,
     s: &Summary,
-    rows: &[ResultRow],
-    access: &[AccessRow],
+    rec: super::export::Exported<'_>,
     groups: &HashMap<String, String>,
 ) -> io::Result<()> {
+    let (rows, access) = (rec.rows, rec.access);
     let mut o = String::new();
     md_header(&mut o, s);
     md_counts(&mut o, s);
     md_failures(&mut o, rows);
-    md_locked_by_others(&mut o, rows);
+    let me = s.portal_info.caller.as_ref().map(|c| c.name.as_str());
+    md_locked_by_holder(&mut o, rows, me);
     md_cannot_lock(&mut o, s, rows);
     md_access(&mut o, access, groups);
+    super::shares::md_external_links(&mut o, rec.shares, MAX_LIST);
     md_skipped(&mut o, s);
     let path = dir.join(super::SUMMARY_MD);
     files::replace(&path, o.as_bytes()).map_err(|e| super::export::with_path(&path, e))
@@ -314,33 +316,40 @@ fn md_failures(o: &mut String, rows: &[ResultRow]) {
     }
 }
 
-/// Files another user holds the lock on (by `locked_by_other`, or a `locked_by` name on a
-/// locked file), each once.
-fn md_locked_by_others(o: &mut String, rows: &[ResultRow]) {
-    let by_other: BTreeMap<&str, &ResultRow> = rows
+/// Locked files grouped by holder: the caller's own first ("you (Name)"), then each other
+/// user by name, each file once (its last row).
+fn md_locked_by_holder(o: &mut String, rows: &[ResultRow], me: Option<&str>) {
+    let locked: BTreeMap<&str, &ResultRow> = rows
         .iter()
-        .filter(|r| {
-            r.outcome == Outcome::LockedByOther
-                || (!r.locked_by.is_empty() && r.locked == Some(true))
-        })
+        .filter(|r| r.outcome == Outcome::LockedByOther || r.locked == Some(true))
         .map(|r| (r.file_id.as_str(), r))
         .collect();
-    if by_other.is_empty() {
+    if locked.is_empty() {
         return;
     }
-    let _ = writeln!(
-        o,
-        "\n## Files locked by others ({})\n\n| file | title | locked by |\n|---|---|---|",
-        by_other.len()
-    );
-    for (id, r) in by_other.iter().take(MAX_LIST) {
+    // Without a holder name the lock is the caller's: the portal names only other holders.
+    let mine = |r: &ResultRow| r.locked_by.is_empty() || Some(r.locked_by.as_str()) == me;
+    let mut groups: Vec<(String, Vec<&ResultRow>)> = Vec::new();
+    let own: Vec<&ResultRow> = locked.values().copied().filter(|r| mine(r)).collect();
+    if !own.is_empty() {
+        groups.push((format!("you ({})", me.unwrap_or("the caller")), own));
+    }
+    let mut others: BTreeMap<&str, Vec<&ResultRow>> = BTreeMap::new();
+    for r in locked.values().copied().filter(|r| !mine(r)) {
+        others.entry(r.locked_by.as_str()).or_default().push(r);
+    }
+    groups.extend(others.into_iter().map(|(k, v)| (k.to_string(), v)));
+    let _ = writeln!(o, "\n## Locked files by holder ({})", locked.len());
+    for (holder, files) in groups {
         let _ = writeln!(
             o,
-            "| {} | {} | {} |",
-            md(id),
-            md(&r.title),
-            md(&r.locked_by)
+            "\n### {} ({})\n\n| file | title |\n|---|---|",
+            md(&holder),
+            files.len()
         );
+        for r in files.iter().take(MAX_LIST) {
+            let _ = writeln!(o, "| {} | {} |", md(&r.file_id), md(&r.title));
+        }
     }
 }
 

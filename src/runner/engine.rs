@@ -165,7 +165,7 @@ impl Collector<'_> {
                 let _ = ack.send(ok);
                 return;
             }
-            Msg::Done(i, o) => (i, o),
+            Msg::Done(i, o) => (i, *o),
         };
         self.done[i] = true;
         if o.row.can_lock == Some(false) && self.cannot_lock_seen.insert(o.row.file_id.clone()) {
@@ -222,6 +222,7 @@ impl Collector<'_> {
                 batch.push(TaskOutput {
                     row,
                     access: Vec::new(),
+                    shares: Vec::new(),
                 });
             }
         }
@@ -276,6 +277,7 @@ async fn run_queue(
             TaskOutput {
                 row,
                 access: Vec::new(),
+                shares: Vec::new(),
             }
         } else {
             let out = run_task(ctx, t, &mut memo, journal).await;
@@ -294,7 +296,7 @@ async fn run_queue(
         let Some(tx) = journal.sender() else {
             return false;
         };
-        if tx.send(Msg::Done(i, out)).await.is_err() {
+        if tx.send(Msg::Done(i, Box::new(out))).await.is_err() {
             return false; // collector gone: shutting down
         }
     }

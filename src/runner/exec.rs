@@ -21,7 +21,7 @@ use crate::api::{ApiError, ErrorKind, Portal};
 use crate::config::Settings;
 use crate::job::{Action, Task};
 use crate::progress::Ui;
-use crate::report::{AccessRow, Outcome, ResultRow};
+use crate::report::{AccessRow, Outcome, ResultRow, ShareRow};
 
 /// A 429 whose `Retry-After` is longer than this is DocSpace's daily write cap (10 000 PUT/POST
 /// a day per user, waits of up to a day); its minute and in-flight limiters send no
@@ -60,6 +60,9 @@ pub struct Ctx {
     pub ui: Ui,
     /// What the run knows of each file's state: from listings, reads and write answers.
     pub states: StateCache,
+    /// The caller's display name, once the start-up read has it: DocSpace leaves `lockedBy`
+    /// out when the caller holds the lock, and a report that says nobody holds it misleads.
+    pub caller_name: std::sync::OnceLock<String>,
     auth_recheck: OnceCell<bool>,
     /// When the context was made: the process's working time counts from here.
     started: std::time::Instant,
@@ -153,6 +156,7 @@ impl Ctx {
             stop: Stop::default(),
             stats: Stats::default(),
             ui,
+            caller_name: std::sync::OnceLock::new(),
             auth_recheck: OnceCell::new(),
             started: std::time::Instant::now(),
             tasks_running: std::sync::atomic::AtomicBool::new(false),
@@ -329,6 +333,8 @@ pub struct TaskOutput {
     pub row: ResultRow,
     /// Its access.csv rows.
     pub access: Vec<AccessRow>,
+    /// Its shares.csv rows.
+    pub shares: Vec<ShareRow>,
 }
 
 /// Per-file memory carried between the tasks of one file (they run one at a time).
@@ -348,12 +354,14 @@ pub async fn run_task(
     let started = std::time::Instant::now();
     let mut row = ResultRow::new(task.seq, &task.job, &task.file, task.action, Outcome::Ok);
     let mut access = Vec::new();
+    let mut shares = Vec::new();
     let mut attempts = 0u32;
     let result = match task.action {
         Action::Info => actions::info(ctx, task, &mut row, &mut attempts).await,
         Action::ProtectUsers => {
             actions::protect_users(ctx, task, &mut row, &mut attempts, memo, &mut access).await
         }
+        Action::Shares => actions::shares(ctx, task, &mut row, &mut attempts, &mut shares).await,
         Action::Lock | Action::Unlock => {
             actions::lock(ctx, task, &mut row, &mut attempts, journal).await
         }
@@ -390,10 +398,17 @@ pub async fn run_task(
             a.title = row.title.clone();
         }
     }
+    for s in &mut shares {
+        s.title = row.title.clone();
+    }
     row.attempts = attempts;
     row.duration_ms = started.elapsed().as_millis() as u64;
     row.finished_at = crate::now_rfc3339();
-    TaskOutput { row, access }
+    TaskOutput {
+        row,
+        access,
+        shares,
+    }
 }
 
 /// Adds the attempts of a finished request to the task's count.

@@ -23,14 +23,14 @@ pub trait Sink: Send {
         was_locked: Option<bool>,
         counters: &Counters,
     ) -> Result<(), String>;
-    /// Commits finished tasks (each result with its access rows) and the counters.
+    /// Commits finished tasks (each result with its access and share rows) and the counters.
     fn commit(&mut self, batch: &[&TaskOutput], counters: &Counters) -> Result<(), String>;
 }
 
 /// What workers send the collector.
 pub(crate) enum Msg {
     /// Task at this index of the task list finished.
-    Done(usize, TaskOutput),
+    Done(usize, Box<TaskOutput>),
     /// A write is about to be sent; answer `true` once its intent is committed.
     Intent {
         seq: u64,

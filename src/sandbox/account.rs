@@ -36,6 +36,8 @@ pub(crate) struct Account {
     pub key_expires_at: Option<String>,
     /// When the sandbox started: the key's `createOn`.
     pub started: String,
+    /// 30 days after the start: when the seeded external links expire.
+    pub links_expire: String,
 }
 
 /// A time as DocSpace's `ApiDateTime` writes it: `2025-01-15T09:30:00.0000000+00:00`.

@@ -509,6 +509,8 @@ pub(crate) struct Mutable {
     pub titles: HashMap<String, String>,
     pub tokens: std::collections::HashSet<String>,
     pub room_members: HashMap<usize, BTreeMap<usize, u8>>,
+    /// Files whose seeded external link was revoked.
+    pub revoked_links: std::collections::HashSet<String>,
 }
 
 impl Mutable {

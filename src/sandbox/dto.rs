@@ -172,7 +172,7 @@ fn idv(id: &str, stringly: bool) -> Value {
     }
 }
 
-fn employee(u: &User, base: &str) -> Value {
+pub(crate) fn employee(u: &User, base: &str) -> Value {
     json!({
         "id": u.id.to_string(),
         "displayName": u.display_name(),

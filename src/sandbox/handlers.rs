@@ -61,6 +61,7 @@ pub(crate) fn router(portal: Arc<Portal>) -> Router {
         .route("/api/2.0/keys/@self", get(account::key))
         .route("/api/2.0/files/file/{id}/lock", put(lock))
         .route("/api/2.0/files/file/{id}/protectusers", get(protect_users))
+        .route("/api/2.0/files/file/{id}/share", get(super::shares::shares))
         .route("/api/2.0/files/file/{id}", get(file_info))
         .route("/api/2.0/files/{id}", get(folder))
         .route(

@@ -22,6 +22,7 @@ mod record;
 mod rooms;
 mod rules;
 mod server;
+mod shares;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -214,6 +215,7 @@ fn account_of(opts: &SandboxOptions, key: &str) -> account::Account {
         key_permissions: opts.key_permissions.clone(),
         key_expires_at: expires,
         started: account::api_date_time(now),
+        links_expire: account::api_date_time(now + time::Duration::days(30)),
     }
 }
 
@@ -322,6 +324,13 @@ impl Sandbox {
     pub fn set_title(&self, file_id: &str, title: &str) {
         let id = data::canonical_id(file_id).into_owned();
         self.app.portal.state().titles.insert(id, title.to_string());
+    }
+
+    /// Revokes the external link of `file_id` (files 201–205 have one), as a user deleting it
+    /// in the portal would.
+    pub fn revoke_link(&self, file_id: &str) {
+        let id = data::canonical_id(file_id).into_owned();
+        self.app.portal.state().revoked_links.insert(id);
     }
 
     /// Stops accepting, closes open connections and waits for the accept loop to end.

@@ -28,12 +28,13 @@ impl Session {
                 TaskOutput {
                     row,
                     access: Vec::new(),
+                    shares: Vec::new(),
                 }
             })
             .collect();
         let batch: Vec<_> = outputs
             .iter()
-            .map(|o| (&o.row, o.access.as_slice()))
+            .map(|o| (&o.row, o.access.as_slice(), o.shares.as_slice()))
             .collect();
         let counters = Counters {
             requests: requests_sent,

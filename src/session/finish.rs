@@ -83,9 +83,15 @@ impl Session {
     pub(super) fn export(&self, s: &Summary, rows: &[ResultRow], plan: &Plan) -> Result<(), Error> {
         let io = |e| self.io_error(e);
         let access = self.record.access().map_err(rec)?;
-        export::write_csvs(self.dir(), rows, &access, self.settings.csv_bom).map_err(io)?;
+        let shares = self.record.shares().map_err(rec)?;
+        let out = export::Exported {
+            rows,
+            access: &access,
+            shares: &shares,
+        };
+        export::write_csvs(self.dir(), out, self.settings.csv_bom).map_err(io)?;
         s.write_json(self.dir()).map_err(io)?;
-        summary::write_markdown(self.dir(), s, rows, &access, &plan.groups).map_err(io)
+        summary::write_markdown(self.dir(), s, out, &plan.groups).map_err(io)
     }
 
     /// The summary over every process that recorded into this directory, from the record.

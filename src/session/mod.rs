@@ -201,6 +201,9 @@ impl Session {
         if let (Some((ctx, _)), Some(client), true) = (&ctx, &client, needs_key) {
             let writes = startup::writes_planned(&source);
             let info = startup::start(ctx, client, writes, cfg.dry_run).await?;
+            if let Some(c) = &info.caller {
+                let _ = ctx.caller_name.set(c.name.clone());
+            }
             self.record
                 .set_portal_info(&info)
                 .map_err(|e| Error::Io(e.to_string()))?;
@@ -305,7 +308,13 @@ impl Session {
             ));
         }
         let access = self.record.access().map_err(io)?;
-        let stream = Stream::open(self.record.dir(), &previous, &access, self.settings.csv_bom)
+        let shares = self.record.shares().map_err(io)?;
+        let rec = crate::report::export::Exported {
+            rows: &previous,
+            access: &access,
+            shares: &shares,
+        };
+        let stream = Stream::open(self.record.dir(), rec, self.settings.csv_bom)
             .map_err(|e| Error::Io(e.to_string()))?;
         let mut ui = self.ui.clone();
         let mut sink = recorder::Recorder {

@@ -35,7 +35,7 @@ impl Sink for Recorder<'_> {
     fn commit(&mut self, batch: &[&TaskOutput], counters: &Counters) -> Result<(), String> {
         let rows: Vec<_> = batch
             .iter()
-            .map(|o| (&o.row, o.access.as_slice()))
+            .map(|o| (&o.row, o.access.as_slice(), o.shares.as_slice()))
             .collect();
         self.record
             .commit(&rows, counters)

@@ -294,11 +294,188 @@ async fn summary_md_is_written_for_people() {
         "{md}"
     );
     assert!(
-        md.contains("## Files locked by others") && md.contains("Jane Auditor"),
+        md.contains("## Locked files by holder") && md.contains("### Jane Auditor"),
         "{md}"
     );
     assert!(
         md.contains("## Users with access") && md.contains("### Legal"),
+        "{md}"
+    );
+}
+
+/// DocSpace leaves `lockedBy` out when the caller holds the lock: the report names the caller
+/// (from the start-up read) in results.csv and groups the file under "you" in summary.md.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn own_locks_are_named_in_results_and_summary() {
+    let sb = sandbox().await;
+    let w = Work::new();
+    let job = w.file(
+        "job.yaml",
+        "name: own\njobs:\n  - files: [101, 103]\n    actions: [lock]\n",
+    );
+    let o = Cli::new(&w)
+        .sandbox(&sb)
+        .job([job.to_str().unwrap(), "--rate", "unlimited"])
+        .run();
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    let t = Table::read(&w.report().join("results.csv"));
+    let by: Vec<(String, String)> = t
+        .rows()
+        .map(|r| (r["file_id"].to_string(), r["locked_by"].to_string()))
+        .collect();
+    assert_eq!(
+        by,
+        [
+            ("101".to_string(), "Sandbox Admin".to_string()),
+            ("103".to_string(), "Jane Auditor".to_string())
+        ]
+    );
+    let md = std::fs::read_to_string(w.report().join("summary.md")).unwrap();
+    let you = md.find("### you (Sandbox Admin) (1)").expect(&md);
+    let jane = md.find("### Jane Auditor (1)").expect(&md);
+    assert!(you < jane, "{md}");
+    assert!(md.contains("| 101 |"), "{md}");
+}
+
+/// `shares`: every user, group and link of a file is a row of shares.csv; the links show in
+/// summary.md; a link's password goes nowhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shares_lists_users_groups_and_links_without_passwords() {
+    let sb = sandbox().await;
+    let w = Work::new();
+    let job = w.file(
+        "job.yaml",
+        "name: shares\njobs:\n  - files: [201, 203, 204, 206]\n    actions: [SHARES]\n",
+    );
+    let o = Cli::new(&w)
+        .sandbox(&sb)
+        .job([job.to_str().unwrap(), "--rate", "unlimited"])
+        .run();
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    let text = std::fs::read_to_string(w.report().join("shares.csv")).unwrap();
+    assert!(text.starts_with(
+        "file_id,title,subject_type,subject_id,name,email,access,link_url,expires,password_protected,deny_download,is_owner\n"
+    ), "{text}");
+    let t = Table::parse(&text);
+    let links: Vec<(String, String, String, String)> = t
+        .rows()
+        .filter(|r| &r["subject_type"] == "external_link")
+        .map(|r| {
+            assert!(!r["expires"].is_empty() && r["link_url"].starts_with("http"));
+            (
+                r["file_id"].to_string(),
+                r["access"].to_string(),
+                r["password_protected"].to_string(),
+                r["deny_download"].to_string(),
+            )
+        })
+        .collect();
+    let s = |v: &str| v.to_string();
+    assert_eq!(
+        links,
+        [
+            (s("201"), s("read"), s("false"), s("false")),
+            (s("203"), s("read"), s("true"), s("false")),
+            (s("204"), s("read"), s("false"), s("true")),
+        ]
+    );
+    let group = t
+        .rows()
+        .find(|r| &r["subject_type"] == "group")
+        .expect("206's group");
+    assert_eq!((&group["file_id"], &group["name"]), ("206", "Auditors"));
+    let owners = t.rows().filter(|r| &r["is_owner"] == "true").count();
+    assert_eq!(owners, 4, "one owner entry per file");
+    assert!(t
+        .rows()
+        .any(|r| &r["subject_type"] == "user" && r["email"].contains('@')));
+    let rows = w.rows();
+    assert!(rows
+        .iter()
+        .all(|r| r.action == "shares" && r.outcome == "ok"));
+    let md = std::fs::read_to_string(w.report().join("summary.md")).unwrap();
+    assert!(md.contains("## External links (3)"), "{md}");
+    assert!(
+        md.contains("| yes | allowed |") && md.contains("| no | denied |"),
+        "{md}"
+    );
+    for f in std::fs::read_dir(w.report()).unwrap() {
+        let bytes = std::fs::read(f.unwrap().path()).unwrap_or_default();
+        let hay = String::from_utf8_lossy(&bytes);
+        assert!(
+            !hay.contains("sandbox-link-secret"),
+            "a link password was written"
+        );
+    }
+}
+
+/// A portal that sends enumerations by name (as a server configured for string enums does),
+/// a primary link with a hostile title and an invitation link: each subject type becomes its
+/// word, the access its word, and the title is escaped for spreadsheets.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shares_read_names_every_subject_type_and_escape_hostile_titles() {
+    let body = serde_json::json!({"count": 3, "status": 0, "statusCode": 200, "response": [
+        {"access": "ReadWrite", "subjectType": "User", "isOwner": true, "isLocked": true,
+         "canEditAccess": false, "canEditInternal": false, "canEditDenyDownload": false,
+         "canEditExpirationDate": false, "canRevoke": false,
+         "sharedToUser": {"id": "u1", "displayName": "Ann Owner", "email": "ann@example.com"}},
+        {"access": "Comment", "subjectType": "PrimaryExternalLink", "isOwner": false,
+         "isLocked": false, "canEditAccess": true, "canEditInternal": true,
+         "canEditDenyDownload": true, "canEditExpirationDate": true, "canRevoke": true,
+         "sharedLink": {"id": "l1", "title": "=HYPERLINK(\"http://x\")", "shareLink": "https://p/s/l1",
+             "linkType": "External", "primary": true, "password": null, "denyDownload": false}},
+        {"access": "ContentCreator", "subjectType": "InvitationLink", "isOwner": false,
+         "isLocked": false, "canEditAccess": true, "canEditInternal": false,
+         "canEditDenyDownload": false, "canEditExpirationDate": false, "canRevoke": true,
+         "sharedLink": {"id": "l2", "title": "Invite", "shareLink": "https://p/i/l2",
+             "linkType": "Invitation", "expirationDate": {"utcTime": "2027-02-01T00:00:00.0000000Z"}}}
+    ]})
+    .to_string();
+    let sb = sandbox_with(opts_with(move |r| {
+        (r.path == "/api/2.0/files/file/101/share").then(|| respond(200, &[], body.as_bytes()))
+    }))
+    .await;
+    let w = Work::new();
+    let job = w.file(
+        "job.yaml",
+        "name: named\njobs:\n  - files: [101]\n    actions: [shares]\n",
+    );
+    let o = Cli::new(&w)
+        .sandbox(&sb)
+        .job([job.to_str().unwrap(), "--rate", "unlimited"])
+        .run();
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    let t = Table::read(&w.report().join("shares.csv"));
+    let got: Vec<[String; 5]> = t
+        .rows()
+        .map(|r| {
+            ["subject_type", "name", "access", "expires", "is_owner"].map(|c| r[c].to_string())
+        })
+        .collect();
+    let s = |a: [&str; 5]| a.map(String::from);
+    assert_eq!(
+        got,
+        [
+            s(["user", "Ann Owner", "read_write", "", "true"]),
+            s([
+                "primary_external_link",
+                "'=HYPERLINK(\"http://x\")",
+                "comment",
+                "",
+                "false"
+            ]),
+            s([
+                "invitation_link",
+                "Invite",
+                "content_creator",
+                "2027-02-01T00:00:00.0000000Z",
+                "false"
+            ]),
+        ]
+    );
+    let md = std::fs::read_to_string(w.report().join("summary.md")).unwrap();
+    assert!(
+        md.contains("## External links (1)") && md.contains("| comment | never |"),
         "{md}"
     );
 }

@@ -405,3 +405,75 @@ async fn directories_that_cannot_be_compared_are_exit_2() {
     let o = run(&w, &sb, &j, &["--resume", "real"]);
     assert_eq!(o.code(), 0, "{}", o.stderr());
 }
+
+/// Share entries compare by subject: a user joining room Legal is a `share_added` on its
+/// files, a member leaving or a revoked link a `share_removed`; the owner is no row. `info`
+/// alongside, as the README recommends: the share list carries no title.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn share_entries_added_and_removed_between_runs() {
+    let sb = sandbox().await;
+    let w = Work::new();
+    let j = w.file(
+        "shares.yaml",
+        "name: shares\njobs:\n  - files: [105, 201]\n    actions: [info, shares]\n",
+    );
+    let (old, new) = (w.path().join("old"), w.path().join("new"));
+    let o = run(&w, &sb, &j, &["--report-dir", old.to_str().unwrap()]);
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    let id_of = |name: &str| {
+        Table::read(&old.join("shares.csv"))
+            .rows()
+            .find(|r| &r["name"] == name)
+            .map(|r| r["subject_id"].to_string())
+            .unwrap_or_else(|| panic!("{name} in shares.csv"))
+    };
+    let (pat, alice) = (id_of("Pat Reviewer"), id_of("Alice Brown"));
+    put(
+        &sb,
+        "/files/rooms/5003/share",
+        json!({"invitations": [{"id": pat, "access": "Read"}, {"id": alice, "access": 0}]}),
+    )
+    .await;
+    sb.revoke_link("201");
+    let o = run(&w, &sb, &j, &["--report-dir", new.to_str().unwrap()]);
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    let link = Table::read(&old.join("shares.csv"))
+        .rows()
+        .find(|r| &r["subject_type"] == "external_link")
+        .map(|r| {
+            let (name, url, exp) = (&r["name"], &r["link_url"], &r["expires"]);
+            format!("external_link {name} {url}: read, expires {exp}")
+        })
+        .expect("201's link");
+    let o = diff(
+        &w,
+        [
+            old.as_os_str(),
+            new.as_os_str(),
+            "--format".as_ref(),
+            "csv".as_ref(),
+        ],
+    );
+    assert_eq!(o.code(), 1, "{}", o.stderr());
+    let t = "Contract-201.docx";
+    assert_eq!(
+        csv_rows(&o.stdout()),
+        rows(&[
+            [
+                "201",
+                t,
+                "share_added",
+                "",
+                "user Pat Reviewer <pat.reviewer@example.com>: read"
+            ],
+            ["201", t, "share_removed", &link, ""],
+            [
+                "201",
+                t,
+                "share_removed",
+                "user Alice Brown <alice.brown@example.com>: editing",
+                ""
+            ],
+        ])
+    );
+}

@@ -89,7 +89,8 @@ async fn each_action_sends_the_documented_request() {
             lock.locked.as_str(),
             lock.locked_by.as_str()
         ),
-        ("lock", "true", "")
+        // DocSpace leaves `lockedBy` out for the caller's own lock; the report names the caller.
+        ("lock", "true", "Sandbox Admin")
     );
     assert_eq!(rows[3].locked, "false", "unlock leaves it unlocked");
     assert!(!rows[0].title.is_empty(), "info records the title");

@@ -57,7 +57,7 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<JobFile, JobError> {
             path,
             Some(layout.header_line.max(1)),
             None,
-            "no `action` column: add one or pass --action lock|unlock|protectusers|info",
+            "no `action` column: add one or pass --action lock|unlock|protectusers|info|shares",
         ));
     }
     let mut warnings = Vec::new();

@@ -17,7 +17,7 @@ pub(super) struct RowBuilder<'a> {
     default_job: Arc<str>,
     jobs: std::collections::HashMap<String, Arc<str>>,
     /// One shared `[action]` slice per action, indexed like [`Action::ALL`].
-    action_arcs: [Arc<[Action]>; 4],
+    action_arcs: [Arc<[Action]>; Action::ALL.len()],
     pub(super) entries: Vec<Entry>,
 }
 
@@ -90,7 +90,7 @@ impl<'a> RowBuilder<'a> {
             return self.default_action.ok_or_else(|| {
                 self.err(
                     line,
-                    "the action cell is empty; fill it in or pass --action lock|unlock|protectusers|info",
+                    "the action cell is empty; fill it in or pass --action lock|unlock|protectusers|info|shares",
                 )
             });
         }

@@ -83,7 +83,7 @@ impl RawJob {
             .collect();
         if actions.is_empty() {
             return Err(format!(
-                "{label} has no actions: add e.g. `actions: [info]` (lock, unlock, protectusers, info)"
+                "{label} has no actions: add e.g. `actions: [info]` (lock, unlock, protectusers, info, shares)"
             ));
         }
         Ok(RawJob {

@@ -106,13 +106,13 @@ impl<'de> Deserialize<'de> for YamlAction {
         impl<'de> Visitor<'de> for V {
             type Value = YamlAction;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("an action: lock, unlock, protectusers or info")
+                f.write_str("an action: lock, unlock, protectusers, info or shares")
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<YamlAction, E> {
                 Action::parse(v).map(YamlAction).map_err(E::custom)
             }
             fn visit_unit<E: de::Error>(self) -> Result<YamlAction, E> {
-                Err(E::custom("empty action (null): remove the empty item or write lock, unlock, protectusers or info"))
+                Err(E::custom("empty action (null): remove the empty item or write lock, unlock, protectusers, info or shares"))
             }
         }
         d.deserialize_any(V)

@@ -72,11 +72,12 @@ pub fn load(dir: &Path) -> Result<Run, Error> {
     let plan = record.plan().map_err(|e| unreadable(&e))?;
     let results = record.results().map_err(|e| unreadable(&e))?;
     let access = record.access_by_seq().map_err(|e| unreadable(&e))?;
+    let shares = record.shares_by_seq().map_err(|e| unreadable(&e))?;
     let planned = plan.tasks.iter().map(|t| {
         let title = plan.titles.get(&t.file).map(String::as_str);
         (t.file.to_string(), title)
     });
-    let facts = super::facts(planned, &results, &access);
+    let facts = super::facts(planned, &results, &access, &shares);
     Ok(Run {
         dir: dir.to_path_buf(),
         work_left: session::work_left(&plan.tasks, &results),

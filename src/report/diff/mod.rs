@@ -1,6 +1,6 @@
 //! `diff`: what changed between two runs, file by file. Each run is reduced to a table of
 //! per-file facts ([`RunFacts`]): single values ([`Scalar`]: lock state, holder, title) and
-//! keyed lists ([`List`]: users with access; share entries join as another list), and the two
+//! keyed lists ([`List`]: users with access, share entries), and the two
 //! tables are compared generically ([`compare`]), never by `seq`, so runs of different jobs,
 //! shards or orders compare file by file.
 //!
@@ -29,15 +29,11 @@ pub enum What {
     AccessAdded,
     /// A user who could access the file before and cannot now.
     AccessRemoved,
-    /// A share entry (user, group or link) that is new. The three share words are written
-    /// once share entries are recorded (a [`List`] of their own); scripts can rely on them now.
-    #[allow(dead_code)]
+    /// A share entry (user, group or link) that is new.
     ShareAdded,
     /// A share entry that is gone.
-    #[allow(dead_code)]
     ShareRemoved,
     /// A share entry whose access, expiry or link settings changed.
-    #[allow(dead_code)]
     ShareChanged,
     /// The file was renamed.
     Title,
@@ -99,18 +95,23 @@ impl Scalar {
 pub enum List {
     /// Users with access (`protectusers`): key user ID, value `Name <email>`.
     Access,
+    /// Share entries (`shares`): key subject type and ID, value the entry as shown (who, access,
+    /// expiry, password, download), so any change of its settings is a `share_changed`.
+    Shares,
 }
 
 impl List {
     fn added(self) -> What {
         match self {
             List::Access => What::AccessAdded,
+            List::Shares => What::ShareAdded,
         }
     }
 
     fn removed(self) -> What {
         match self {
             List::Access => What::AccessRemoved,
+            List::Shares => What::ShareRemoved,
         }
     }
 
@@ -119,6 +120,7 @@ impl List {
     fn changed(self) -> Option<What> {
         match self {
             List::Access => None,
+            List::Shares => Some(What::ShareChanged),
         }
     }
 }

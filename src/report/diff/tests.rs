@@ -31,7 +31,7 @@ fn user(file: u32, name: &str) -> AccessRow {
 fn run(results: &[ResultRow], access: &[(u64, AccessRow)]) -> RunFacts {
     let planned: Vec<(String, Option<&str>)> =
         results.iter().map(|r| (r.file_id.clone(), None)).collect();
-    facts(planned, results, access)
+    facts(planned, results, access, &[])
 }
 
 fn rows(changes: &[Change]) -> Vec<(String, &'static str, String, String)> {
@@ -194,7 +194,7 @@ fn a_file_the_portal_no_longer_has_is_only_in_old() {
 #[test]
 fn planned_files_without_results_are_present_with_unknown_facts() {
     let old = run(&[info(1, 101, false, "")], &[]);
-    let new = facts([("101".to_string(), Some("Listed.xlsx"))], &[], &[]);
+    let new = facts([("101".to_string(), Some("Listed.xlsx"))], &[], &[], &[]);
     // Only the title (from the listing) is known in the new run.
     assert_eq!(
         rows(&compare(&old, &new)),
@@ -271,4 +271,58 @@ fn the_table_aligns_strips_controls_and_counts() {
     ];
     assert_eq!(t, want.join("\n") + "\n");
     assert_eq!(format::table(&[]), "no differences\n");
+}
+
+fn share(kind: &str, id: &str, name: &str, access: &str) -> crate::report::ShareRow {
+    crate::report::ShareRow {
+        file_id: "201".into(),
+        title: "Invoice-201.xlsx".into(),
+        entry: crate::api::ShareEntry {
+            subject_type: kind.into(),
+            subject_id: id.into(),
+            name: name.into(),
+            access: access.into(),
+            ..Default::default()
+        },
+    }
+}
+
+#[test]
+fn share_entries_are_added_removed_and_changed_by_subject() {
+    let sh = |seq| row(seq, 201, Action::Shares, Outcome::Ok, seq as u32);
+    let planned = |rs: &[ResultRow]| -> Vec<(String, Option<&str>)> {
+        rs.iter().map(|r| (r.file_id.clone(), None)).collect()
+    };
+    let old_rows = [sh(1)];
+    let mut link = share("external_link", "l1", "Shared link", "read");
+    let old = facts(
+        planned(&old_rows),
+        &old_rows,
+        &[],
+        &[
+            (1, link.clone()),
+            (1, share("group", "g1", "Auditors", "read")),
+        ],
+    );
+    link.entry.password_protected = true;
+    let new_rows = [sh(2)];
+    let new = facts(
+        planned(&new_rows),
+        &new_rows,
+        &[],
+        &[(2, link), (2, share("user", "u1", "Pat", "editing"))],
+    );
+    assert_eq!(
+        rows(&compare(&old, &new)),
+        vec![
+            r("201", "share_added", "", "user Pat: editing"),
+            r("201", "share_removed", "group Auditors: read", ""),
+            r(
+                "201",
+                "share_changed",
+                "external_link Shared link: read",
+                "external_link Shared link: read, password"
+            ),
+        ]
+    );
 }

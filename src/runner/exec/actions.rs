@@ -5,18 +5,23 @@
 use super::{counted, Ctx, Endpoint, FileMemo, RequestEnd};
 use crate::api::{ErrorKind, FileState};
 use crate::job::{Action, FileId, Task};
-use crate::report::{AccessRow, Outcome, ResultRow};
+use crate::report::{AccessRow, Outcome, ResultRow, ShareRow};
 use crate::runner::journal::Journal;
 use crate::runner::state::Seen;
 
-fn record_state(row: &mut ResultRow, st: &FileState) {
+fn record_state(ctx: &Ctx, row: &mut ResultRow, st: &FileState) {
     row.locked = Some(st.locked);
     row.can_lock = st.can_lock;
-    row.locked_by = st
-        .locked_by
-        .as_deref()
-        .map(crate::api::report_text)
-        .unwrap_or_default();
+    row.locked_by = match st.locked_by.as_deref() {
+        Some(name) => crate::api::report_text(name),
+        // The portal names only another holder: a lock without a name is the caller's own.
+        None if st.locked => ctx
+            .caller_name
+            .get()
+            .map(|n| crate::api::report_text(n))
+            .unwrap_or_default(),
+        None => String::new(),
+    };
     if let Some(t) = &st.title {
         row.title = crate::api::report_text(t);
     }
@@ -24,8 +29,8 @@ fn record_state(row: &mut ResultRow, st: &FileState) {
 
 /// Fills the row from the state a decision used. The status is that of the answer the state
 /// came from (a listing, a read or a write), all of them 200s.
-fn record_seen(row: &mut ResultRow, seen: &Seen) {
-    record_state(row, &seen.state);
+fn record_seen(ctx: &Ctx, row: &mut ResultRow, seen: &Seen) {
+    record_state(ctx, row, &seen.state);
     row.http_status = Some(200);
     row.state_from = Some(seen.from);
 }
@@ -47,7 +52,7 @@ pub(super) async fn info(
     attempts: &mut u32,
 ) -> Result<(), RequestEnd> {
     let seen = fresh_state(ctx, &task.file, attempts).await?;
-    record_seen(row, &seen);
+    record_seen(ctx, row, &seen);
     Ok(())
 }
 
@@ -73,6 +78,30 @@ pub(super) async fn protect_users(
         user_id: crate::api::report_text(&u.id),
         name: crate::api::report_text(&u.name),
         email: crate::api::report_text(&u.email),
+    }));
+    Ok(())
+}
+
+/// `shares`: every user, group and link the file is shared with, one row each; `users` is
+/// the count of entries.
+pub(super) async fn shares(
+    ctx: &Ctx,
+    task: &Task,
+    row: &mut ResultRow,
+    attempts: &mut u32,
+    out: &mut Vec<ShareRow>,
+) -> Result<(), RequestEnd> {
+    let entries = counted(
+        attempts,
+        ctx.request(Endpoint::Read, || ctx.client.shares(&task.file))
+            .await,
+    )?;
+    row.http_status = Some(200);
+    row.users = Some(entries.len());
+    out.extend(entries.into_iter().map(|entry| ShareRow {
+        file_id: task.file.to_string(),
+        title: String::new(),
+        entry,
     }));
     Ok(())
 }
@@ -116,7 +145,7 @@ pub(super) async fn lock(
             Some(_) => ctx.states.read(ctx, &task.file, attempts).await?,
             None => decision_state(ctx, &task.file, want, attempts).await?,
         };
-        record_seen(row, &seen);
+        record_seen(ctx, row, &seen);
         let st = &seen.state;
         row.was_locked = Some(st.locked);
         // If the file is as the lost write wanted, that write did it. `unchanged` here would
@@ -151,7 +180,7 @@ pub(super) async fn lock(
         ctx.states
             .saw(&task.file, &st, crate::runner::state::StateSource::Answer);
     }
-    record_state(row, &st);
+    record_state(ctx, row, &st);
     row.http_status = Some(200);
     judge_write(want, &st, row);
     Ok(())

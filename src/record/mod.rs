@@ -43,6 +43,7 @@ pub const REPORT_FILES: &[&str] = &[
     lock::LOCK_FILE,
     crate::report::RESULTS,
     crate::report::ACCESS,
+    crate::report::SHARES,
     crate::report::SUMMARY_JSON,
     crate::report::SUMMARY_MD,
 ];

@@ -143,6 +143,22 @@ pub(super) fn is_json(headers: &HeaderMap) -> bool {
     mime == "application/json" || mime == "text/json" || mime.ends_with("+json")
 }
 
+/// The answer to a write that cannot go on: 401 (empty body) without a valid credential, 415
+/// for a body that is not JSON. Both write endpoints check this first, as the server does.
+pub(super) fn refuse_write(call: &Call, headers: &HeaderMap) -> Option<Resp> {
+    if !call.authed {
+        return Some(dto::empty(StatusCode::UNAUTHORIZED));
+    }
+    if !is_json(headers) {
+        return Some(dto::error(
+            415,
+            "Unsupported Media Type",
+            Exception::NotSupported,
+        ));
+    }
+    None
+}
+
 /// `PUT /api/2.0/files/file/{id}/lock`: not anonymous, so a bad key gives 401, empty body.
 async fn lock(
     State(p): State<Arc<Portal>>,
@@ -152,11 +168,8 @@ async fn lock(
     body: Bytes,
 ) -> Resp {
     let id = segment(id);
-    if !call.authed {
-        return dto::empty(StatusCode::UNAUTHORIZED);
-    }
-    if !is_json(&headers) {
-        return dto::error(415, "Unsupported Media Type", Exception::NotSupported);
+    if let Some(refused) = refuse_write(&call, &headers) {
+        return refused;
     }
     let want_lock = match parse_lock_body(&body) {
         Ok(b) => b,

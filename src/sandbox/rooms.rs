@@ -11,13 +11,13 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::Extension;
 use serde_json::{json, Map, Value};
 
 use super::data::{access, CALLER};
 use super::dto::{self, Call, Exception};
-use super::handlers::{is_json, segment, Portal, Resp};
+use super::handlers::{refuse_write, segment, Portal, Resp};
 
 const NOT_A_ROOM: &str = "The required folder was not found";
 const NOT_MANAGER: &str = "You don't have enough permission to perform the operation";
@@ -66,11 +66,8 @@ pub(super) async fn set_room_security(
     body: Bytes,
 ) -> Resp {
     let id = segment(id);
-    if !call.authed {
-        return dto::empty(StatusCode::UNAUTHORIZED);
-    }
-    if !is_json(&headers) {
-        return dto::error(415, "Unsupported Media Type", Exception::NotSupported);
+    if let Some(refused) = refuse_write(&call, &headers) {
+        return refused;
     }
     let invitations = match serde_json::from_slice::<Value>(&body) {
         Ok(Value::Object(o)) => match field(&o, "invitations") {

@@ -213,6 +213,29 @@ impl Record {
         Ok(())
     }
 
+    /// Closes the record and removes the directories in `created` (innermost first) with the
+    /// files a record makes in them: for a new run that ended before its plan was recorded,
+    /// which leaves nothing to resume or read. Conservative: only the record's own file names
+    /// are removed, and a directory that holds anything else stays.
+    pub fn discard(self, created: &[PathBuf]) {
+        let Record {
+            conn, dir, _lock, ..
+        } = self;
+        let _ = conn.close();
+        if created.iter().any(|d| *d == dir) {
+            // The lock file last: while it exists and is held, no other run can take the
+            // directory between these removals.
+            for name in REPORT_FILES.iter().filter(|n| **n != lock::LOCK_FILE) {
+                let _ = std::fs::remove_file(dir.join(name));
+            }
+            let _ = std::fs::remove_file(dir.join(lock::LOCK_FILE));
+        }
+        drop(_lock);
+        for d in created {
+            let _ = std::fs::remove_dir(d);
+        }
+    }
+
     /// The report directory.
     pub fn dir(&self) -> &Path {
         &self.dir

@@ -79,6 +79,8 @@ pub struct Session {
     started_at: String,
     t0: Instant,
     resumed: bool,
+    /// Directories this run made for its record, removed if it ends before recording a plan.
+    created: Vec<std::path::PathBuf>,
 }
 
 /// Runs a command to its exit code.
@@ -101,18 +103,16 @@ pub async fn run(cfg: RunConfig, spec: Spec) -> Result<Exit, Error> {
         Some(p) => Some(Connection::open(p, &cfg.settings, &ui).await?),
         None => None,
     };
-    let (record, source) = match plan {
-        PlanSource::Recorded(r) => (r.record, Source::Recorded(r.plan)),
+    let (record, created, source) = match plan {
+        PlanSource::Recorded(r) => (r.record, Vec::new(), Source::Recorded(r.plan)),
         other => {
             let dir = match &cfg.report {
                 ReportTarget::New(d) => d.as_deref(),
                 ReportTarget::Resume(d) => Some(d.as_path()),
             };
             let root = &cfg.settings.report_root;
-            (
-                report_dir::open_new(dir, root, &name)?,
-                Source::Fresh(other),
-            )
+            let new = report_dir::open_new(dir, root, &name)?;
+            (new.record, new.created, Source::Fresh(other))
         }
     };
     let session = Session {
@@ -127,6 +127,7 @@ pub async fn run(cfg: RunConfig, spec: Spec) -> Result<Exit, Error> {
         started_at: crate::now_rfc3339(),
         t0: Instant::now(),
         resumed: matches!(source, Source::Recorded(..)),
+        created,
     };
     session
         .go(
@@ -200,7 +201,10 @@ impl Session {
             || matches!(&source, Source::Fresh(PlanSource::Expand(e)) if e.iter().any(Entry::is_folder));
         if let (Some((ctx, _)), Some(client), true) = (&ctx, &client, needs_key) {
             let writes = startup::writes_planned(&source);
-            let info = startup::start(ctx, client, writes, cfg.dry_run).await?;
+            let info = match startup::start(ctx, client, writes, cfg.dry_run).await {
+                Ok(info) => info,
+                Err(e) => return Err(self.abandon(e)),
+            };
             if let Some(c) = &info.caller {
                 let _ = ctx.caller_name.set(c.name.clone());
             }
@@ -211,7 +215,11 @@ impl Session {
         let plan = match source {
             Source::Recorded(plan) => plan,
             Source::Fresh(p) => {
-                let (plan, skipped) = self.plan(ctx.as_ref().map(|(c, _)| &**c), p).await?;
+                let planned = self.plan(ctx.as_ref().map(|(c, _)| &**c), p).await;
+                let (plan, skipped) = match planned {
+                    Ok(p) => p,
+                    Err(e) => return Err(self.abandon(e)),
+                };
                 let sandbox = matches!(cfg.portal, Some(PortalTarget::Sandbox(_)));
                 self.save(&plan, saved, cfg.dry_run, sandbox)?;
                 for (folder, reason) in skipped {
@@ -264,6 +272,14 @@ impl Session {
             None => plan,
         };
         Ok((plan, skipped))
+    }
+
+    /// Ends a new run that failed before its plan was recorded: the directories it made go
+    /// again, so a portal that never answered leaves no report directory ("nothing was
+    /// written" stays true on disk too, and `--resume latest` never picks an empty run).
+    fn abandon(self, e: Error) -> Error {
+        self.record.discard(&self.created);
+        e
     }
 
     fn save(

@@ -6,12 +6,23 @@ use std::path::{Path, PathBuf};
 use crate::error::Error;
 use crate::record::{self, files, Record, RunState};
 
+/// A new run's record and the directories made for it, innermost first: a run that ends
+/// before its plan is recorded (the portal never answered, the credential was refused)
+/// removes them again, so it leaves nothing that looks like a run.
+pub struct NewRecord {
+    /// The open, locked record.
+    pub record: Record,
+    /// Directories this run created, innermost first.
+    pub created: Vec<PathBuf>,
+}
+
 /// Opens the report directory of a new run or dry run, locked: the one given (created 0700 if
 /// missing; refused when it already holds a run), or a new default one.
-pub fn open_new(dir: Option<&Path>, root: &Path, name: &str) -> Result<Record, Error> {
+pub fn open_new(dir: Option<&Path>, root: &Path, name: &str) -> Result<NewRecord, Error> {
     let Some(dir) = dir else {
         return open_default(root, name);
     };
+    let missing = missing_dirs(dir);
     files::create_private_dir(dir).map_err(|e| {
         Error::Io(format!(
             "cannot create report directory {}: {e}",
@@ -35,7 +46,10 @@ pub fn open_new(dir: Option<&Path>, root: &Path, name: &str) -> Result<Record, E
             )));
         }
     }
-    Ok(record)
+    Ok(NewRecord {
+        record,
+        created: missing,
+    })
 }
 
 /// `ROOT/<name>-<UTC yyyymmddThhmmssZ>`. Two runs of one job started at once want the same
@@ -43,7 +57,10 @@ pub fn open_new(dir: Option<&Path>, root: &Path, name: &str) -> Result<Record, E
 /// never done twice by accident. A directory of that name that holds a finished run (a
 /// second run, or restore, started within the same second after the first ended) makes the
 /// name `-2`, `-3`…
-fn open_default(root: &Path, name: &str) -> Result<Record, Error> {
+fn open_default(root: &Path, name: &str) -> Result<NewRecord, Error> {
+    // The root is removed with the run's directory only when this run made it (a first run
+    // that could not reach the portal leaves no empty `reports/` behind).
+    let root_missing = missing_dirs(root);
     let ts = time::OffsetDateTime::now_utc()
         .format(time::macros::format_description!(
             "[year][month][day]T[hour][minute][second]Z"
@@ -55,6 +72,7 @@ fn open_default(root: &Path, name: &str) -> Result<Record, Error> {
             1 => base.clone(),
             n => PathBuf::from(format!("{}-{n}", base.display())),
         };
+        let missing = missing_dirs(&dir);
         files::create_private_dir(&dir).map_err(|e| {
             Error::Io(format!(
                 "cannot create report directory {}: {e}",
@@ -64,13 +82,32 @@ fn open_default(root: &Path, name: &str) -> Result<Record, Error> {
         let record = open_record(&dir)?;
         match record.state().map_err(|e| Error::Usage(e.to_string()))? {
             Some(st) if !st.dry_run => continue,
-            _ => return Ok(record),
+            _ => {
+                // `missing` holds the root's missing part only for the first name tried.
+                let mut created = missing;
+                for d in root_missing {
+                    if !created.contains(&d) {
+                        created.push(d);
+                    }
+                }
+                return Ok(NewRecord { record, created });
+            }
         }
     }
     Err(Error::Io(format!(
         "no free report directory name like {}; pass --report-dir",
         base.display()
     )))
+}
+
+/// `dir` and those of its ancestors that do not exist yet, innermost first: what creating it
+/// will make.
+fn missing_dirs(dir: &Path) -> Vec<PathBuf> {
+    dir.ancestors()
+        .filter(|d| !d.as_os_str().is_empty())
+        .take_while(|d| std::fs::symlink_metadata(d).is_err())
+        .map(Path::to_path_buf)
+        .collect()
 }
 
 /// Locks and opens `dir`'s record; in use or unreadable is a usage error (nothing sent yet).

@@ -10,10 +10,33 @@ use clap::{Args, Parser, Subcommand};
 use crate::config::settings::SettingsArgs;
 use crate::job::Action;
 
+/// `--version`: what was built, for a bug report or an audit of what ran (`-V` is the first
+/// line only).
+pub const LONG_VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    "\ncommit:  ",
+    env!("DSB_COMMIT"),
+    " (",
+    env!("DSB_COMMIT_DATE"),
+    ")\nbuilt:   ",
+    env!("DSB_BUILD_DATE"),
+    ", ",
+    env!("DSB_PROFILE"),
+    "\ntarget:  ",
+    env!("DSB_TARGET"),
+    "\ntls:     ",
+    env!("DSB_TLS"),
+);
+
 /// Bulk lock, unlock, protectusers, info and shares operations against an ONLYOFFICE DocSpace
 /// portal: concurrent, rate limited, retried, resumable, with CSV reports.
 #[derive(Debug, Parser)]
-#[command(name = "docspace-batch", version, propagate_version = true)]
+#[command(
+    name = "docspace-batch",
+    version,
+    long_version = LONG_VERSION,
+    propagate_version = true
+)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]

@@ -59,3 +59,33 @@ fn a_portal_url_with_a_path_is_a_usage_error_naming_the_base_url() {
         "nothing reached the portal, nothing written"
     );
 }
+
+#[test]
+fn version_says_what_was_built() {
+    let w = Work::new();
+    let o = Cli::new(&w).arg("--version").run();
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    let out = o.stdout();
+    let first = format!("docspace-batch {}", env!("CARGO_PKG_VERSION"));
+    assert!(out.starts_with(&format!("{first}\n")), "{out}");
+    for field in ["commit:", "built:", "target:", "tls:     rustls"] {
+        assert!(out.contains(field), "{field} in {out}");
+    }
+    let target = out.lines().find(|l| l.starts_with("target:")).unwrap();
+    assert!(target.contains(std::env::consts::ARCH), "{target}");
+    assert!(target.contains(std::env::consts::OS), "{target}");
+    // Built from this checkout: the commit is its HEAD (outside git: `unknown`).
+    let head = std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    let commit = out.lines().find(|l| l.starts_with("commit:")).unwrap();
+    let want = head.unwrap_or_else(|| "unknown".into());
+    assert!(commit.contains(&want), "{commit} vs HEAD {want}");
+    // -V stays one line, for scripts that parse it.
+    let o = Cli::new(&w).arg("-V").run();
+    assert_eq!(o.stdout(), format!("{first}\n"));
+}

@@ -222,7 +222,7 @@ impl Record {
             conn, dir, _lock, ..
         } = self;
         let _ = conn.close();
-        if created.iter().any(|d| *d == dir) {
+        if created.contains(&dir) {
             // The lock file last: while it exists and is held, no other run can take the
             // directory between these removals.
             for name in REPORT_FILES.iter().filter(|n| **n != lock::LOCK_FILE) {

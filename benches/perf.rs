@@ -824,7 +824,7 @@ struct Counted {
     what: &'static str,
     sent: u64,
     minimum: u64,
-    /// SPEC §4's bound, when it sets one.
+    /// The target bound, when there is one (docs/performance.md, scenario 6).
     target: Option<u64>,
     /// The runs' exit codes were all 0.
     ok: bool,
@@ -882,8 +882,8 @@ impl Bench {
 }
 
 /// Requests sent against the minimum (start-up reads, listing pages, writes needed) for a
-/// room of `n` files whose listing takes `p` pages. SPEC §4's targets count every request,
-/// start-up reads included.
+/// room of `n` files whose listing takes `p` pages. The targets (docs/performance.md) count
+/// every request, start-up reads included.
 fn room_counts(b: &Bench, rt: &tokio::runtime::Runtime, n: u64) -> Vec<Counted> {
     let p = n.div_ceil(100);
     let dir = |name: &str| b.path(&format!("req-{n}-{name}"));

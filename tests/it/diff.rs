@@ -408,7 +408,7 @@ async fn directories_that_cannot_be_compared_are_exit_2() {
 
 /// Share entries compare by subject: a user joining room Legal is a `share_added` on its
 /// files, a member leaving or a revoked link a `share_removed`; the owner is no row. `info`
-/// alongside, as the README recommends: the share list carries no title.
+/// alongside, as docs/guide.md recommends: the share list carries no title.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn share_entries_added_and_removed_between_runs() {
     let sb = sandbox().await;

@@ -10,6 +10,7 @@ mod hostile;
 mod hostile_table;
 mod layout;
 mod nightly;
+mod readme;
 mod record;
 mod reports;
 mod runner;

@@ -386,20 +386,25 @@ async fn a_429_pauses_every_worker() {
         } else {
             Duration::from_millis(850)
         };
-        // (a request may start while the 429 is still on its way back: allow 50 ms for that)
+        // The other workers may start requests before the 429 reaches the client (on a busy
+        // machine that can take a scheduler slice or two): a few, all soon after the 429.
+        // Without the shared cooldown the 23 requests left would all start inside the pause
+        // (unlimited: at once, more than this allows; 50/s: spread over 0.46 s).
         let started_during: Vec<_> = reqs
             .iter()
-            .filter(|r| {
-                r.start > hit.end + Duration::from_millis(50) && r.start < hit.end + min_pause
-            })
+            .filter(|r| r.start > hit.end && r.start < hit.end + min_pause)
+            .map(|r| r.start - hit.end)
             .collect();
         assert!(
-            started_during.is_empty(),
-            "requests started during the cooldown: {:?}",
-            started_during.iter().map(|r| r.start).collect::<Vec<_>>()
+            started_during.len() <= 8
+                && started_during
+                    .iter()
+                    .all(|d| *d < Duration::from_millis(300)),
+            "{rate}, Retry-After {retry_after:?}: requests started during the cooldown at {started_during:?} after the 429"
         );
         // And no longer than the pause plus the work left: 23 requests at 50/s is 0.46 s,
-        // unlimited next to nothing; 1 s of slack for a busy machine.
+        // unlimited next to nothing; 4 s of slack for a busy machine (a rate that collapsed
+        // after the 429 took 30 s).
         let last = reqs.iter().map(|r| r.start).max().unwrap();
         let max_pause = if retry_after.is_some() {
             Duration::from_secs(2)
@@ -407,7 +412,7 @@ async fn a_429_pauses_every_worker() {
             Duration::from_millis(1100)
         };
         assert!(
-            last < hit.end + max_pause + Duration::from_millis(1500),
+            last < hit.end + max_pause + Duration::from_secs(4),
             "{rate}, Retry-After {retry_after:?}: the last request started {:?} after the 429",
             last - hit.end
         );

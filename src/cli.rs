@@ -105,12 +105,28 @@ pub struct SandboxFlags {
     pub sandbox_latency: Option<Duration>,
 }
 
+/// How to read a job given as `-` (stdin). A command-line option only: it says how to read a
+/// job, so it cannot live inside one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum JobFormat {
+    /// A YAML job file.
+    Yaml,
+    /// A CSV file, or a plain list of IDs (with --action).
+    Csv,
+}
+
 /// `run`
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// YAML (.yaml/.yml) or CSV (.csv/.tsv/.txt) job files; with --resume they may be omitted.
+    /// YAML (.yaml/.yml) or CSV (.csv/.tsv/.txt) job files, or `-` to read one job from
+    /// stdin; with --resume they may be omitted.
     #[arg(value_name = "JOBFILE")]
     pub jobfiles: Vec<PathBuf>,
+    /// How to read the job given as `-` (stdin). Without it: YAML when the first line that is
+    /// not blank or a `#` comment starts with `---`, `%` or `{`, or is a key such as `jobs:`;
+    /// otherwise CSV (a plain list of IDs needs no header).
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: Option<JobFormat>,
     /// Load, validate, expand and print the plan; send no write.
     #[arg(long)]
     pub dry_run: bool,
@@ -131,9 +147,13 @@ pub struct RunArgs {
 /// `validate`
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
-    /// Job files to check.
+    /// Job files to check; `-` reads one job from stdin.
     #[arg(value_name = "JOBFILE", required = true)]
     pub jobfiles: Vec<PathBuf>,
+    /// How to read the job given as `-` (stdin): `yaml` or `csv`; sniffed when absent (see
+    /// `run --help`).
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: Option<JobFormat>,
     /// Action for CSV files that have no `action` column.
     #[arg(long, value_name = "A", value_parser = Action::parse)]
     pub action: Option<Action>,

@@ -6,7 +6,7 @@ use super::resume::{self, Continued};
 use crate::cli::RunArgs;
 use crate::config::{self, Output, RunConfig};
 use crate::error::{Error, Exit};
-use crate::job::{Action, JobFile};
+use crate::job::{self, Action, JobFile};
 use crate::progress::Ui;
 use crate::record::{self, JobFileRef, RunKind};
 use crate::runner::plan;
@@ -86,6 +86,12 @@ async fn run_inner(a: RunArgs, argv: Vec<String>, ui: &Ui) -> Result<Exit, Error
 
 /// The job files: as given, or (resuming without them) the ones the run recorded, loaded with
 /// the `--action` the run used unless another is given.
+///
+/// A job the run read from stdin is not read again when resuming without job files: stdin
+/// then holds whatever the resuming shell has (a terminal, cron's nothing), not that job. The
+/// recorded plan goes on without it, and the operator is told that its settings are missed
+/// and how to apply them: give `-` and the same job on stdin (its plan is compared with the
+/// record, like a file's).
 fn load(
     a: &RunArgs,
     cont: Option<&Continued>,
@@ -93,7 +99,21 @@ fn load(
     ui: &Ui,
 ) -> Result<Vec<JobFile>, Error> {
     let paths: Vec<PathBuf> = match (cont, a.jobfiles.is_empty()) {
-        (Some(c), true) => c.state.job_files.iter().map(|j| j.path.clone()).collect(),
+        (Some(c), true) => {
+            let (stdin, files): (Vec<_>, Vec<_>) = c
+                .state
+                .job_files
+                .iter()
+                .map(|j| j.path.clone())
+                .partition(|p| p == Path::new(job::STDIN_NAME));
+            if !stdin.is_empty() {
+                ui.warn(&format!(
+                    "the job of {} was read from stdin, which is not read again: continuing the recorded plan without that job's settings (to apply them, resume with `-` and the same job on stdin)",
+                    c.record.dir().display()
+                ));
+            }
+            files
+        }
         (_, false) => a.jobfiles.clone(),
         (None, true) if latest => {
             return Err(Error::Usage(
@@ -111,7 +131,7 @@ fn load(
         (None, Some(c)) => recorded_action(c)?,
         (None, None) => None,
     };
-    let files = match config::load_jobs(&paths, action) {
+    let files = match config::load_jobs(&paths, action, a.format) {
         Ok(f) => f,
         // The plan is in the record: job files that moved or changed since do not stop a
         // resume that did not name them; only their settings are missed.
@@ -143,8 +163,12 @@ fn recorded_action(c: &Continued) -> Result<Option<Action>, Error> {
 
 fn job_file_ref(f: &JobFile) -> JobFileRef {
     JobFileRef {
-        // Absolute, so `run --resume DIR` without job files works from anywhere.
-        path: std::fs::canonicalize(&f.path).unwrap_or_else(|_| f.path.clone()),
+        // Absolute, so `run --resume DIR` without job files works from anywhere; a job from
+        // stdin keeps its name `<stdin>` (no file of that name is ever opened).
+        path: match f.path == Path::new(job::STDIN_NAME) {
+            true => f.path.clone(),
+            false => std::fs::canonicalize(&f.path).unwrap_or_else(|_| f.path.clone()),
+        },
         sha256: f.sha256.clone(),
     }
 }

@@ -14,7 +14,7 @@ pub fn validate(a: ValidateArgs) -> Exit {
         quiet: a.quiet,
         ..Output::default()
     });
-    let files = match config::load_jobs(&a.jobfiles, a.action) {
+    let files = match config::load_jobs(&a.jobfiles, a.action, a.format) {
         Ok(f) => f,
         Err(e) => return super::report_error(&ui, &e),
     };

@@ -14,7 +14,7 @@ pub use credential::credential;
 pub use portal::{is_loopback, portal_url};
 pub use settings::{LogFormat, PartialSettings, ProgressMode, Settings};
 
-use crate::cli::{PortalArgs, RestoreArgs, RunArgs, SandboxFlags};
+use crate::cli::{JobFormat, PortalArgs, RestoreArgs, RunArgs, SandboxFlags};
 use crate::error::Error;
 use crate::job::{self, JobFile};
 use crate::record::RunState;
@@ -303,20 +303,62 @@ fn recorded_portal(
 
 /// Loads every job file, YAML first: a YAML `settings.action` is the default action for the
 /// CSV files given with it (the `--action` flag still wins), like every other setting. Every
-/// file is loaded before anything is reported, so one run shows every broken file.
-pub fn load_jobs(paths: &[PathBuf], action: Option<job::Action>) -> Result<Vec<JobFile>, Error> {
+/// file is loaded before anything is reported, so one run shows every broken file, and every
+/// error of each (up to [`job::MAX_ERRORS_SHOWN`]).
+///
+/// `-` is a job read from stdin, as `format` says or as sniffed from its content
+/// ([`job::sniff`]); stdin holds one job, so `-` twice is an error, and `--format` without
+/// `-` is one too (job files are read by their extension).
+pub fn load_jobs(
+    paths: &[PathBuf],
+    action: Option<job::Action>,
+    format: Option<JobFormat>,
+) -> Result<Vec<JobFile>, Error> {
+    let from_stdin = paths.iter().filter(|p| job::is_stdin(p)).count();
+    if from_stdin > 1 {
+        return Err(Error::Usage(
+            "`-` is given twice: stdin holds one job; give the other jobs as files".into(),
+        ));
+    }
+    if format.is_some() && from_stdin == 0 {
+        return Err(Error::Usage(
+            "--format says how to read a job from stdin (`-`); job files are read by their extension".into(),
+        ));
+    }
+    let format = format.map(|f| match f {
+        JobFormat::Yaml => job::Format::Yaml,
+        JobFormat::Csv => job::Format::Csv,
+    });
+    // Read first: the format of stdin's job decides whether it loads with the YAML files.
+    let mut stdin = (from_stdin == 1).then(job::read_stdin);
+    let stdin_format = match &stdin {
+        Some(Ok(bytes)) => format.unwrap_or_else(|| job::sniff(bytes)),
+        _ => job::Format::Csv,
+    };
     let is_yaml = |p: &PathBuf| {
+        if job::is_stdin(p) {
+            return stdin_format == job::Format::Yaml;
+        }
         p.extension()
             .and_then(|e| e.to_str())
             .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"))
     };
-    let mut loaded: Vec<Option<Result<JobFile, job::JobError>>> =
+    let mut load = |p: &PathBuf, opts: &job::LoadOptions| match stdin.take() {
+        Some(read) if job::is_stdin(p) => read
+            .map_err(job::JobErrors::from)
+            .and_then(|bytes| job::load_stdin(bytes, Some(stdin_format), opts)),
+        other => {
+            stdin = other;
+            job::load_file(p, opts)
+        }
+    };
+    let mut loaded: Vec<Option<Result<JobFile, job::JobErrors>>> =
         paths.iter().map(|_| None).collect();
     let opts = job::LoadOptions {
         default_action: action,
     };
     for (i, p) in paths.iter().enumerate().filter(|(_, p)| is_yaml(p)) {
-        loaded[i] = Some(job::load_file(p, &opts));
+        loaded[i] = Some(load(p, &opts));
     }
     let yaml_action = loaded
         .iter()
@@ -327,7 +369,7 @@ pub fn load_jobs(paths: &[PathBuf], action: Option<job::Action>) -> Result<Vec<J
         default_action: action.or(yaml_action),
     };
     for (i, p) in paths.iter().enumerate().filter(|(_, p)| !is_yaml(p)) {
-        loaded[i] = Some(job::load_file(p, &opts));
+        loaded[i] = Some(load(p, &opts));
     }
     let (mut files, mut errs) = (Vec::new(), Vec::new());
     for r in loaded.into_iter().flatten() {

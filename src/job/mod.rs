@@ -6,57 +6,17 @@
 //! planner (`runner::plan`), which turns the entries into [`Task`]s.
 
 pub mod csv;
+mod errors;
 pub mod model;
+mod source;
 pub mod yaml;
 
+pub use errors::{JobError, JobErrors, MAX_ERRORS_SHOWN};
 pub use model::*;
+pub use source::{is_stdin, load_stdin, read_stdin, sniff, Format, STDIN_NAME};
 
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-
-/// A job-file problem, located as precisely as the format allows.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub struct JobError {
-    /// The job file (as given on the command line, or the `files_from` file).
-    pub file: PathBuf,
-    /// 1-based line, when known.
-    pub line: Option<usize>,
-    /// 1-based column, when known.
-    pub column: Option<usize>,
-    /// What is wrong and what to do about it.
-    pub message: String,
-}
-
-impl JobError {
-    /// An error for `file` at an optional line/column.
-    pub fn new(
-        file: &Path,
-        line: Option<usize>,
-        column: Option<usize>,
-        message: impl Into<String>,
-    ) -> Self {
-        JobError {
-            file: file.to_path_buf(),
-            line,
-            column,
-            message: message.into(),
-        }
-    }
-}
-
-impl fmt::Display for JobError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.file.display())?;
-        if let Some(l) = self.line {
-            write!(f, ":{l}")?;
-            if let Some(c) = self.column {
-                write!(f, ":{c}")?;
-            }
-        }
-        write!(f, ": {}", self.message)
-    }
-}
 
 /// What an entry points at.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -149,8 +109,9 @@ pub const MAX_JOB_NAME_CHARS: usize = 100;
 /// Longest run name (YAML top-level `name:`), in bytes; it becomes part of a directory name.
 pub const MAX_RUN_NAME_BYTES: usize = 64;
 
-/// Loads one job file, choosing the loader by extension.
-pub fn load_file(path: &Path, opts: &LoadOptions) -> Result<JobFile, JobError> {
+/// Loads one job file, choosing the loader by extension. Every problem of the file is in the
+/// error, not just the first.
+pub fn load_file(path: &Path, opts: &LoadOptions) -> Result<JobFile, JobErrors> {
     let ext = path
         .extension()
         .and_then(|e| e.to_str())
@@ -159,12 +120,25 @@ pub fn load_file(path: &Path, opts: &LoadOptions) -> Result<JobFile, JobError> {
     match ext.as_str() {
         "yaml" | "yml" => yaml::load(path, opts),
         "csv" | "tsv" | "txt" => csv::load(path, opts),
-        _ => Err(JobError::new(
-            path,
-            None,
-            None,
-            "unsupported job file type; use .yaml/.yml for YAML or .csv/.tsv/.txt for CSV",
-        )),
+        _ => Err(JobError::new(path, None, None, unsupported_type(&ext)).into()),
+    }
+}
+
+/// The message for a file whose extension names no job format; a spreadsheet gets told how
+/// to turn it into one.
+fn unsupported_type(ext: &str) -> String {
+    const FORMATS: &str = "use .yaml/.yml for YAML or .csv/.tsv/.txt for CSV";
+    match ext {
+        "xlsx" | "xlsm" | "xlsb" | "xls" | "ods" | "fods" | "numbers" => format!(
+            "unsupported job file type `.{ext}`: a spreadsheet cannot be read directly; save it \
+             as CSV (UTF-8) from your spreadsheet program (File > Save As or Export, format \
+             \"CSV UTF-8\") and pass the .csv file"
+        ),
+        "" => format!("unsupported job file type (no extension); {FORMATS}, or `-` for stdin"),
+        _ => format!(
+            "unsupported job file type `.{}`; {FORMATS}, or `-` for stdin",
+            crate::text::shown(ext)
+        ),
     }
 }
 
@@ -301,6 +275,9 @@ pub(crate) fn check_run_name(raw: &str) -> Result<String, String> {
 /// The default run name: the file's stem, sanitised for use in a directory name (characters
 /// other than ASCII letters, digits, `.`, `_`, `-` become `_`; a leading `.` is dropped).
 pub(crate) fn stem_name(path: &Path) -> String {
+    if path == Path::new(STDIN_NAME) {
+        return "stdin".into();
+    }
     let stem = path
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
@@ -353,6 +330,7 @@ mod tests {
                 Ok(_) => panic!("{name} was accepted"),
                 Err(e) => e,
             };
+            assert!(!err.is_empty(), "{name}: an error without a message");
             let text = err.to_string();
             assert!(
                 text.contains(fragment),

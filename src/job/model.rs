@@ -23,6 +23,8 @@ pub enum FileId {
 }
 
 /// Why a string is not a valid ID; the text is shown to the user after "invalid file ID".
+/// Values are echoed as typed, with invisible and non-ASCII characters escaped
+/// ([`crate::text::shown`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IdError {
     /// Nothing there.
@@ -40,9 +42,21 @@ pub enum IdError {
     /// Contains a control character.
     #[error("the ID contains a control character")]
     Control,
-    /// Anything else.
-    #[error("`{0}` is neither an integer 1..=2147483647 nor a connected-storage ID like `dropbox-337-xyz` or `box-12-|123`")]
-    Malformed(String),
+    /// A number written another way than plain digits: `1.5`, `1.01e2`, `0x65`, `+5`, `1_000`
+    /// (YAML reads some of these as numbers; the message shows what was typed).
+    #[error("`{0}` is not written as digits: IDs are whole numbers written as digits only, from 1 to 2147483647 (no decimal point, exponent, sign or separator)")]
+    NotDigits(String),
+    /// A negative integer.
+    #[error("`{0}` is negative: IDs are whole numbers written as digits, from 1 to 2147483647")]
+    Negative(String),
+    /// Anything else; `hint` names a copy-paste accident such as a non-breaking space.
+    #[error("`{value}` is neither an integer 1..=2147483647 nor a connected-storage ID like `dropbox-337-xyz` or `box-12-|123`{}", hint.as_ref().map(|h| format!("; {h}")).unwrap_or_default())]
+    Malformed {
+        /// The value as typed, escaped and shortened.
+        value: String,
+        /// What the invisible or look-alike character is, when there is one.
+        hint: Option<String>,
+    },
 }
 
 impl FileId {
@@ -67,7 +81,7 @@ impl FileId {
             if digits.len() > 10 {
                 return Err(IdError::TooLarge(shorten(s)));
             }
-            let n: u64 = digits.parse().map_err(|_| IdError::Malformed(shorten(s)))?;
+            let n: u64 = digits.parse().map_err(|_| IdError::TooLarge(shorten(s)))?;
             if n > MAX_INT_ID as u64 {
                 return Err(IdError::TooLarge(shorten(s)));
             }
@@ -76,7 +90,18 @@ impl FileId {
         if is_connected_storage_id(s) {
             return Ok(FileId::Str(s.into()));
         }
-        Err(IdError::Malformed(shorten(s)))
+        if s.strip_prefix('-')
+            .is_some_and(|d| d.bytes().all(|b| b.is_ascii_digit()))
+        {
+            return Err(IdError::Negative(shorten(s)));
+        }
+        if is_number_form(s) {
+            return Err(IdError::NotDigits(shorten(s)));
+        }
+        Err(IdError::Malformed {
+            value: shorten(s),
+            hint: crate::text::paste_hint(s),
+        })
     }
 
     /// The ID as one percent-encoded URL path segment (`box-12-|123` → `box-12-%7C123`).
@@ -107,6 +132,33 @@ fn is_connected_storage_id(s: &str) -> bool {
         [b'-', path @ ..] => !path.is_empty(),
         _ => false,
     }
+}
+
+/// A number in one of the forms YAML or a spreadsheet may write (`1.5`, `.5`, `1.01e2`, `+5`,
+/// `1_000`, `1,000`, `0x65`, `0o7`, `0b1`), as opposed to an ID that is merely wrong.
+fn is_number_form(s: &str) -> bool {
+    let body = s.strip_prefix(['+', '-']).unwrap_or(s);
+    let radix = body.get(..2).map(str::to_ascii_lowercase);
+    if let Some(digits) = radix.and_then(|p| match p.as_str() {
+        "0x" | "0o" | "0b" => body.get(2..),
+        _ => None,
+    }) {
+        return !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_hexdigit() || b == b'_');
+    }
+    let (mantissa, exponent) = match body.find(['e', 'E']) {
+        Some(i) => (&body[..i], Some(&body[i + 1..])),
+        None => (body, None),
+    };
+    let mantissa_ok = mantissa.bytes().any(|b| b.is_ascii_digit())
+        && mantissa.bytes().filter(|&b| b == b'.').count() <= 1
+        && mantissa
+            .bytes()
+            .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'_' | b','));
+    let exponent_ok = exponent.is_none_or(|e| {
+        let e = e.strip_prefix(['+', '-']).unwrap_or(e);
+        !e.is_empty() && e.bytes().all(|b| b.is_ascii_digit())
+    });
+    mantissa_ok && exponent_ok
 }
 
 /// Keeps error messages readable when the offending value is huge.
@@ -191,9 +243,12 @@ impl Action {
             .min_by_key(|(d, _)| *d)
             .map(|(_, a)| a)
             .unwrap_or(Action::Info);
-        let shown = crate::text::printable(raw, crate::text::NAME);
+        let shown = crate::text::escaped(raw, crate::text::NAME);
+        let hint = crate::text::paste_hint(raw)
+            .map(|h| format!("; {h}"))
+            .unwrap_or_default();
         Err(format!(
-            "unknown action `{shown}`; did you mean `{}`? (valid actions: lock, unlock, protectusers, info, shares)",
+            "unknown action `{shown}`; did you mean `{}`? (valid actions: lock, unlock, protectusers, info, shares){hint}",
             best.as_str()
         ))
     }
@@ -270,6 +325,22 @@ mod tests {
             assert!(FileId::parse(bad).is_err(), "{bad} should be rejected");
         }
         assert_eq!(FileId::parse("a\u{1b}[31m"), Err(IdError::Control));
+        for number in [
+            "1.5", "1.01e2", "1e3", "+5", "0x65", "1_000", "1,000", ".5", "0o7",
+        ] {
+            let e = FileId::parse(number).unwrap_err();
+            assert_eq!(e, IdError::NotDigits(number.into()), "{number}");
+            assert!(e.to_string().contains("written as digits"), "{e}");
+        }
+        assert_eq!(FileId::parse("-5"), Err(IdError::Negative("-5".into())));
+        let e = FileId::parse("10\u{a0}3").unwrap_err().to_string();
+        assert!(e.starts_with("`10<U+00A0>3` is neither"), "{e}");
+        assert!(e.contains("a non-breaking space"), "{e}");
+        let e = FileId::parse("12/../people").unwrap_err().to_string();
+        assert!(
+            !e.contains("; "),
+            "no hint without a look-alike character: {e}"
+        );
         assert!(matches!(
             FileId::parse(&format!("box-1-{}", "x".repeat(600))),
             Err(IdError::TooLong(_))

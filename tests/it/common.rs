@@ -2,7 +2,8 @@
 //! with a clean environment, and report files read by column name.
 //!
 //! Every run of the binary goes through [`Cli`]: it starts from an empty environment (PATH
-//! only), closes stdin, captures stdout and stderr, and never waits without a deadline.
+//! only), closes stdin (or feeds it the bytes [`Cli::stdin`] gave), captures stdout and stderr,
+//! and never waits without a deadline.
 
 use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
@@ -133,6 +134,8 @@ pub struct Cli {
     cwd: PathBuf,
     env: Vec<(OsString, OsString)>,
     path: OsString,
+    /// Fed to the child's stdin, which is then closed; `None`: stdin is /dev/null.
+    stdin: Option<Vec<u8>>,
 }
 
 impl Cli {
@@ -144,6 +147,7 @@ impl Cli {
             cwd: cwd.as_ref().to_path_buf(),
             env: Vec::new(),
             path: std::env::var_os("PATH").unwrap_or_default(),
+            stdin: None,
         }
     }
 
@@ -182,6 +186,12 @@ impl Cli {
             .args(args)
             .args([OsStr::new("--report-dir"), report.as_os_str()])
             .args(["--progress", "never"])
+    }
+
+    /// Feeds `bytes` to the binary's stdin (a job given as `-`).
+    pub fn stdin(mut self, bytes: impl Into<Vec<u8>>) -> Cli {
+        self.stdin = Some(bytes.into());
+        self
     }
 
     /// Sets one environment variable.
@@ -232,7 +242,11 @@ impl Cli {
             .env("PATH", &self.path)
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .current_dir(&self.cwd)
-            .stdin(Stdio::null())
+            .stdin(if self.stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         c
@@ -240,7 +254,7 @@ impl Cli {
 
     /// Starts the binary without waiting for it.
     pub fn spawn(self) -> Running {
-        Running::start(self.command(&[]))
+        Running::start(self.command(&[]), self.stdin)
     }
 
     /// Runs the binary to the end (at most [`RUN_LIMIT`]). The in-process sandbox runs on the
@@ -266,7 +280,7 @@ impl Cli {
         } else {
             Vec::new()
         };
-        let r = Running::start(self.command(&wrapper));
+        let r = Running::start(self.command(&wrapper), self.stdin.clone());
         let pid = r.pid();
         let polled = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -349,8 +363,16 @@ pub struct Running {
 }
 
 impl Running {
-    fn start(mut c: Command) -> Running {
+    fn start(mut c: Command, stdin: Option<Vec<u8>>) -> Running {
         let mut child = c.spawn().expect("the binary starts");
+        if let (Some(bytes), Some(mut pipe)) = (stdin, child.stdin.take()) {
+            // On its own thread: a child that exits without reading must not block the test,
+            // and dropping the pipe afterwards is the end of input.
+            std::thread::spawn(move || {
+                use std::io::Write;
+                let _ = pipe.write_all(&bytes);
+            });
+        }
         let stdout = Collector::start(child.stdout.take().unwrap());
         let stderr = Collector::start(child.stderr.take().unwrap());
         Running {

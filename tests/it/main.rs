@@ -8,6 +8,7 @@ mod faults;
 mod fewest;
 mod hostile;
 mod hostile_table;
+mod input;
 mod layout;
 mod nightly;
 mod readme;

@@ -3,7 +3,6 @@
 
 use std::path::Path;
 
-use super::table::has_ext;
 use crate::job::{count_breaks, JobError};
 
 /// The csv reader plus physical line tracking.
@@ -81,9 +80,10 @@ fn is_blank(rec: &::csv::ByteRecord) -> bool {
         .all(|f| f.iter().all(|b| matches!(b, b' ' | b'\t')))
 }
 
-/// Picks `,`, `;` or tab, whichever occurs most in the header line (ties: `,`).
-pub(super) fn detect_delimiter(path: &Path, text: &[u8]) -> u8 {
-    if has_ext(path, "tsv") {
+/// Picks `,`, `;` or tab, whichever occurs most in the header line (ties: `,`); `tab` (a
+/// `.tsv` file) forces tab.
+pub(super) fn detect_delimiter(tab: bool, text: &[u8]) -> u8 {
+    if tab {
         return b'\t';
     }
     let header = text

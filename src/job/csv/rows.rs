@@ -4,10 +4,10 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use super::table::{field, Layout};
+use super::table::{field, id_tokens, Layout};
 use crate::job::{
-    check_job_name, stem_name, too_many_entries, Action, Entry, FileId, JobError, OnFailure,
-    Target, MAX_ENTRIES_PER_FILE,
+    check_job_name, stem_name, too_many_entries, Action, Entry, FileId, JobError, JobErrors,
+    OnFailure, Target, MAX_ENTRIES_PER_FILE,
 };
 
 /// Turns rows into entries, sharing job names and action slices.
@@ -33,25 +33,68 @@ impl<'a> RowBuilder<'a> {
         }
     }
 
+    /// Turns one row into its entry; a problem with the row is recorded in `errs` (every
+    /// problem of the row: its target, action and job are checked independently).
     pub(super) fn push(
         &mut self,
         line: usize,
         rec: &::csv::ByteRecord,
         l: &Layout,
-    ) -> Result<(), JobError> {
-        let target = self.target(line, rec, l)?;
-        let action = self.action(line, rec, l)?;
-        let job = self.job(line, rec, l)?;
+        errs: &mut JobErrors,
+    ) {
+        if l.headerless {
+            return self.push_ids(line, rec, errs);
+        }
+        let target = self.target(line, rec, l);
+        let action = self.action(line, rec, l);
+        let job = self.job(line, rec, l);
+        match (target, action, job) {
+            (Ok(t), Ok(a), Ok(j)) => self.add(line, t, a, j, errs),
+            (t, a, j) => {
+                let problems = [t.err(), a.err(), j.err()];
+                problems.into_iter().flatten().for_each(|e| errs.push(e));
+            }
+        }
+    }
+
+    /// A line of a plain ID list: every ID in every cell, with the default action.
+    fn push_ids(&mut self, line: usize, rec: &::csv::ByteRecord, errs: &mut JobErrors) {
+        let Some(action) = self.default_action else {
+            // Checked before the rows are read; nothing to add without an action.
+            return;
+        };
+        for cell in rec.iter() {
+            let cell = std::str::from_utf8(cell).unwrap_or("");
+            for token in id_tokens(cell) {
+                match list_id(self.path, line, token) {
+                    Ok(id) => {
+                        let job = self.default_job.clone();
+                        self.add(line, Target::File(id), action, job, errs);
+                    }
+                    Err(e) => errs.push(e),
+                }
+            }
+        }
+    }
+
+    fn add(
+        &mut self,
+        line: usize,
+        target: Target,
+        action: Action,
+        job: Arc<str>,
+        errs: &mut JobErrors,
+    ) {
         let actions = self.action_arcs[action_index(action)].clone();
         // Consecutive duplicates of the same (job, target, action) collapse; a repeat after a
         // different row is kept.
         if let Some(last) = self.entries.last() {
             if last.target == target && last.actions == actions && last.job == job {
-                return Ok(());
+                return;
             }
         }
         if self.entries.len() >= MAX_ENTRIES_PER_FILE {
-            return Err(self.err(line, too_many_entries()));
+            return errs.stop(self.err(line, too_many_entries()));
         }
         self.entries.push(Entry {
             job,
@@ -60,7 +103,6 @@ impl<'a> RowBuilder<'a> {
             actions,
             line,
         });
-        Ok(())
     }
 
     fn target(&self, line: usize, rec: &::csv::ByteRecord, l: &Layout) -> Result<Target, JobError> {
@@ -136,4 +178,21 @@ fn action_index(a: Action) -> usize {
 pub(super) fn parse_id(path: &Path, line: usize, cell: &str) -> Result<FileId, JobError> {
     FileId::parse(cell)
         .map_err(|e| JobError::new(path, Some(line), None, format!("invalid file ID: {e}")))
+}
+
+/// An item of a plain ID list: like [`parse_id`], but an action name there is most likely a
+/// CSV without its header, which is said.
+pub(super) fn list_id(path: &Path, line: usize, token: &str) -> Result<FileId, JobError> {
+    parse_id(path, line, token).map_err(|e| match Action::parse(token) {
+        Ok(a) => JobError::new(
+            path,
+            Some(line),
+            None,
+            format!(
+                "`{a}` is an action, not a file ID: this file is read as a plain list of IDs; \
+                 to give rows their own action, start it with the header `file_id,action`"
+            ),
+        ),
+        Err(_) => e,
+    })
 }

@@ -1,11 +1,50 @@
 //! A job file as a table: the text checked, comment lines masked, the delimiter chosen and the
 //! header understood (which column is `file_id`, `folder_id`, `action`, `job`), then every
-//! data row handed out after its width is checked.
+//! data row handed out after its width is checked. A headerless list of IDs (where the
+//! [`Dialect`] allows one) is a table too: every cell of every row holds IDs.
 
 use std::path::Path;
 
 use super::reader::{detect_delimiter, mask_comments, Rows};
-use crate::job::{check_text, FileId, JobError};
+use crate::job::{check_text, FileId, JobError, JobErrors};
+
+/// What the file's name (or `--format` for stdin) says about how to read it.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Dialect {
+    /// `.tsv`: the delimiter is a tab, whatever the header holds.
+    pub tab: bool,
+    /// `.txt` and stdin: a first line of IDs means the file is a plain list of IDs with no
+    /// header. Not for `.csv`, where a missing header is more likely a mistake than a list.
+    pub id_lists: bool,
+}
+
+impl Dialect {
+    /// The dialect a file's extension implies.
+    pub fn for_path(path: &Path) -> Dialect {
+        Dialect {
+            tab: has_ext(path, "tsv"),
+            id_lists: has_ext(path, "txt"),
+        }
+    }
+}
+
+/// The IDs in one cell of a plain ID list: the cell itself when it is one ID (a
+/// connected-storage ID may hold spaces, `,` or `;`), else its pieces between ASCII spaces,
+/// `,` and `;`, so that `101 102` and `105;106` are two IDs whatever the file's delimiter.
+/// Only ASCII whitespace separates: a non-breaking space inside `10 3` must be reported, not
+/// turned into two IDs.
+pub(super) fn id_tokens(cell: &str) -> Vec<&str> {
+    let t = cell.trim_matches(|c: char| c.is_ascii_whitespace());
+    if t.is_empty() {
+        Vec::new()
+    } else if FileId::parse(t).is_ok() {
+        vec![t]
+    } else {
+        t.split(|c: char| c.is_ascii_whitespace() || c == ',' || c == ';')
+            .filter(|p| !p.is_empty())
+            .collect()
+    }
+}
 
 /// The columns we understand.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,8 +95,8 @@ pub(super) struct Layout {
     pub(super) ignored: Vec<String>,
     /// Line of the header (0 for a headerless list).
     pub(super) header_line: usize,
-    /// True when the first line was data (headerless `.txt`).
-    headerless: bool,
+    /// True when the first line was data: a plain list of IDs, every cell holding IDs.
+    pub(super) headerless: bool,
 }
 
 impl Layout {
@@ -74,6 +113,7 @@ impl Layout {
 /// A checked, comment-masked file with its header understood.
 pub(super) struct Table<'a> {
     path: &'a Path,
+    dialect: Dialect,
     delim: u8,
     pub(super) layout: Layout,
     /// The header record, replayed as the first row when the file is headerless.
@@ -83,11 +123,15 @@ pub(super) struct Table<'a> {
 
 impl<'a> Table<'a> {
     /// Checks the bytes are text, masks comment lines, detects the delimiter, reads the header.
-    pub(super) fn open(path: &'a Path, bytes: &'a mut [u8]) -> Result<Table<'a>, JobError> {
+    pub(super) fn open(
+        path: &'a Path,
+        dialect: Dialect,
+        bytes: &'a mut [u8],
+    ) -> Result<Table<'a>, JobError> {
         let bom = check_text(path, bytes, "CSV")?;
         let start = bytes.len() - bom.len();
         let text = &mut bytes[start..];
-        let delim = detect_delimiter(path, text);
+        let delim = detect_delimiter(dialect.tab, text);
         mask_comments(text, delim);
         let mut rows = Rows::new(text, delim);
         let Some(line) = rows.next_nonblank(path)? else {
@@ -101,6 +145,7 @@ impl<'a> Table<'a> {
         let header = rows.record.clone();
         let mut table = Table {
             path,
+            dialect,
             delim,
             layout: Layout::default(),
             first: None,
@@ -140,18 +185,28 @@ impl<'a> Table<'a> {
             }
         }
         if layout.file.is_none() && layout.folder.is_none() {
-            let looks_like_data = cells.iter().any(|c| FileId::parse(c).is_ok());
-            let is_txt = has_ext(self.path, "txt");
-            if looks_like_data && is_txt && cells.len() == 1 {
-                // Headerless ID list: the first line is data.
+            let tokens: Vec<&str> = cells.iter().flat_map(|c| id_tokens(c)).collect();
+            let all_ids = !tokens.is_empty() && tokens.iter().all(|t| FileId::parse(t).is_ok());
+            if all_ids && self.dialect.id_lists {
+                // A plain list of IDs: the first line is data.
                 layout = Layout {
-                    width: 1,
                     file: Some(0),
                     headerless: true,
                     ..Layout::default()
                 };
                 self.first = Some((line, header));
-            } else if looks_like_data {
+            } else if all_ids && tokens.len() > 1 {
+                // `101, 102, 103`: a header above it would make a one-column file with
+                // three-column rows; say what works instead.
+                return Err(JobError::new(
+                    self.path,
+                    Some(line),
+                    None,
+                    "missing header row: the first line is a list of IDs; put one ID per line \
+                     below a first line `file_id` (and pass --action), or save the list as a \
+                     .txt file, which is read as plain IDs",
+                ));
+            } else if cells.iter().any(|c| FileId::parse(c).is_ok()) {
                 return Err(JobError::new(
                     self.path,
                     Some(line),
@@ -179,22 +234,31 @@ impl<'a> Table<'a> {
         )
     }
 
-    /// Calls `f(line, record, layout)` for every non-blank data row, after checking its width.
+    /// Calls `f(line, record, layout, errs)` for every non-blank data row whose width is
+    /// right; a row of the wrong width is recorded in `errs` and skipped. Stops early only
+    /// when `errs` is stopped (a row the csv reader cannot split, too many rows).
     pub(super) fn for_each_row(
         &mut self,
-        mut f: impl FnMut(usize, &::csv::ByteRecord, &Layout) -> Result<(), JobError>,
-    ) -> Result<(), JobError> {
+        errs: &mut JobErrors,
+        mut f: impl FnMut(usize, &::csv::ByteRecord, &Layout, &mut JobErrors),
+    ) {
         if let Some((line, rec)) = self.first.take() {
-            f(line, &rec, &self.layout)?;
+            f(line, &rec, &self.layout, errs);
         }
-        while let Some(line) = self.rows.next_nonblank(self.path)? {
+        while !errs.stopped() {
+            let line = match self.rows.next_nonblank(self.path) {
+                Ok(Some(line)) => line,
+                Ok(None) => break,
+                Err(e) => return errs.stop(e),
+            };
             let rec = &self.rows.record;
-            if rec.len() != self.layout.width {
-                return Err(self.ragged(line, rec.len()));
+            // A plain ID list has any number of IDs a line.
+            if !self.layout.headerless && rec.len() != self.layout.width {
+                errs.push(self.ragged(line, rec.len()));
+                continue;
             }
-            f(line, rec, &self.layout)?;
+            f(line, rec, &self.layout, errs);
         }
-        Ok(())
     }
 
     fn ragged(&self, line: usize, got: usize) -> JobError {
@@ -202,19 +266,13 @@ impl<'a> Table<'a> {
             b'\t' => "tab".to_string(),
             b => format!("`{}`", b as char),
         };
-        let msg = if self.layout.headerless {
-            format!(
-                "line {line} has {got} fields; a headerless ID list has one ID per line (no {d})"
-            )
-        } else {
-            format!(
-                "line {line} has {} but the header (line {}) has {}; check for a \
-                 missing or extra {d} (quote values that contain one)",
-                fields(got),
-                self.layout.header_line,
-                self.layout.width
-            )
-        };
+        let msg = format!(
+            "line {line} has {} but the header (line {}) has {}; check for a \
+             missing or extra {d} (quote values that contain one)",
+            fields(got),
+            self.layout.header_line,
+            self.layout.width
+        );
         JobError::new(self.path, Some(line), None, msg)
     }
 }
@@ -242,7 +300,7 @@ pub(super) fn has_ext(path: &Path, ext: &str) -> bool {
         .is_some_and(|e| e.eq_ignore_ascii_case(ext))
 }
 
-/// Header cells can be anything; keep warnings short and printable.
+/// Header cells can be anything; keep warnings short, with invisible characters shown.
 fn shorten_cell(cell: &str) -> String {
-    crate::text::printable(cell, crate::text::NAME)
+    crate::text::escaped(cell, crate::text::NAME)
 }

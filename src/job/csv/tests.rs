@@ -12,7 +12,13 @@ fn load_bytes(name: &str, body: &[u8]) -> Result<JobFile, JobError> {
     load_with(name, body, None)
 }
 
+/// The first error (in line order) of a file that fails.
 fn load_with(name: &str, body: &[u8], action: Option<Action>) -> Result<JobFile, JobError> {
+    load_all(name, body, action).map_err(|e| e.errors()[0].clone())
+}
+
+/// Every error of a file that fails.
+fn load_all(name: &str, body: &[u8], action: Option<Action>) -> Result<JobFile, JobErrors> {
     let dir = tempfile::tempdir().unwrap();
     let p = write(&dir, name, body);
     load(
@@ -179,10 +185,106 @@ fn consecutive_duplicates_collapse() {
 fn headerless_txt_list() {
     let jf = load_with("ids.txt", b"101\n# c\n\n102\n", Some(Action::Lock)).unwrap();
     assert_eq!(files(&jf), vec![s("101", "lock", 1), s("102", "lock", 4)]);
-    let e = load_with("ids.txt", b"101\n1,2\n", Some(Action::Lock)).unwrap_err();
+    let e = load_with("ids.txt", b"101\n1,x\n", Some(Action::Lock)).unwrap_err();
     assert_eq!(e.line, Some(2));
     let e = err("ids.csv", b"101,lock\n");
     assert!(e.message.contains("missing header"), "{e}");
+}
+
+#[test]
+fn a_txt_line_of_several_ids_is_read_as_ids_with_their_lines() {
+    let body = b"101, 102, 103\n\n# c\n104 105;106,\nbox-12-a b\n";
+    let jf = load_with("ids.txt", body, Some(Action::Info)).unwrap();
+    let got: Vec<(String, usize)> = files(&jf).into_iter().map(|(t, _, l)| (t, l)).collect();
+    let want = [
+        ("101", 1),
+        ("102", 1),
+        ("103", 1),
+        ("104", 4),
+        ("105", 4),
+        ("106", 4),
+        ("box-12-a b", 5),
+    ];
+    let want: Vec<(String, usize)> = want.iter().map(|(t, l)| (t.to_string(), *l)).collect();
+    assert_eq!(got, want);
+    // Each bad item of each line, at its line; a non-breaking space does not split an ID.
+    let e = load_all(
+        "ids.txt",
+        "101, 102\n\n103, abc, lock\n10\u{a0}3\n".as_bytes(),
+        Some(Action::Info),
+    )
+    .unwrap_err();
+    let text = e.to_string();
+    assert!(text.contains("ids.txt:3: invalid file ID: `abc`"), "{text}");
+    assert!(
+        text.contains("ids.txt:3: `lock` is an action, not a file ID"),
+        "{text}"
+    );
+    assert!(
+        text.contains("ids.txt:4: invalid file ID: `10<U+00A0>3`"),
+        "{text}"
+    );
+    assert_eq!(e.len(), 3, "{text}");
+    // A header still makes a CSV, whatever the extension; a .csv needs its header.
+    let jf = load_with("j.txt", b"file_id,action\n101,lock\n", None).unwrap();
+    assert_eq!(files(&jf), vec![s("101", "lock", 2)]);
+    let e = err("ids.csv", b"101, 102, 103\n");
+    assert!(e.message.contains("put one ID per line"), "{e}");
+    // files_from lists read the same way.
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(&dir, "ids.txt", b"101 102\n103\n");
+    let list = load_ids(&p, &mut sha2::Sha256::new()).unwrap();
+    let lines: Vec<usize> = list.ids.iter().map(|(_, l)| *l).collect();
+    assert_eq!(lines, [1, 1, 2]);
+}
+
+#[test]
+fn every_bad_row_is_reported_in_one_pass() {
+    let body = b"file_id,action,job\n101,lcok,a\nabc,lock,a\n102,lock\n0,info,a\nx,infoo,a\n";
+    let e = load_all("three.csv", body, None).unwrap_err();
+    let text = e.to_string();
+    let lines: Vec<&str> = text
+        .lines()
+        .map(|l| l.rsplit_once('/').map_or(l, |(_, name)| name))
+        .collect();
+    assert_eq!(lines.len(), 6, "{text}");
+    assert!(
+        lines[0].starts_with("three.csv:2: unknown action `lcok`"),
+        "{text}"
+    );
+    assert!(
+        lines[1].starts_with("three.csv:3: invalid file ID: `abc`"),
+        "{text}"
+    );
+    assert!(
+        lines[2].starts_with("three.csv:4: line 4 has 2 fields"),
+        "{text}"
+    );
+    assert!(
+        lines[3].starts_with("three.csv:5: invalid file ID: `0`"),
+        "{text}"
+    );
+    assert!(
+        lines[4].starts_with("three.csv:6: invalid file ID: `x`"),
+        "{text}"
+    );
+    assert!(
+        lines[5].starts_with("three.csv:6: unknown action `infoo`"),
+        "{text}"
+    );
+    // 25 bad rows: 20 shown, the rest counted.
+    let mut body = b"file_id,action\n".to_vec();
+    for i in 0..25 {
+        body.extend(format!("x{i},lock\n").bytes());
+    }
+    let text = load_all("many.csv", &body, None).unwrap_err().to_string();
+    assert_eq!(text.lines().count(), 21, "{text}");
+    assert!(
+        text.ends_with(
+            "many.csv: and 5 more errors not shown; fix these and run again to see the rest"
+        ),
+        "{text}"
+    );
 }
 
 #[test]
@@ -245,7 +347,7 @@ fn files_from_lists() {
     assert_eq!(load_ids(&p, &mut h).unwrap().warnings.len(), 1);
     let p = write(&dir, "acts.csv", b"file_id,action\n101,lock\n");
     let e = load_ids(&p, &mut h).unwrap_err();
-    assert!(e.message.contains("`action` column"), "{e}");
+    assert!(e.to_string().contains("`action` column"), "{e}");
 }
 
 #[test]
@@ -255,7 +357,7 @@ fn refuses_huge_files_before_reading() {
     let f = std::fs::File::create(&p).unwrap();
     f.set_len(MAX_JOB_FILE_BYTES + 1).unwrap(); // sparse: no disk space used
     let e = load(&p, &LoadOptions::default()).unwrap_err();
-    assert!(e.message.contains("limit is 256 MiB"), "{e}");
+    assert!(e.to_string().contains("limit is 256 MiB"), "{e}");
 }
 
 #[test]
@@ -309,8 +411,10 @@ fn corrupted_files_never_panic() {
             let mut body = base.to_vec();
             body[i] = b;
             std::fs::write(&p, &body).unwrap();
-            if let Err(e) = load(&p, &LoadOptions::default()) {
-                assert!(e.line.unwrap_or(1) <= lines + 1, "{e}");
+            if let Err(errs) = load(&p, &LoadOptions::default()) {
+                for e in errs.errors() {
+                    assert!(e.line.unwrap_or(1) <= lines + 1, "{e}");
+                }
             }
         }
     }

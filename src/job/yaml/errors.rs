@@ -10,8 +10,8 @@ use crate::job::JobError;
 
 /// Keys allowed at the top level (for "did you mean" and "expected one of").
 const FILE_KEYS: &[&str] = &["name", "settings", "jobs"];
-/// Keys allowed in a job.
-const JOB_KEYS: &[&str] = &[
+/// Keys allowed in a job, in the order of `raw::JobKey`.
+pub(super) const JOB_KEYS: &[&str] = &[
     "name",
     "files",
     "folders",
@@ -35,6 +35,30 @@ pub(super) fn yaml_error(path: &Path, text: &str, e: &serde_yaml::Error) -> JobE
     let column = loc.as_ref().map(|l| l.column());
     let line = line
         .or_else(|| second_document_line(text).filter(|_| body.contains("more than one document")));
+    JobError::new(path, line, column, explain(context, body))
+}
+
+/// Whether `e` is libyaml's syntax error. Values read before one may be artefacts of the
+/// broken syntax (a flow list whose `]` is missing swallows the next line), so the errors
+/// recovered from them are not shown.
+pub(super) fn is_syntax_error(e: &serde_yaml::Error) -> bool {
+    let msg = e.to_string();
+    msg.contains("while scanning") || msg.contains("while parsing")
+}
+
+/// Turns the text of an error recovered during the parse (see `recover`) into a
+/// [`JobError`]: serde_norway wrote it as `path: message at line L column C`, the position
+/// always last.
+pub(super) fn recovered_error(path: &Path, msg: &str) -> JobError {
+    let located = msg.rfind(" at line ").and_then(|p| {
+        let (l, c) = msg[p + " at line ".len()..].split_once(" column ")?;
+        Some((p, l.parse::<usize>().ok()?, c.parse::<usize>().ok()?))
+    });
+    let (msg, line, column) = match located {
+        Some((p, l, c)) => (&msg[..p], Some(l), Some(c)),
+        None => (msg, None, None),
+    };
+    let (context, body) = split_path(msg);
     JobError::new(path, line, column, explain(context, body))
 }
 
@@ -123,6 +147,7 @@ fn explain(context: &str, body: &str) -> String {
     } else if body.contains("more than one document") {
         "more than one YAML document (`---`); put every job into one `jobs:` list".to_string()
     } else if body.contains("while scanning") || body.contains("while parsing") {
+        // Keep in step with `is_syntax_error`.
         // libyaml's syntax errors; its positions are already in the JobError.
         let body = strip_positions(body);
         format!("YAML syntax error: {body} (check the indentation, which must use spaces, and brackets/quotes)")

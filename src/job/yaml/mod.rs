@@ -10,6 +10,9 @@
 //!   it is rejected, not rewritten, because it names the report directory. The default (the
 //!   file's stem) is sanitised instead.
 //! - Job names must be unique within a file (they key `skip_rest` and the reports).
+//! - Every bad ID, action, key and job of a file is reported in one pass (`recover`); only a
+//!   YAML syntax error, or a value whose shape is wrong (a mapping where an ID belongs), ends
+//!   the parse at the first error.
 //! - [`Entry::line`] of a YAML entry is the line of its job's `- ` item (found by scanning the
 //!   text; serde_norway does not expose positions of values that parsed fine).
 //! - Hostile input: files over [`MAX_YAML_FILE_BYTES`] are refused before reading; flow
@@ -24,12 +27,14 @@
 //! [`super::csv`]); `raw` holds the top-level and job structs as written and their checks;
 //! `visit` the serde visitors (scalars, IDs, actions, lists);
 //! the `settings:` block is [`crate::config::PartialSettings`]; `guards` the hostile-input limits that run before and during parsing;
-//! `errors` turns serde_norway's messages into advice; `lines` finds each job's line.
+//! `errors` turns serde_norway's messages into advice; `lines` finds each job's line;
+//! `recover` lets the parse go on after a bad value.
 
 mod errors;
 mod guards;
 mod lines;
 mod raw;
+mod recover;
 mod visit;
 
 use std::collections::HashSet;
@@ -37,7 +42,7 @@ use std::collections::HashSet;
 use sha2::Digest;
 
 use super::*;
-use errors::yaml_error;
+use errors::{is_syntax_error, recovered_error, yaml_error};
 use guards::{check_flow_depth, ItemBudget};
 use lines::JobLines;
 use raw::{RawFile, RawJob};
@@ -48,49 +53,57 @@ pub const MAX_FLOW_DEPTH: usize = 64;
 const SIZE_HINT: &str = "split it, or use CSV (or `files_from:`) for very long lists";
 
 /// Loads and validates a YAML job file.
-pub fn load(path: &Path, _opts: &LoadOptions) -> Result<JobFile, JobError> {
+pub fn load(path: &Path, _opts: &LoadOptions) -> Result<JobFile, JobErrors> {
     let bytes = read_limited(path, MAX_YAML_FILE_BYTES, SIZE_HINT)?;
+    parse(path, &bytes, path.parent().unwrap_or(Path::new("")))
+}
+
+/// Validates the bytes of a YAML job (a file's, or stdin's); `path` is the name errors use and
+/// `base` the directory `files_from:` paths are relative to.
+pub fn parse(path: &Path, bytes: &[u8], base: &Path) -> Result<JobFile, JobErrors> {
+    if bytes.len() as u64 > MAX_YAML_FILE_BYTES {
+        let mib = |n: u64| n / (1024 * 1024);
+        return Err(JobError::new(
+            path,
+            None,
+            None,
+            format!(
+                "the job is {} MiB; the limit for YAML is {} MiB: {SIZE_HINT}",
+                mib(bytes.len() as u64),
+                mib(MAX_YAML_FILE_BYTES)
+            ),
+        )
+        .into());
+    }
     let mut hasher = sha2::Sha256::new();
-    hasher.update(&bytes);
-    let text = check_text(path, &bytes, "YAML")?;
+    hasher.update(bytes);
+    let text = check_text(path, bytes, "YAML")?;
     if is_empty_yaml(text) {
         return Err(JobError::new(
             path,
             None,
             None,
             "empty job file: add a `jobs:` list, e.g. `jobs: [{files: [101], actions: [info]}]`",
-        ));
+        )
+        .into());
     }
     check_flow_depth(path, text)?;
-    let _budget = ItemBudget::set(text.len() / 2 + 1024);
-    let raw: RawFile = serde_yaml::from_str(text).map_err(|e| yaml_error(path, text, &e))?;
+    let mut errs = JobErrors::new();
+    let raw = read_raw(path, text, &mut errs)?;
     let mut lines = JobLines::scan(text);
-    let jobs = match raw.jobs {
-        None => {
-            return Err(JobError::new(
-                path,
-                None,
-                None,
-                "no `jobs:` list: add one, e.g. `jobs: [{files: [101], actions: [info]}]`",
-            ))
-        }
-        Some(jobs) if jobs.is_empty() => {
-            return Err(JobError::new(
-                path,
-                lines.key,
-                None,
-                "`jobs` is empty: add at least one job with targets and actions",
-            ))
-        }
-        Some(jobs) => jobs,
-    };
+    let jobs = job_list(path, raw.jobs, &lines, &mut errs);
     if lines.items.len() != jobs.len() {
         // The scan misread the layout (flow style, unusual indentation): trust only the key.
         lines.items.clear();
     }
     let mut warnings = Vec::new();
-    let entries = expand_jobs(path, jobs, &lines, &mut hasher, &mut warnings)?;
-    Ok(JobFile {
+    let mut files_from = FilesFrom {
+        base,
+        hasher: &mut hasher,
+        warnings: &mut warnings,
+    };
+    let entries = expand_jobs(path, jobs, &lines, &mut files_from, &mut errs);
+    errs.or_ok(JobFile {
         path: path.to_path_buf(),
         name: raw.name.unwrap_or_else(|| stem_name(path)),
         settings: raw.settings.unwrap_or_default(),
@@ -98,6 +111,47 @@ pub fn load(path: &Path, _opts: &LoadOptions) -> Result<JobFile, JobError> {
         sha256: hex_digest(hasher),
         warnings,
     })
+}
+
+/// Parses the text, recording every recoverable error in `errs`; `Err` when the parse could
+/// not finish (then `errs` is not needed any more: its errors are in the `Err`).
+fn read_raw(path: &Path, text: &str, errs: &mut JobErrors) -> Result<RawFile, JobErrors> {
+    let _budget = ItemBudget::set(text.len() / 2 + 1024);
+    let collecting = recover::Collecting::start();
+    let parsed = serde_yaml::from_str::<RawFile>(text);
+    let (recovered, count) = collecting.finish();
+    match &parsed {
+        Err(e) if is_syntax_error(e) => return Err(yaml_error(path, text, e).into()),
+        Err(e) => errs.push(yaml_error(path, text, e)),
+        Ok(_) => {}
+    }
+    for m in &recovered {
+        errs.push(recovered_error(path, m));
+    }
+    errs.add_unkept(count - recovered.len());
+    parsed.map_err(|_| std::mem::take(errs).sorted())
+}
+
+/// The jobs, or an error in `errs` when there are none.
+fn job_list(
+    path: &Path,
+    jobs: Option<Vec<RawJob>>,
+    lines: &JobLines,
+    errs: &mut JobErrors,
+) -> Vec<RawJob> {
+    let (line, msg) = match jobs {
+        Some(jobs) if !jobs.is_empty() => return jobs,
+        None => (
+            None,
+            "no `jobs:` list: add one, e.g. `jobs: [{files: [101], actions: [info]}]`",
+        ),
+        Some(_) => (
+            lines.key,
+            "`jobs` is empty: add at least one job with targets and actions",
+        ),
+    };
+    errs.push(JobError::new(path, line, None, msg));
+    Vec::new()
 }
 
 /// True when the text holds no YAML content (only blank lines, comments, document markers).
@@ -108,54 +162,69 @@ fn is_empty_yaml(text: &str) -> bool {
     })
 }
 
-/// Expands the jobs into entries, reading `files_from` lists (relative to the YAML file).
+/// Where `files_from` lists are read: relative to `base`, their bytes hashed with the job's.
+struct FilesFrom<'a> {
+    base: &'a Path,
+    hasher: &'a mut sha2::Sha256,
+    warnings: &'a mut Vec<String>,
+}
+
+/// Expands the jobs into entries, reading `files_from` lists; every problem (a job without
+/// targets or actions, a repeated name, a bad `files_from` list) goes into `errs`.
 fn expand_jobs(
     path: &Path,
     jobs: Vec<RawJob>,
     lines: &JobLines,
-    hasher: &mut sha2::Sha256,
-    warnings: &mut Vec<String>,
-) -> Result<Vec<Entry>, JobError> {
-    let base = path.parent().unwrap_or(Path::new(""));
+    from: &mut FilesFrom,
+    errs: &mut JobErrors,
+) -> Vec<Entry> {
     let mut names = HashSet::new();
     let mut entries = Vec::new();
-    for (i, job) in jobs.into_iter().enumerate() {
+    for (i, mut job) in jobs.into_iter().enumerate() {
         let line = lines.job(i);
+        let err = |msg: String| JobError::new(path, Some(line), None, msg);
+        if let Some(problem) = job.problem.take() {
+            errs.push(err(format!("job {}: {problem}", i + 1)));
+        }
         let name = job.name.clone().unwrap_or_else(|| format!("job-{}", i + 1));
         if !names.insert(name.clone()) {
-            return Err(JobError::new(
-                path,
-                Some(line),
-                None,
-                format!(
-                    "job {} is named `{name}` like an earlier job; job names must be unique",
-                    i + 1
-                ),
-            ));
+            errs.push(err(format!(
+                "job {} is named `{name}` like an earlier job; job names must be unique",
+                i + 1
+            )));
         }
         let label = match &job.name {
             Some(n) => format!("job {} (`{n}`)", i + 1),
             None => format!("job {}", i + 1),
         };
-        let from = match &job.files_from {
+        let ids = match &job.files_from {
             Some(rel) => {
-                let list = load_files_from(path, &base.join(rel), &label, line, hasher)?;
-                if list.ids.is_empty() && job.files.is_empty() && job.folders.is_empty() {
-                    warnings.push(format!(
-                        "{label}: `files_from` {rel} lists no IDs; the job has nothing to do"
-                    ));
+                let list = load_files_from(path, &from.base.join(rel), &label, line, from.hasher);
+                match list {
+                    Ok(list) => {
+                        if list.ids.is_empty() && job.files.is_empty() && job.folders.is_empty() {
+                            from.warnings.push(format!(
+                                "{label}: `files_from` {rel} lists no IDs; the job has nothing to do"
+                            ));
+                        }
+                        from.warnings.extend(list.warnings);
+                        list.ids
+                    }
+                    Err(e) => {
+                        errs.extend(e);
+                        Vec::new()
+                    }
                 }
-                warnings.extend(list.warnings);
-                list.ids
             }
             None => Vec::new(),
         };
-        job.push_entries(Arc::from(name), line, from, &mut entries);
+        job.push_entries(Arc::from(name), line, ids, &mut entries);
         if entries.len() > MAX_ENTRIES_PER_FILE {
-            return Err(JobError::new(path, Some(line), None, too_many_entries()));
+            errs.stop(err(too_many_entries()));
+            break;
         }
     }
-    Ok(entries)
+    entries
 }
 
 /// Reads a `files_from` list; errors keep the list's own file and line, plus where it was named.
@@ -165,14 +234,15 @@ fn load_files_from(
     label: &str,
     line: usize,
     hasher: &mut sha2::Sha256,
-) -> Result<csv::IdList, JobError> {
-    csv::load_ids(list, hasher).map_err(|mut e| {
-        e.message = format!(
-            "{} (the `files_from` list of {label} in {}:{line})",
-            e.message,
-            yaml.display()
-        );
-        e
+) -> Result<csv::IdList, JobErrors> {
+    csv::load_ids(list, hasher).map_err(|errs| {
+        errs.map(|e| {
+            e.message = format!(
+                "{} (the `files_from` list of {label} in {}:{line})",
+                e.message,
+                yaml.display()
+            );
+        })
     })
 }
 

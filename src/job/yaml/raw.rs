@@ -1,14 +1,17 @@
 //! The top level and the jobs of a YAML file as written, with the per-field parsers and the
-//! checks a single job must pass (a target and an action). Checks run inside the job's
-//! mapping, so serde_norway marks their position; `super::expand_jobs` turns the result into
-//! entries.
+//! checks a single job must pass (a target and an action). A job's mapping is read key by key
+//! rather than by serde's derive, so that an unknown key or a bad value is recorded and the
+//! rest of the job is still read (see `recover`); `super::expand_jobs` reports the checks and
+//! turns the result into entries.
 
 use std::collections::HashSet;
 use std::fmt;
 
-use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
+use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
 
+use super::errors::JOB_KEYS;
 use super::guards::ItemBudget;
+use super::recover::{fail, recovered, Recover};
 use super::visit::{list, non_empty, scalar, shown, YamlAction, YamlId};
 use crate::config::PartialSettings;
 use crate::job::*;
@@ -28,28 +31,78 @@ pub(super) struct RawFile {
     pub(super) jobs: Option<Vec<RawJob>>,
 }
 
-/// One job as written, already validated (see [`RawJob::check`]).
-#[derive(serde::Deserialize)]
-#[serde(
-    deny_unknown_fields,
-    expecting = "a job: a mapping with `files`, `folders` or `files_from`, and `actions`"
-)]
-struct JobFields {
-    #[serde(default, deserialize_with = "de_job_name")]
-    name: Option<String>,
-    #[serde(default, deserialize_with = "de_files")]
-    files: Option<Vec<YamlId>>,
-    #[serde(default, deserialize_with = "de_folders")]
-    folders: Option<Vec<YamlId>>,
-    #[serde(default, alias = "files-from", deserialize_with = "de_files_from")]
-    files_from: Option<String>,
-    #[serde(default, deserialize_with = "de_actions")]
-    actions: Option<Vec<YamlAction>>,
-    #[serde(default, alias = "on-failure", deserialize_with = "de_on_failure")]
-    on_failure: Option<OnFailure>,
+/// The keys of a job.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum JobKey {
+    Name,
+    Files,
+    Folders,
+    FilesFrom,
+    Actions,
+    OnFailure,
 }
 
-/// A validated job.
+impl<'de> Deserialize<'de> for JobKey {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = JobKey;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a job key")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<JobKey, E> {
+                Ok(match v {
+                    "name" => JobKey::Name,
+                    "files" => JobKey::Files,
+                    "folders" => JobKey::Folders,
+                    "files_from" | "files-from" => JobKey::FilesFrom,
+                    "actions" => JobKey::Actions,
+                    "on_failure" | "on-failure" => JobKey::OnFailure,
+                    // serde's wording, which `errors::explain` turns into a "did you mean".
+                    _ => return Err(fail(E::unknown_field(v, JOB_KEYS))),
+                })
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// One field's value, read with its parser; `None` inside when it was absent or null.
+macro_rules! field {
+    ($name:ident, $t:ty, $parse:ident) => {
+        struct $name(Option<$t>);
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                $parse(d).map($name)
+            }
+        }
+    };
+}
+field!(NameField, String, de_job_name);
+field!(FilesField, Vec<YamlId>, de_files);
+field!(FoldersField, Vec<YamlId>, de_folders);
+field!(FilesFromField, String, de_files_from);
+field!(ActionsField, Vec<YamlAction>, de_actions);
+field!(OnFailureField, OnFailure, de_on_failure);
+
+/// A job as written; keys that had an error count as given, so a job whose only
+/// `files` item is bad is not also told it has no targets.
+#[derive(Default)]
+struct JobFields {
+    name: Option<String>,
+    files: Vec<FileId>,
+    folders: Vec<FileId>,
+    files_from: Option<String>,
+    actions: Vec<Action>,
+    on_failure: Option<OnFailure>,
+    /// Keys seen (to refuse a key given twice) and keys whose value had an error.
+    seen: HashSet<JobKey>,
+    failed: HashSet<JobKey>,
+    /// An unknown key: most likely a misspelt one, so the completeness checks are left out.
+    unknown_key: bool,
+}
+
+/// A job, read and (as far as it could be) validated.
 pub(super) struct RawJob {
     pub(super) name: Option<String>,
     pub(super) files: Vec<FileId>,
@@ -57,45 +110,48 @@ pub(super) struct RawJob {
     pub(super) files_from: Option<String>,
     actions: Vec<Action>,
     on_failure: OnFailure,
+    /// What a job must have and this one lacks (a target, an action), for `expand_jobs` to
+    /// report at the job's line.
+    pub(super) problem: Option<String>,
 }
 
 impl RawJob {
     /// Checks what a single job needs: a target and an action.
-    fn check(f: JobFields) -> Result<RawJob, String> {
-        // serde_norway prefixes the position ("job 2: ..."); add the name when there is one.
+    fn check(f: JobFields) -> RawJob {
         let label = match &f.name {
             Some(n) => format!("`{n}`"),
             None => "the job".to_string(),
         };
-        let unwrap = |v: Option<Vec<YamlId>>| v.unwrap_or_default().into_iter().map(|i| i.0);
-        let files: Vec<FileId> = unwrap(f.files).collect();
-        let folders: Vec<FileId> = unwrap(f.folders).collect();
-        if files.is_empty() && folders.is_empty() && f.files_from.is_none() {
-            return Err(format!(
+        let has = |k: JobKey| f.failed.contains(&k);
+        let no_targets = f.files.is_empty()
+            && f.folders.is_empty()
+            && f.files_from.is_none()
+            && ![JobKey::Files, JobKey::Folders, JobKey::FilesFrom]
+                .into_iter()
+                .any(has);
+        let problem = if f.unknown_key {
+            None
+        } else if no_targets {
+            Some(format!(
                 "{label} has no targets: add `files: [...]`, `folders: [...]` or `files_from: list.csv`"
-            ));
-        }
-        let actions: Vec<Action> = f
-            .actions
-            .unwrap_or_default()
-            .into_iter()
-            .map(|a| a.0)
-            .collect();
-        if actions.is_empty() {
-            return Err(format!(
+            ))
+        } else if f.actions.is_empty() && !has(JobKey::Actions) {
+            Some(format!(
                 "{label} has no actions: add e.g. `actions: [info]` (lock, unlock, protectusers, info, shares)"
-            ));
-        }
-        Ok(RawJob {
+            ))
+        } else {
+            None
+        };
+        RawJob {
             name: f.name,
-            files,
-            folders,
+            files: f.files,
+            folders: f.folders,
             files_from: f.files_from,
-            actions,
+            actions: f.actions,
             on_failure: f.on_failure.unwrap_or_default(),
-        })
+            problem,
+        }
     }
-
     /// Appends this job's entries: files, then `files_from` IDs, then folders, each target once.
     pub(super) fn push_entries(
         self,
@@ -143,15 +199,76 @@ impl<'de> Deserialize<'de> for RawJob {
                     "a job: a mapping with `files`, `folders` or `files_from`, and `actions`",
                 )
             }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawJob, A::Error> {
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawJob, A::Error> {
                 ItemBudget::spend()?;
-                let fields = JobFields::deserialize(de::value::MapAccessDeserializer::new(map))?;
-                // Checked here, inside the mapping, so serde_norway marks the job's position.
-                RawJob::check(fields).map_err(de::Error::custom)
+                let mut f = JobFields::default();
+                while let Some(Recover(key)) = map.next_key::<Recover<JobKey>>()? {
+                    let Some(key) = key else {
+                        // Recorded as an unknown key; its value is skipped.
+                        f.unknown_key = true;
+                        map.next_value::<IgnoredAny>()?;
+                        continue;
+                    };
+                    if !f.seen.insert(key) {
+                        // serde's wording, which `errors::explain` rewrites.
+                        return Err(de::Error::custom(format!(
+                            "duplicate field `{}`",
+                            JOB_KEYS[key as usize]
+                        )));
+                    }
+                    let before = recovered();
+                    read_value(&mut map, key, &mut f)?;
+                    if recovered() > before {
+                        f.failed.insert(key);
+                    }
+                }
+                Ok(RawJob::check(f))
             }
         }
         d.deserialize_map(V)
     }
+}
+
+/// Reads the value of `key` into `f`; a bad scalar value is recorded and leaves the field
+/// unset, a bad list item is recorded and left out.
+fn read_value<'de, A: MapAccess<'de>>(
+    map: &mut A,
+    key: JobKey,
+    f: &mut JobFields,
+) -> Result<(), A::Error> {
+    let ids = |v: Option<Vec<YamlId>>| v.unwrap_or_default().into_iter().map(|i| i.0).collect();
+    match key {
+        JobKey::Name => f.name = map.next_value::<Recover<NameField>>()?.0.and_then(|v| v.0),
+        JobKey::Files => {
+            f.files = ids(map.next_value::<Recover<FilesField>>()?.0.and_then(|v| v.0))
+        }
+        JobKey::Folders => {
+            f.folders = ids(map
+                .next_value::<Recover<FoldersField>>()?
+                .0
+                .and_then(|v| v.0))
+        }
+        JobKey::FilesFrom => {
+            f.files_from = map
+                .next_value::<Recover<FilesFromField>>()?
+                .0
+                .and_then(|v| v.0)
+        }
+        JobKey::Actions => {
+            let v = map
+                .next_value::<Recover<ActionsField>>()?
+                .0
+                .and_then(|v| v.0);
+            f.actions = v.unwrap_or_default().into_iter().map(|a| a.0).collect();
+        }
+        JobKey::OnFailure => {
+            f.on_failure = map
+                .next_value::<Recover<OnFailureField>>()?
+                .0
+                .and_then(|v| v.0)
+        }
+    }
+    Ok(())
 }
 
 fn de_run_name<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {

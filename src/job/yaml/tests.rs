@@ -8,7 +8,13 @@ fn write(dir: &tempfile::TempDir, name: &str, body: &str) -> PathBuf {
     p
 }
 
+/// The first error (in line order) of a file that fails.
 fn try_load(body: &str) -> Result<JobFile, JobError> {
+    load_all(body).map_err(|e| e.errors()[0].clone())
+}
+
+/// Every error of a file that fails.
+fn load_all(body: &str) -> Result<JobFile, JobErrors> {
     let dir = tempfile::tempdir().unwrap();
     let p = write(&dir, "q4.yaml", body);
     load(&p, &LoadOptions::default())
@@ -152,13 +158,13 @@ fn files_from_is_relative_to_the_yaml_and_deduplicated() {
     assert_ne!(before, after);
     // Errors in the list name the list's file and line, and where it was named.
     write(&dir, "lists/fin.csv", "file_id\n102\nabc\n");
-    let e = load(&p, &LoadOptions::default()).unwrap_err();
+    let e = load(&p, &LoadOptions::default()).unwrap_err().errors()[0].clone();
     assert!(e.file.ends_with("lists/fin.csv"), "{e}");
     assert_eq!(e.line, Some(3));
     assert!(e.message.contains("job.yaml:2"), "{e}");
     std::fs::remove_file(dir.path().join("lists/fin.csv")).unwrap();
     let e = load(&p, &LoadOptions::default()).unwrap_err();
-    assert!(e.message.contains("cannot read"), "{e}");
+    assert!(e.to_string().contains("cannot read"), "{e}");
 }
 
 #[test]
@@ -212,7 +218,7 @@ fn wrong_types_are_explained() {
     assert_err(
         "jobs:\n  - files: [1, 1.5]\n    actions: [info]\n",
         2,
-        &["`files` item 2", "`1.5`", "not a whole number"],
+        &["`files` item 2", "`1.5`", "is not written as digits"],
     );
     assert_err(
         "jobs:\n  - files: [true]\n    actions: [info]\n",
@@ -354,7 +360,7 @@ fn hostile_inputs_fail_fast() {
     let p = dir.path().join("x.yaml");
     std::fs::write(&p, b"jobs:\n  - name: \xff\n").unwrap();
     let e = load(&p, &LoadOptions::default()).unwrap_err();
-    assert!(e.message.contains("invalid UTF-8 at line 2"), "{e}");
+    assert!(e.to_string().contains("invalid UTF-8 at line 2"), "{e}");
     assert!(t.elapsed() < std::time::Duration::from_secs(10));
 }
 
@@ -388,7 +394,7 @@ fn refuses_huge_files_before_reading() {
     let f = std::fs::File::create(&p).unwrap();
     f.set_len(100 * 1024 * 1024).unwrap();
     let e = load(&p, &LoadOptions::default()).unwrap_err();
-    assert!(e.message.contains("use CSV"), "{e}");
+    assert!(e.to_string().contains("use CSV"), "{e}");
 }
 
 /// Every single-byte corruption of a valid file loads or fails cleanly: no panic, no hang.
@@ -441,4 +447,67 @@ fn yaml_at_the_size_limit() {
     let jf = try_load(&body).unwrap();
     eprintln!("{} MiB YAML in {:?}", body.len() >> 20, t.elapsed());
     assert_eq!(jf.entries.len(), 1);
+}
+
+#[test]
+fn every_bad_id_action_key_and_job_is_reported_in_one_pass() {
+    let body = "\
+jobs:
+  - files: [101, abc, 102, 1.01e2]
+    actions: [lcok, info]
+  - files: [5]
+    actions: [infoo]
+    acton: [lock]
+  - name: empty
+    files: [7]
+  - name: empty
+    files: []
+    actions: [info]
+    on_failure: maybe
+";
+    let e = load_all(body).unwrap_err();
+    let text = e.to_string();
+    let lines: Vec<&str> = text.lines().collect();
+    let want = [
+        "q4.yaml:2:18: job 1, `files` item 2: invalid file ID: `abc`",
+        "q4.yaml:2:28: job 1, `files` item 4: invalid file ID: `1.01e2` is not written as digits",
+        "q4.yaml:3:15: job 1, `actions` item 1: unknown action `lcok`",
+        "q4.yaml:5:15: job 2, `actions` item 1: unknown action `infoo`",
+        "q4.yaml:6:5: unknown key `acton` in job 2; did you mean `actions`?",
+        "q4.yaml:7: job 3: `empty` has no actions",
+        "q4.yaml:9: job 4: `empty` has no targets",
+        "q4.yaml:9: job 4 is named `empty` like an earlier job",
+        "q4.yaml:12:17: job 4, `on_failure`: unknown on_failure `maybe`",
+    ];
+    assert_eq!(lines.len(), want.len(), "{text}");
+    for (l, w) in lines.iter().zip(want) {
+        let l = l.rsplit_once('/').map_or(*l, |(_, name)| name);
+        assert!(l.starts_with(w), "{l:?} does not start with {w:?}\n{text}");
+    }
+    // A syntax error still stops at once: nothing after it can be trusted.
+    let e = load_all("jobs:\n  - files: [abc\n    actions: [info]\n").unwrap_err();
+    assert_eq!(e.len(), 1, "{e}");
+}
+
+#[test]
+fn ids_are_echoed_as_typed() {
+    for (typed, why) in [
+        ("1.01e2", "is not written as digits"),
+        ("1e3", "is not written as digits"),
+        ("0x65", "is not written as digits"),
+        ("1.5", "is not written as digits"),
+        ("-5", "is negative"),
+        ("+5", "is not written as digits"),
+        ("\"10\u{a0}3\"", "a non-breaking space"),
+    ] {
+        let e = err(&format!(
+            "jobs:\n  - files: [{typed}]\n    actions: [info]\n"
+        ));
+        let shown = typed.trim_matches('"').replace('\u{a0}', "<U+00A0>");
+        let text = e.to_string();
+        assert!(text.contains(&format!("`{shown}`")), "{typed}: {text}");
+        assert!(text.contains(why), "{typed}: {text}");
+    }
+    let jf = try_load("jobs:\n  - files: [0101, '0102']\n    actions: [info]\n").unwrap();
+    assert_eq!(targets(&jf), ["job-1:101", "job-1:102"]);
 }

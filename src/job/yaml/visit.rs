@@ -1,15 +1,19 @@
 //! The serde visitors behind every YAML value: scalars (any YAML scalar is turned into text
 //! and handed to a parser inside the visitor, so a parse error is marked with the value's
 //! position), file IDs, action names and lists (a scalar where a list belongs gets a
-//! "write `key: [value]`" hint). Shared by the job fields (`raw`) and `settings`.
+//! "write `key: [value]`" hint). Every scalar error goes through [`fail`], so the parse can
+//! record it and go on (see `recover`); list items are read through [`Recover`].
+//!
+//! IDs and actions are read as the text written (`deserialize_str`), not as YAML's typed
+//! value: `1.01e2` is a float to YAML, and echoing it as `101` would hide what is wrong.
 
 use std::fmt;
 use std::marker::PhantomData;
 
-use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, SeqAccess, Visitor};
+use serde::de::{self, Deserialize, Deserializer, SeqAccess, Visitor};
 
 use super::guards::ItemBudget;
-use crate::config::settings::Scalar;
+use super::recover::{fail, Recover};
 use crate::job::{Action, FileId};
 
 type ParseFn<T> = fn(&str) -> Result<T, String>;
@@ -20,43 +24,71 @@ pub(super) fn scalar<'de, D: Deserializer<'de>, T>(
     what: &'static str,
     parse: ParseFn<T>,
 ) -> Result<Option<T>, D::Error> {
-    Scalar {
+    d.deserialize_any(Text {
         expect: what,
         rule: parse,
-    }
-    .deserialize(d)
+    })
     .map(Some)
+}
+
+/// One scalar as text, handed to `rule` (like the settings' `Scalar`, with recoverable errors).
+struct Text<T> {
+    expect: &'static str,
+    rule: ParseFn<T>,
+}
+
+impl<'de, T> Visitor<'de> for Text<T> {
+    type Value = T;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(self.expect)
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<T, E> {
+        (self.rule)(v).map_err(fail)
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<T, E> {
+        self.visit_str(&v.to_string())
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<T, E> {
+        self.visit_str(&v.to_string())
+    }
+    fn visit_u128<E: de::Error>(self, v: u128) -> Result<T, E> {
+        self.visit_str(&v.to_string())
+    }
+    fn visit_i128<E: de::Error>(self, v: i128) -> Result<T, E> {
+        self.visit_str(&v.to_string())
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<T, E> {
+        self.visit_str(&v.to_string())
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<T, E> {
+        self.visit_str(if v { "true" } else { "false" })
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<T, E> {
+        Err(fail(format!(
+            "no value given; write {} or remove the key",
+            self.expect
+        )))
+    }
 }
 
 pub(super) use crate::config::settings::rules::non_empty;
 pub(super) use crate::text::shown;
+
+/// YAML's spellings of null, as `deserialize_str` hands them over (an empty item is "").
+fn is_null(v: &str) -> bool {
+    matches!(v, "" | "~" | "null" | "Null" | "NULL")
+}
 
 /// A file or folder ID as a YAML scalar: an integer or a string.
 pub(super) struct YamlId(pub(super) FileId);
 
 impl<'de> Deserialize<'de> for YamlId {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(IdVisitor)
+        d.deserialize_str(IdVisitor)
     }
 }
 
 struct IdVisitor;
-
-const ID_FORMS: &str =
-    "IDs are whole numbers 1..=2147483647 or connected-storage IDs like \"dropbox-337-xyz\"";
-
-impl IdVisitor {
-    fn parse<E: de::Error>(s: &str) -> Result<YamlId, E> {
-        FileId::parse(s)
-            .map(YamlId)
-            .map_err(|e| E::custom(format!("invalid file ID: {e}")))
-    }
-    fn not_an_id<E: de::Error>(v: impl fmt::Display, kind: &str) -> Result<YamlId, E> {
-        Err(E::custom(format!(
-            "invalid file ID `{v}`: {kind}; {ID_FORMS}"
-        )))
-    }
-}
 
 impl<'de> Visitor<'de> for IdVisitor {
     type Value = YamlId;
@@ -64,36 +96,19 @@ impl<'de> Visitor<'de> for IdVisitor {
         f.write_str("a file ID (a number like 101 or a string like \"dropbox-337-xyz\")")
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<YamlId, E> {
-        Self::parse(v)
-    }
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<YamlId, E> {
-        Self::parse(&v.to_string())
-    }
-    fn visit_u128<E: de::Error>(self, v: u128) -> Result<YamlId, E> {
-        Self::parse(&v.to_string())
-    }
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<YamlId, E> {
-        if v < 0 {
-            return Self::not_an_id(v, "IDs are not negative");
+        if is_null(v) {
+            return Err(fail(
+                "empty file ID (null): remove the empty item or write the ID",
+            ));
         }
-        Self::parse(&v.to_string())
-    }
-    fn visit_i128<E: de::Error>(self, v: i128) -> Result<YamlId, E> {
-        if v < 0 {
-            return Self::not_an_id(v, "IDs are not negative");
+        if matches!(v, "true" | "false" | "True" | "False" | "TRUE" | "FALSE") {
+            return Err(fail(format!(
+                "invalid file ID `{v}`: a boolean is not an ID"
+            )));
         }
-        Self::parse(&v.to_string())
-    }
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<YamlId, E> {
-        Self::not_an_id(v, "not a whole number")
-    }
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<YamlId, E> {
-        Self::not_an_id(v, "a boolean is not an ID")
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<YamlId, E> {
-        Err(E::custom(
-            "empty file ID (null): remove the empty item or write the ID",
-        ))
+        FileId::parse(v)
+            .map(YamlId)
+            .map_err(|e| fail(format!("invalid file ID: {e}")))
     }
 }
 
@@ -109,13 +124,13 @@ impl<'de> Deserialize<'de> for YamlAction {
                 f.write_str("an action: lock, unlock, protectusers, info or shares")
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<YamlAction, E> {
-                Action::parse(v).map(YamlAction).map_err(E::custom)
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<YamlAction, E> {
-                Err(E::custom("empty action (null): remove the empty item or write lock, unlock, protectusers, info or shares"))
+                if is_null(v) {
+                    return Err(fail("empty action (null): remove the empty item or write lock, unlock, protectusers, info or shares"));
+                }
+                Action::parse(v).map(YamlAction).map_err(fail)
             }
         }
-        d.deserialize_any(V)
+        d.deserialize_str(V)
     }
 }
 
@@ -129,7 +144,7 @@ struct ListOf<T> {
 impl<T> ListOf<T> {
     fn not_a_list<E: de::Error>(&self, v: impl fmt::Display) -> Result<Option<Vec<T>>, E> {
         let v = shown(&v.to_string());
-        Err(E::custom(format!(
+        Err(fail(format!(
             "`{}` must be a list: write `{}: [{v}]`",
             self.key, self.key
         )))
@@ -146,8 +161,10 @@ impl<'de, T: Deserialize<'de>> Visitor<'de> for ListOf<T> {
         let mut out = Vec::new();
         loop {
             ItemBudget::spend()?;
-            match seq.next_element()? {
-                Some(item) => out.push(item),
+            // A bad item is recorded and left out; the rest of the list is still read.
+            match seq.next_element::<Recover<T>>()? {
+                Some(Recover(Some(item))) => out.push(item),
+                Some(Recover(None)) => {}
                 None => break,
             }
         }
@@ -169,7 +186,7 @@ impl<'de, T: Deserialize<'de>> Visitor<'de> for ListOf<T> {
         self.not_a_list(v)
     }
     fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Err(E::custom(format!(
+        Err(fail(format!(
             "`{}` has no value: write a list like `{}`, or remove the key",
             self.key, self.example
         )))

@@ -1,0 +1,312 @@
+//! Friendlier job-file input (issue 16, item 4), through the real binary: every error of a file
+//! in one pass, invisible characters shown escaped, `.txt` lists of IDs on one line, IDs echoed
+//! as typed, a job on stdin (`-`), and the hint for spreadsheet files. Every refusal is exit 2
+//! with nothing sent to the portal.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use docspace_batch::sandbox::{Sandbox, SandboxOptions};
+
+use crate::common::*;
+
+/// Asserts a refusal: exit 2, every fragment on stderr, the closing line once, nothing sent.
+fn assert_refused(o: &Ran, sb: &Sandbox, fragments: &[&str]) {
+    let err = o.stderr();
+    assert_eq!(o.code(), 2, "{err}");
+    for f in fragments {
+        assert!(err.contains(f), "no {f:?} in:\n{err}");
+    }
+    assert_eq!(
+        err.matches("nothing was sent; fix the job file and run again")
+            .count(),
+        1,
+        "{err}"
+    );
+    assert!(sb.requests().is_empty(), "sent: {:?}", sb.requests());
+}
+
+/// `validate`, `run` and `run --dry-run` on the same arguments, each refused the same way.
+fn refused_everywhere(w: &Work, sb: &Sandbox, args: &[&str], stdin: Option<&[u8]>, frags: &[&str]) {
+    let feed = |c: Cli| match stdin {
+        Some(b) => c.stdin(b),
+        None => c,
+    };
+    let o = feed(Cli::new(w).arg("validate").args(args)).run();
+    assert_refused(&o, sb, frags);
+    let o = feed(Cli::new(w).sandbox(sb).job(args)).run();
+    assert_refused(&o, sb, frags);
+    let o = feed(Cli::new(w).sandbox(sb).job(args).arg("--dry-run")).run();
+    assert_refused(&o, sb, frags);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_error_of_a_job_file_is_listed_in_one_pass() {
+    let sb = sandbox().await;
+    let w = Work::new();
+    w.file(
+        "three.csv",
+        "file_id,action\n101,lcok\nabc,lock\n102,lock\n0,info\n",
+    );
+    w.file(
+        "jobs.yaml",
+        "jobs:\n  - files: [101, abc, 102]\n    actions: [lcok, info]\n  - files: [5]\n    actions: [infoo]\n    acton: [lock]\n  - name: empty\n    files: [7]\n",
+    );
+    refused_everywhere(
+        &w,
+        &sb,
+        &["three.csv", "jobs.yaml"],
+        None,
+        &[
+            "three.csv:2: unknown action `lcok`",
+            "three.csv:3: invalid file ID: `abc`",
+            "three.csv:5: invalid file ID: `0`",
+            "jobs.yaml:2:18: job 1, `files` item 2: invalid file ID: `abc`",
+            "jobs.yaml:3:15: job 1, `actions` item 1: unknown action `lcok`",
+            "jobs.yaml:5:15: job 2, `actions` item 1: unknown action `infoo`",
+            "jobs.yaml:6:5: unknown key `acton` in job 2",
+            "jobs.yaml:7: job 3: `empty` has no actions",
+        ],
+    );
+    // Past 20, the rest is counted.
+    let mut many = String::from("file_id,action\n");
+    for i in 0..25 {
+        many.push_str(&format!("x{i},lock\n"));
+    }
+    w.file("many.csv", &many);
+    let o = Cli::new(&w).args(["validate", "many.csv"]).run();
+    assert_refused(
+        &o,
+        &sb,
+        &["many.csv:21: invalid file ID: `x19`", "and 5 more"],
+    );
+    assert!(!o.stderr().contains("`x20`"), "{}", o.stderr());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invisible_characters_in_ids_are_shown_escaped_with_a_hint() {
+    let sb = sandbox().await;
+    let w = Work::new();
+    w.file(
+        "paste.csv",
+        "file_id,action\n10\u{a0}3,info\n\u{200b}104,info\n\u{ff11}\u{ff10}\u{ff15},info\n",
+    );
+    refused_everywhere(
+        &w,
+        &sb,
+        &["paste.csv"],
+        None,
+        &[
+            "paste.csv:2: invalid file ID: `10<U+00A0>3`",
+            "a non-breaking space",
+            "paste.csv:3: invalid file ID: `<U+200B>104`",
+            "a zero-width space",
+            "paste.csv:4: invalid file ID: `<U+FF11><U+FF10><U+FF15>`",
+            "a full-width digit",
+        ],
+    );
+    let o = Cli::new(&w).args(["validate", "paste.csv"]).run();
+    assert!(!o.stderr().contains('\u{a0}'), "{}", o.stderr());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_txt_file_of_comma_separated_ids_is_read_as_ids() {
+    let sb = sandbox().await;
+    let w = Work::new();
+    w.file("ids.txt", "101, 102, 103\n\n# more\n104 105;106,\n");
+    let o = Cli::new(&w)
+        .sandbox(&sb)
+        .job(["ids.txt", "--action", "info", "--rate", "unlimited"])
+        .run();
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    let files: Vec<String> = w.rows().into_iter().map(|r| r.file).collect();
+    assert_eq!(files, ["101", "102", "103", "104", "105", "106"]);
+    // Errors keep their physical line; nothing is sent.
+    let sb = sandbox().await;
+    w.file("bad.txt", "101, 102\n\n103, abc, lock\n");
+    refused_everywhere(
+        &w,
+        &sb,
+        &["bad.txt", "--action", "info"],
+        None,
+        &[
+            "bad.txt:3: invalid file ID: `abc`",
+            "bad.txt:3: `lock` is an action",
+        ],
+    );
+    // A .csv keeps its header rule, with a fix that works.
+    w.file("ids.csv", "101, 102, 103\n");
+    refused_everywhere(
+        &w,
+        &sb,
+        &["ids.csv", "--action", "info"],
+        None,
+        &["ids.csv:1: missing header row", "one ID per line"],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ids_in_exponent_or_decimal_form_are_echoed_as_typed() {
+    let sb = sandbox().await;
+    let w = Work::new();
+    w.file(
+        "float.yaml",
+        "jobs:\n  - files: [1.01e2, 0x65, -5, 1.5]\n    actions: [info]\n",
+    );
+    refused_everywhere(
+        &w,
+        &sb,
+        &["float.yaml"],
+        None,
+        &[
+            "`1.01e2` is not written as digits",
+            "`0x65` is not written as digits",
+            "`-5` is negative",
+            "`1.5` is not written as digits",
+            "whole numbers written as digits",
+        ],
+    );
+    let o = Cli::new(&w).args(["validate", "float.yaml"]).run();
+    assert!(!o.stderr().contains("`101`"), "{}", o.stderr());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spreadsheet_files_get_a_save_as_csv_hint() {
+    let sb = sandbox().await;
+    let w = Work::new();
+    for name in ["book.xlsx", "book.xls", "book.ods", "book.numbers"] {
+        w.file(name, "PK\u{3}\u{4}");
+        refused_everywhere(
+            &w,
+            &sb,
+            &[name],
+            None,
+            &[name, "save it as CSV (UTF-8) from your spreadsheet program"],
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_on_stdin_runs_and_its_errors_name_stdin() {
+    let sb = sandbox().await;
+    let w = Work::new();
+    // CSV, sniffed.
+    let o = Cli::new(&w)
+        .sandbox(&sb)
+        .stdin("file_id,action\n101,info\n102,info\n")
+        .job(["-", "--rate", "unlimited"])
+        .run();
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    assert_eq!(w.rows().len(), 2);
+    // A plain list of IDs with --action.
+    let o = Cli::new(&w)
+        .stdin("101\n102 103\n")
+        .args(["validate", "-", "--action", "info"])
+        .run();
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    assert!(
+        o.stdout().contains("<stdin>: OK — 3 tasks"),
+        "{}",
+        o.stdout()
+    );
+    // YAML, sniffed, and the same with --format.
+    let yaml = "# audit\njobs:\n  - files: [101]\n    actions: [info]\n";
+    for extra in [&[][..], &["--format", "yaml"]] {
+        let o = Cli::new(&w)
+            .stdin(yaml)
+            .args(["validate", "-"])
+            .args(extra)
+            .run();
+        assert_eq!(o.code(), 0, "{}", o.stderr());
+    }
+    let o = Cli::new(&w)
+        .stdin(yaml)
+        .args(["validate", "-", "--format", "csv"])
+        .run();
+    assert_eq!(o.code(), 2, "{}", o.stderr());
+    // Errors name <stdin> with line numbers; nothing is sent.
+    let sb = sandbox().await;
+    refused_everywhere(
+        &w,
+        &sb,
+        &["-"],
+        Some(b"jobs:\n  - files: [101, abc]\n    actions: [info]\n"),
+        &["<stdin>:2:18: job 1, `files` item 2: invalid file ID: `abc`"],
+    );
+    // `-` twice, and --format without `-`: usage errors, nothing sent.
+    w.csv_job("j.csv", [101], "info");
+    for (args, fragment) in [
+        (&["-", "-"][..], "`-` is given twice"),
+        (
+            &["j.csv", "--format", "csv"],
+            "--format says how to read a job from stdin",
+        ),
+    ] {
+        for o in [
+            Cli::new(&w).arg("validate").args(args).stdin("101\n").run(),
+            Cli::new(&w).sandbox(&sb).job(args).stdin("101\n").run(),
+        ] {
+            assert_eq!(o.code(), 2, "{}", o.stderr());
+            assert!(o.stderr().contains(fragment), "{}", o.stderr());
+        }
+    }
+    assert!(sb.requests().is_empty(), "sent: {:?}", sb.requests());
+}
+
+/// Runs `job` from stdin in `w` against `sb` while 102 is down: exit 1, work left.
+fn interrupted_stdin_run(w: &Work, sb: &Sandbox, outage: &AtomicBool, job: &str) -> String {
+    outage.store(true, Ordering::SeqCst);
+    let o = Cli::new(w)
+        .sandbox(sb)
+        .stdin(job)
+        .job(["-", "--rate", "unlimited"])
+        .run();
+    assert_eq!(o.code(), 1, "{}", o.stderr());
+    outage.store(false, Ordering::SeqCst);
+    o.resume_command()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_from_stdin_resumes_with_the_same_job_on_stdin_or_from_its_record() {
+    // 102 answers 503 during the outage: transient, so work is left.
+    let outage = Arc::new(AtomicBool::new(true));
+    let o2 = outage.clone();
+    let sb = sandbox_with(SandboxOptions {
+        interceptor: Some(Arc::new(move |r| {
+            (r.path == "/api/2.0/files/file/102" && o2.load(Ordering::SeqCst))
+                .then(|| respond(503, &[], b""))
+        })),
+        ..SandboxOptions::default()
+    })
+    .await;
+    let job = "settings:\n  retries: 0\njobs:\n  - files: [101, 102]\n    actions: [info]\n";
+    let w = Work::new();
+    let resume = interrupted_stdin_run(&w, &sb, &outage, job);
+    assert!(resume.contains(" - "), "{resume}");
+    // Another job on stdin is another plan: refused, nothing sent.
+    let sent = sb.requests().len();
+    let o = Cli::shell(&w, &resume)
+        .sandbox(&sb)
+        .stdin("jobs:\n  - files: [101, 103]\n    actions: [info]\n")
+        .run();
+    assert_eq!(o.code(), 2, "{}", o.stderr());
+    assert!(o.stderr().contains("different plan"), "{}", o.stderr());
+    assert_eq!(sb.requests().len(), sent);
+    // The printed command, fed the same job, continues it.
+    let o = Cli::shell(&w, &resume).sandbox(&sb).stdin(job).run();
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    assert!(w.rows().iter().all(|r| r.outcome == "ok"), "{:?}", w.rows());
+    // Without the job, stdin is not read: the recorded plan goes on, and the operator is told
+    // that the job's settings are not applied.
+    let w = Work::new();
+    interrupted_stdin_run(&w, &sb, &outage, job);
+    let o = Cli::new(&w)
+        .sandbox(&sb)
+        .stdin("not a job")
+        .args(["run", "--resume", w.report().to_str().unwrap()])
+        .args(["--progress", "never"])
+        .run();
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    assert!(o.stderr().contains("read from stdin"), "{}", o.stderr());
+    assert!(w.rows().iter().all(|r| r.outcome == "ok"), "{:?}", w.rows());
+}

@@ -1,4 +1,5 @@
-//! Job files: the model ([`model`]) and the loaders ([`yaml`], [`csv`]).
+//! Job files: the model ([`model`]), the loaders ([`yaml`], [`csv`]) and the JSON Schema of
+//! YAML job files ([`schema()`]).
 //!
 //! Everything here runs before the first request: every job file is parsed and validated
 //! completely, and any error names the file, line and (where there is one) column. Loaders
@@ -7,9 +8,11 @@
 
 pub mod csv;
 pub mod model;
+pub mod schema;
 pub mod yaml;
 
 pub use model::*;
+pub use schema::{schema, schema_text};
 
 use std::fmt;
 use std::path::{Path, PathBuf};

@@ -15,3 +15,5 @@ mod reports;
 mod runner;
 mod sandbox;
 mod schema;
+mod schema_hostile;
+mod schema_probe;

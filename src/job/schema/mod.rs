@@ -4,7 +4,7 @@
 //!
 //! It is generated from the code the loader runs: the settings from the `settings!` entries
 //! (doc text, default, and a value shape next to each parse rule), the job fields from the
-//! shapes in [`shape`], each written against the rule that parses the field. A test in
+//! shapes in `shape`, each written against the rule that parses the field. A test in
 //! `tests/it/schema.rs` keeps the committed file equal to [`schema()`] and checks the schema
 //! against the loader on the example workflows, the hostile files and probe values.
 //!

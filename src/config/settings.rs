@@ -1,12 +1,15 @@
 //! Execution settings, declared once. Each setting is one entry in [`settings!`] below: its doc
 //! comment (which is also its `--help` text), its type, its default, the rule that parses and
-//! range-checks its value, and its clap attributes. From that one entry come the flag, the YAML
-//! `settings:` key (same name, `-` or `_`), the merge (command line over YAML over default) and
-//! the check that two job files do not set it differently. Adding a setting means adding an
-//! entry here and its test; the code that uses it reads the field.
+//! range-checks its value, the JSON Schema shape of what that rule accepts, and its clap
+//! attributes. From that one entry come the flag, the YAML `settings:` key (same name, `-` or
+//! `_`), the merge (command line over YAML over default), the check that two job files do not
+//! set it differently, and its entry in `job.schema.json` (see [`crate::job::schema()`]).
+//! Adding a setting means adding an entry here and its test (and regenerating the schema:
+//! `UPDATE_SCHEMA=1 cargo test --test it schema`); the code that uses it reads the field.
 
 use std::collections::HashMap;
 use std::fmt;
+use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -63,11 +66,22 @@ macro_rules! resolved_val {
     };
 }
 
+/// The default as written in YAML, when the setting has one.
+macro_rules! default_yaml {
+    ($ty:ty;) => {
+        None
+    };
+    ($ty:ty; $default:expr) => {{
+        let d: $ty = $default;
+        Some(AsYaml::as_yaml(&d))
+    }};
+}
+
 macro_rules! settings {
     ($(
         $(#[doc = $doc:expr])*
         $field:ident: $ty:ty $(= $default:expr)?, rule $rule:path, expect $expect:literal,
-            arg($($arg:tt)*) $(, no $neg:ident $negdoc:literal)?;
+            schema $schema:expr, arg($($arg:tt)*) $(, no $neg:ident $negdoc:literal)?;
     )*) => {
         /// Settings from one source (one job file's `settings:`, or the command line): what
         /// that source says, nothing more.
@@ -109,6 +123,21 @@ macro_rules! settings {
         impl PartialSettings {
             /// The YAML keys, in declaration order.
             pub const KEYS: &'static [&'static str] = &[$(stringify!($field)),*];
+
+            /// Each setting's JSON Schema parts, in declaration order: the value shape (what
+            /// its rule accepts), its doc text and its default as written in YAML. Assembled
+            /// into `job.schema.json` by [`crate::job::schema()`].
+            pub(crate) fn schema_entries() -> Vec<crate::job::schema::SettingSchema> {
+                use crate::job::schema::{shape, AsYaml, SettingSchema};
+                vec![$(
+                    SettingSchema {
+                        key: stringify!($field),
+                        doc: &[$($doc),*],
+                        default: default_yaml!($ty; $($default)?),
+                        value: $schema,
+                    },
+                )*]
+            }
 
             /// `self` where it says something, else `lower`.
             pub fn or(self, lower: PartialSettings) -> PartialSettings {
@@ -163,75 +192,97 @@ macro_rules! settings {
 settings! {
     /// Portal base URL, e.g. https://yourportal.onlyoffice.com
     portal: String, rule rules::portal, expect "a portal URL like `https://yourportal.onlyoffice.com`",
+        schema shape::text(),
         arg(long, env = "DOCSPACE_URL", value_name = "URL");
     /// Tasks in flight at once [default: 8]. DocSpace allows 15 concurrent writes per user.
     concurrency: usize = 8, rule rules::concurrency, expect "a number of tasks like `8`",
+        schema shape::int(rules::CONCURRENCY),
         arg(long, value_name = "N");
     /// Request rate cap: `20/s`, `1500/min`, `100/h` or `unlimited` [default: 20/s].
     rate: Rate = Rate::PerSecond(20.0), rule parse_rate, expect "a rate like `20/s`, `1500/min`, `100/h` or `unlimited`",
+        schema shape::rate(),
         arg(long, value_name = "R");
     /// Requests that may go out back-to-back after idle time [default: 1].
     burst: u32 = 1, rule rules::burst, expect "a number like `1`",
+        schema shape::int(rules::BURST),
         arg(long, value_name = "N");
     /// Retries after the first attempt, for retryable failures only [default: 4].
     retries: u32 = 4, rule rules::retries, expect "a number like `4`",
+        schema shape::int(rules::RETRIES),
         arg(long, value_name = "N");
     /// Per-request timeout: `500ms`, `30s`, `2m` [default: 30s].
     timeout: Duration = Duration::from_secs(30), rule rules::duration, expect "a duration like `30s`, `500ms` or `2m`",
+        schema shape::duration(true),
         arg(long, value_name = "DUR");
     /// Where reports go [default: reports/<name>-<UTC yyyymmddThhmmssZ>]; created if missing.
     report_dir: PathBuf, rule rules::path, expect "a path",
+        schema shape::text(),
         arg(long, value_name = "DIR");
     /// Stop starting tasks after DUR (cron windows); exit 4 when work is left.
     max_duration: Duration, rule rules::duration, expect "a duration like `30s`, `500ms` or `2m`",
+        schema shape::duration(true),
         arg(long, value_name = "DUR");
     /// Abort after N failed tasks; exit 3.
     max_failures: u64, rule rules::max_failures, expect "a number like `50`",
+        schema shape::int(rules::MAX_FAILURES),
         arg(long, value_name = "N");
     /// Before lock/unlock, read the file and skip the write when it is already as wanted [default].
     check_state: bool = true, rule rules::flag, expect "`true` or `false`",
+        schema shape::flag(),
         arg(long, num_args = 0, default_missing_value = "true", overrides_with = "no_check_state"),
         no no_check_state "Write without reading the file's state first (restore then cannot tell which locks the run made).";
     /// A skip (`unchanged`, `locked_by_other`), an unlock and an `info` row rest on known state
     /// (from a folder listing, a read or an earlier answer) younger than DUR; older state is read
     /// again first. `0s` reads before every one of them [default: 60s].
     state_max_age: Duration = Duration::from_secs(60), rule parse_duration, expect "a duration like `60s` or `0s`",
+        schema shape::duration(false),
         arg(long, value_name = "DUR");
     /// Run only the files whose stable hash falls in shard K of N (1-based).
     shard: Shard, rule parse_shard, expect "a shard like `2/4`",
+        schema shape::shard(),
         arg(long, value_name = "K/N");
     /// Action for CSV files that have no `action` column.
     action: Action, rule Action::parse, expect "an action: lock, unlock, protectusers, info or shares",
+        schema shape::words(&Action::ALL.map(Action::as_str), false),
         arg(long, value_name = "A");
     /// `auto`: a progress bar on a terminal, periodic stats lines otherwise; `always`: a bar even
     /// when stderr is not detected as a terminal, but stats lines into a pipe or file (a bar
     /// cannot draw there); `never`: stats lines only [default: auto].
     progress: ProgressMode = ProgressMode::Auto, rule rules::progress, expect "`auto`, `always` or `never`",
+        schema shape::words(&["auto", "always", "never"], false),
         arg(long, value_name = "WHEN");
     /// Only errors, credential warnings, the resume command (`work is left; resume with:
     /// docspace-batch run --resume DIR`) and the one-line final summary.
     quiet: bool = false, rule rules::flag, expect "`true` or `false`",
+        schema shape::flag(),
         arg(long, short, num_args = 0, default_missing_value = "true");
     /// `text` or `json` (one JSON object per line on stderr) [default: text].
     log_format: LogFormat = LogFormat::Text, rule rules::log_format, expect "`text` or `json`",
+        schema shape::words(&["text", "json"], false),
         arg(long, value_name = "FORMAT");
     /// Extra trusted root certificate (PEM file) for self-hosted portals.
     ca_cert: PathBuf, rule rules::path, expect "a path",
+        schema shape::text(),
         arg(long, value_name = "PEM");
     /// Permit http:// to a non-loopback host.
     allow_http: bool = false, rule rules::flag, expect "`true` or `false`",
+        schema shape::flag(),
         arg(long, num_args = 0, default_missing_value = "true");
     /// Treat a folder that does not exist or cannot be read as empty instead of an error.
     skip_missing_folders: bool = false, rule rules::flag, expect "`true` or `false`",
+        schema shape::flag(),
         arg(long, num_args = 0, default_missing_value = "true");
     /// With --resume: also run again the tasks that failed permanently (not found, forbidden…).
     retry_failed: bool = false, rule rules::flag, expect "`true` or `false`",
+        schema shape::flag(),
         arg(long, num_args = 0, default_missing_value = "true");
     /// Where default report directories are made and `--resume latest` looks [default: reports].
     report_root: PathBuf = PathBuf::from("reports"), rule rules::path, expect "a path",
+        schema shape::text(),
         arg(long, value_name = "DIR");
     /// Start CSV exports with a UTF-8 byte-order mark, so Excel shows non-ASCII titles right.
     csv_bom: bool = false, rule rules::flag, expect "`true` or `false`",
+        schema shape::flag(),
         arg(long, num_args = 0, default_missing_value = "true");
 }
 
@@ -340,11 +391,25 @@ impl<'de, T> Visitor<'de> for Scalar<T> {
 pub mod rules {
     use super::*;
 
-    fn int_in<T: TryFrom<u64>>(s: &str, key: &str, min: u64, max: u64) -> Result<T, String> {
+    /// `concurrency`.
+    pub const CONCURRENCY: RangeInclusive<u64> = 1..=MAX_CONCURRENCY as u64;
+    /// `burst`.
+    pub const BURST: RangeInclusive<u64> = 1..=10_000;
+    /// `retries`.
+    pub const RETRIES: RangeInclusive<u64> = 0..=100;
+    /// `max_failures`: at least 1, since `0` would abort before the first failure.
+    pub const MAX_FAILURES: RangeInclusive<u64> = 1..=u32::MAX as u64;
+
+    fn int_in<T: TryFrom<u64>>(
+        s: &str,
+        key: &str,
+        range: RangeInclusive<u64>,
+    ) -> Result<T, String> {
+        let (min, max) = (*range.start(), *range.end());
         s.trim()
             .parse::<u64>()
             .ok()
-            .filter(|n| (min..=max).contains(n))
+            .filter(|n| range.contains(n))
             .and_then(|n| T::try_from(n).ok())
             .ok_or_else(|| {
                 format!(
@@ -369,21 +434,21 @@ pub mod rules {
     pub fn portal(s: &str) -> Result<String, String> {
         non_empty(s, "portal")
     }
-    /// 1..=1000.
+    /// [`CONCURRENCY`].
     pub fn concurrency(s: &str) -> Result<usize, String> {
-        int_in(s, "concurrency", 1, MAX_CONCURRENCY as u64)
+        int_in(s, "concurrency", CONCURRENCY)
     }
-    /// 1..=10000.
+    /// [`BURST`].
     pub fn burst(s: &str) -> Result<u32, String> {
-        int_in(s, "burst", 1, 10_000)
+        int_in(s, "burst", BURST)
     }
-    /// 0..=100.
+    /// [`RETRIES`].
     pub fn retries(s: &str) -> Result<u32, String> {
-        int_in(s, "retries", 0, 100)
+        int_in(s, "retries", RETRIES)
     }
-    /// At least 1: `0` would abort before the first failure.
+    /// [`MAX_FAILURES`].
     pub fn max_failures(s: &str) -> Result<u64, String> {
-        int_in(s, "max_failures", 1, u64::from(u32::MAX))
+        int_in(s, "max_failures", MAX_FAILURES)
     }
     /// A positive duration: a zero timeout fails every request and a zero `max_duration`
     /// starts nothing.

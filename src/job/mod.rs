@@ -1,4 +1,5 @@
-//! Job files: the model ([`model`]) and the loaders ([`yaml`], [`csv`]).
+//! Job files: the model ([`model`]), the loaders ([`yaml`], [`csv`]) and the JSON Schema of
+//! YAML job files ([`schema()`]).
 //!
 //! Everything here runs before the first request: every job file is parsed and validated
 //! completely, and any error names the file, line and (where there is one) column. Loaders
@@ -8,11 +9,13 @@
 pub mod csv;
 mod errors;
 pub mod model;
+pub mod schema;
 mod source;
 pub mod yaml;
 
 pub use errors::{JobError, JobErrors, MAX_ERRORS_SHOWN};
 pub use model::*;
+pub use schema::{schema, schema_text};
 pub use source::{is_stdin, load_stdin, read_stdin, sniff, Format, STDIN_NAME};
 
 use std::path::{Path, PathBuf};

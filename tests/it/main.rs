@@ -17,4 +17,6 @@ mod reports;
 mod runner;
 mod sandbox;
 mod schema;
+mod schema_hostile;
+mod schema_probe;
 mod unreached;

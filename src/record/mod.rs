@@ -114,6 +114,9 @@ pub struct Record {
     /// Device and inode of `run.db` when opened: a directory removed (or the file replaced)
     /// mid-run would let SQLite go on writing into a file nobody can see any more.
     identity: Option<(u64, u64)>,
+    /// This open made `run.db`: before a plan is recorded the directory holds nothing of
+    /// anyone else's, so [`Record::discard`] may take the record's files away.
+    made_db: bool,
 }
 
 impl std::fmt::Debug for Record {
@@ -168,6 +171,7 @@ impl Record {
             session: 0,
             _lock: Some(lock),
             identity: identity(&path),
+            made_db: !existed,
         })
     }
 
@@ -197,6 +201,7 @@ impl Record {
             session: 0,
             _lock: None,
             identity: None,
+            made_db: false,
         })
     }
 
@@ -215,19 +220,38 @@ impl Record {
 
     /// Closes the record and removes the directories in `created` (innermost first) with the
     /// files a record makes in them: for a new run that ended before its plan was recorded,
-    /// which leaves nothing to resume or read. Conservative: only the record's own file names
-    /// are removed, and a directory that holds anything else stays.
+    /// which leaves nothing to resume or read. In a directory that existed before, only the
+    /// database and lock files go, and only when this run made `run.db` (a dry run's record
+    /// it was to replace stays; a file of the operator's named like a report stays).
+    /// Conservative: a directory that holds anything else stays.
     pub fn discard(self, created: &[PathBuf]) {
         let Record {
-            conn, dir, _lock, ..
+            conn,
+            dir,
+            _lock,
+            made_db,
+            ..
         } = self;
         let _ = conn.close();
-        if created.contains(&dir) {
-            // The lock file last: while it exists and is held, no other run can take the
-            // directory between these removals.
-            for name in REPORT_FILES.iter().filter(|n| **n != lock::LOCK_FILE) {
-                let _ = std::fs::remove_file(dir.join(name));
-            }
+        let names: &[&str] = if created.contains(&dir) {
+            REPORT_FILES
+        } else if made_db {
+            &[
+                RUN_DB,
+                "run.db-wal",
+                "run.db-shm",
+                "run.db-journal",
+                lock::LOCK_FILE,
+            ]
+        } else {
+            &[]
+        };
+        // The lock file last: while it exists and is held, no other run can take the
+        // directory between these removals.
+        for name in names.iter().filter(|n| **n != lock::LOCK_FILE) {
+            let _ = std::fs::remove_file(dir.join(name));
+        }
+        if !names.is_empty() {
             let _ = std::fs::remove_file(dir.join(lock::LOCK_FILE));
         }
         drop(_lock);

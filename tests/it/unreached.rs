@@ -68,6 +68,44 @@ fn directories_that_were_there_before_stay() {
         tree(w.path()),
         ["job.csv", "mine", "reports", "reports/keep"]
     );
+    // An existing --report-dir stays, without the record this run began in it; a file of the
+    // operator's that happens to have a report's name stays too.
+    std::fs::write(w.path().join("mine/results.csv"), "mine\n").unwrap();
+    let o = run_lock(&w, &url, "k", &["--report-dir", "mine"]);
+    assert_eq!(o.code(), 3, "{}", o.stderr());
+    assert_eq!(
+        tree(w.path()),
+        [
+            "job.csv",
+            "mine",
+            "mine/results.csv",
+            "reports",
+            "reports/keep"
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dry_run_record_in_the_directory_survives_a_run_that_could_not_start() {
+    let sb = sandbox().await;
+    let w = Work::new();
+    w.csv_job("job.csv", [101], "lock");
+    let o = run_lock(
+        &w,
+        &sb.url(),
+        sb.api_key(),
+        &["--dry-run", "--report-dir", "r"],
+    );
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    let before = tree(w.path());
+    assert!(before.contains(&"r/run.db".to_string()), "{before:?}");
+    let o = run_lock(&w, &sb.url(), "sk-wrong", &["--report-dir", "r"]);
+    assert_eq!(o.code(), 3, "{}", o.stderr());
+    let after = tree(w.path());
+    assert!(after.contains(&"r/run.db".to_string()), "{after:?}");
+    // The rehearsed plan is still there for the real run.
+    let o = run_lock(&w, &sb.url(), sb.api_key(), &["--report-dir", "r"]);
+    assert_eq!(o.code(), 0, "{}", o.stderr());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

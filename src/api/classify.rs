@@ -213,6 +213,9 @@ pub fn envelope(
         Err(e)
     };
     if !(200..=299).contains(&status) {
+        if json.is_none() && plain_http_to_tls_port(body) {
+            return err((ErrorKind::BadResponse, PLAIN_TO_TLS_HINT.into()));
+        }
         let html = json.is_none() && looks_like_html(body);
         return err(status_error(status, portal_msg, location, html));
     }
@@ -300,6 +303,17 @@ fn error_in_success(status: u16, json: &Value, portal_msg: Option<String>) -> (E
     (kind, format!("error in a {status} answer: {msg}"))
 }
 
+/// Said when `http://` reached a port that speaks https and its server answered in words.
+const PLAIN_TO_TLS_HINT: &str =
+    "the port speaks https, not plain http (the server said so); use https:// in the portal URL";
+
+/// nginx's and Apache's answers to a plain-HTTP request on a TLS port.
+fn plain_http_to_tls_port(body: &[u8]) -> bool {
+    let head = String::from_utf8_lossy(&body[..body.len().min(2048)]).to_ascii_lowercase();
+    head.contains("plain http request was sent to https port")
+        || head.contains("speaking plain http to an ssl-enabled server port")
+}
+
 fn looks_like_html(body: &[u8]) -> bool {
     let head = String::from_utf8_lossy(&body[..body.len().min(512)]).to_ascii_lowercase();
     head.contains("<html") || head.contains("<!doctype")
@@ -320,6 +334,17 @@ pub fn clean(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_http_to_a_tls_port_is_named() {
+        let nginx = b"<html><head><title>400 The plain HTTP request was sent to HTTPS port</title></head></html>";
+        let e = envelope(400, None, None, nginx).unwrap_err();
+        assert!(e.message.contains("use https://"), "{}", e.message);
+        assert!(!e.retryable());
+        let apache = b"Bad Request\nYour browser sent a request that this server could not understand.\nReason: You're speaking plain HTTP to an SSL-enabled server port.";
+        let e = envelope(400, None, None, apache).unwrap_err();
+        assert!(e.message.contains("use https://"), "{}", e.message);
+    }
 
     #[test]
     fn https_to_a_plain_http_port_says_so() {

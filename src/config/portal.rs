@@ -23,11 +23,6 @@ pub fn portal_url(raw: &str, allow_http: bool) -> Result<url::Url, ConfigError> 
     if !u.username().is_empty() || u.password().is_some() {
         return Err(bad("the portal URL must not contain a user name or password; pass the credential through the environment or a file (see --help)"));
     }
-    if u.query().is_some() || u.fragment().is_some() {
-        return Err(bad(
-            "the portal URL must not contain a query or fragment; give just https://host[:port]",
-        ));
-    }
     let host = u.host_str().unwrap_or_default();
     match u.scheme() {
         "https" => {}
@@ -43,11 +38,30 @@ pub fn portal_url(raw: &str, allow_http: bool) -> Result<url::Url, ConfigError> 
         return Err(bad("the portal URL has no host"));
     }
     // The API paths are added to the base URL; a path copied from the browser or from an
-    // API example (`/api/2.0`, `/products/files/`) would otherwise end in a bare 404.
-    if u.path() != "/" && !u.path().is_empty() {
+    // API example (`/api/2.0`, `/rooms/shared/filter?folder=5`) would otherwise end in a bare
+    // 404. What is extra is shown, and the base URL to type.
+    let path = if u.path() == "/" { "" } else { u.path() };
+    if !path.is_empty() || u.query().is_some() || u.fragment().is_some() {
+        let mut extra = path.to_string();
+        if let Some(q) = u.query() {
+            extra.push('?');
+            extra.push_str(q);
+        }
+        if let Some(f) = u.fragment() {
+            extra.push('#');
+            extra.push_str(f);
+        }
+        let what = match (
+            path.is_empty(),
+            u.query().is_some() || u.fragment().is_some(),
+        ) {
+            (false, true) => "a path or query",
+            (false, false) => "a path",
+            _ => "a query",
+        };
         return Err(bad(format!(
-            "the portal URL must be the portal's base URL, without a path (`{}`); use --portal {}",
-            shown(u.path()),
+            "the portal URL must be the portal's base URL, without {what} (`{}`); use --portal {}",
+            shown(&extra),
             base(&u)
         )));
     }
@@ -57,6 +71,13 @@ pub fn portal_url(raw: &str, allow_http: bool) -> Result<url::Url, ConfigError> 
 /// `host:port` or `host` without `scheme://`: suggests the URL meant, http for loopback (the
 /// sandbox and local test portals), https otherwise.
 fn no_scheme(raw: &str) -> ConfigError {
+    if let Some(fixed) = scheme_typo(raw) {
+        return bad(format!(
+            "portal URL `{}` has a mistyped scheme (it needs `://`); use --portal {}",
+            shown(raw),
+            shown(&fixed)
+        ));
+    }
     let guess = |scheme: &str| url::Url::parse(&format!("{scheme}://{raw}")).ok();
     let suggestion = guess("https").filter(|u| u.host_str().is_some()).map(|u| {
         if is_loopback(u.host_str().unwrap_or_default()) {
@@ -75,6 +96,24 @@ fn no_scheme(raw: &str) -> ConfigError {
             shown(raw)
         )),
     }
+}
+
+/// `https//host`, `https:/host`, `http:host`: a scheme whose `://` lost a character, as the
+/// base URL meant (its path and query are refused afterwards with their own hint).
+fn scheme_typo(raw: &str) -> Option<String> {
+    let lower = raw.to_ascii_lowercase();
+    let scheme = ["https", "http"]
+        .into_iter()
+        .find(|s| lower.starts_with(s))?;
+    let rest = &raw[scheme.len()..];
+    if !(rest.starts_with(':') || rest.starts_with('/')) {
+        // `httpbin.example`: a host that begins with the letters, not a scheme.
+        return None;
+    }
+    let host = rest.trim_start_matches([':', '/']);
+    let u = url::Url::parse(&format!("{scheme}://{host}")).ok()?;
+    u.host_str().filter(|h| !h.is_empty())?;
+    Some(base(&u))
 }
 
 /// `scheme://host[:port]`, the form `--portal` wants.
@@ -138,6 +177,45 @@ mod tests {
         let e = err("https://portal.example/products/files/");
         assert!(e.contains("/products/files/"), "{e}");
         assert!(e.ends_with("use --portal https://portal.example"), "{e}");
+    }
+
+    #[test]
+    fn a_query_or_fragment_is_shown_with_the_base_url_to_use() {
+        let e = err("https://example.onlyoffice.com/rooms/shared/filter?folder=5");
+        assert!(e.contains("without a path or query"), "{e}");
+        assert!(e.contains("(`/rooms/shared/filter?folder=5`)"), "{e}");
+        assert!(
+            e.ends_with("use --portal https://example.onlyoffice.com"),
+            "{e}"
+        );
+        let e = err("http://127.0.0.1:18080?x");
+        assert!(e.contains("without a query (`?x`)"), "{e}");
+        assert!(e.ends_with("use --portal http://127.0.0.1:18080"), "{e}");
+        let e = err("https://p.example/#frag");
+        assert!(e.contains("(`#frag`)"), "{e}");
+        assert!(e.ends_with("use --portal https://p.example"), "{e}");
+    }
+
+    #[test]
+    fn a_mistyped_scheme_is_named_with_the_url_meant() {
+        for raw in [
+            "https//portal.example.com",
+            "https:/portal.example.com",
+            "https:portal.example.com",
+            "HTTPS//portal.example.com",
+        ] {
+            let e = err(raw);
+            assert!(e.contains("mistyped scheme"), "{raw}: {e}");
+            assert!(
+                e.ends_with("use --portal https://portal.example.com"),
+                "{raw}: {e}"
+            );
+        }
+        let e = err("http//127.0.0.1:8080/api/2.0");
+        assert!(e.ends_with("use --portal http://127.0.0.1:8080"), "{e}");
+        // A host that merely begins with the letters is a missing scheme.
+        let e = err("httpbin.example");
+        assert!(e.ends_with("use --portal https://httpbin.example"), "{e}");
     }
 
     #[test]

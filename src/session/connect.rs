@@ -97,12 +97,38 @@ pub async fn check_key(ctx: &Ctx, kind: CredentialKind) -> Result<(), Error> {
             )))
         }
         Err(f) => Err(Error::Aborted(format!(
-            "cannot check {} at {}: {}; nothing was written",
+            "cannot check {} at {}: {}{}; nothing was written",
             kind.describe(),
             ctx.client.base(),
-            f
+            f,
+            tls_port_hint(ctx.client.base(), &f)
         ))),
     }
+}
+
+/// `http://` to a port that speaks only TLS: the server hangs up on the plain request without
+/// a word, which reads as a dropped connection. Only a hint, as a dead portal looks the same.
+fn tls_port_hint(base: &url::Url, end: &RequestEnd) -> String {
+    let last = match end {
+        RequestEnd::Failed(f) => Some(&f.err),
+        RequestEnd::Cancelled { last, .. } => last.as_ref(),
+    };
+    // Refused or unresolvable: nothing listens there at all, https would not help.
+    let dropped = last.is_some_and(|e| {
+        e.kind == crate::api::ErrorKind::Network
+            && e.status.is_none()
+            && !e.message.contains("refused")
+            && !e.message.contains("dns error")
+    });
+    if base.scheme() != "http" || !dropped {
+        return String::new();
+    }
+    let mut https = base.clone();
+    let _ = https.set_scheme("https");
+    format!(
+        " (if that port speaks https, use {})",
+        https.as_str().trim_end_matches('/')
+    )
 }
 
 /// Takes the first SIGINT/SIGTERM over from the process-wide handler: it stops starting

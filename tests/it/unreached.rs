@@ -43,12 +43,12 @@ fn a_refused_connection_leaves_no_report_directory() {
     let w = Work::new();
     w.csv_job("job.csv", [101], "lock");
     let url = format!("http://127.0.0.1:{}", closed_port());
-    let o = run_lock(&w, &url, "k", &[]);
+    let o = run_lock(&w, &url, "sk-unused", &[]);
     assert_eq!(o.code(), 3, "{}", o.stderr());
     assert!(o.stderr().contains("nothing was written"), "{}", o.stderr());
     assert_eq!(tree(w.path()), ["job.csv"], "not even an empty reports/");
     // A --report-dir with missing parents: all of them go again.
-    let o = run_lock(&w, &url, "k", &["--report-dir", "a/b/c"]);
+    let o = run_lock(&w, &url, "sk-unused", &["--report-dir", "a/b/c"]);
     assert_eq!(o.code(), 3, "{}", o.stderr());
     assert_eq!(tree(w.path()), ["job.csv"]);
 }
@@ -60,9 +60,9 @@ fn directories_that_were_there_before_stay() {
     std::fs::create_dir_all(w.path().join("reports/keep")).unwrap();
     std::fs::create_dir(w.path().join("mine")).unwrap();
     let url = format!("http://127.0.0.1:{}", closed_port());
-    let o = run_lock(&w, &url, "k", &[]);
+    let o = run_lock(&w, &url, "sk-unused", &[]);
     assert_eq!(o.code(), 3, "{}", o.stderr());
-    let o = run_lock(&w, &url, "k", &["--report-dir", "mine/run"]);
+    let o = run_lock(&w, &url, "sk-unused", &["--report-dir", "mine/run"]);
     assert_eq!(o.code(), 3, "{}", o.stderr());
     assert_eq!(
         tree(w.path()),
@@ -71,7 +71,7 @@ fn directories_that_were_there_before_stay() {
     // An existing --report-dir stays, without the record this run began in it; a file of the
     // operator's that happens to have a report's name stays too.
     std::fs::write(w.path().join("mine/results.csv"), "mine\n").unwrap();
-    let o = run_lock(&w, &url, "k", &["--report-dir", "mine"]);
+    let o = run_lock(&w, &url, "sk-unused", &["--report-dir", "mine"]);
     assert_eq!(o.code(), 3, "{}", o.stderr());
     assert_eq!(
         tree(w.path()),
@@ -145,4 +145,59 @@ async fn a_refused_key_leaves_no_report_directory_and_the_retry_works() {
     assert_eq!(o.code(), 0, "{}", o.stderr());
     let runs = std::fs::read_dir(w.path().join("reports")).unwrap().count();
     assert_eq!(runs, 1, "{:?}", tree(w.path()));
+}
+
+/// A loopback port that accepts connections and hangs up on them, as a TLS-only server does
+/// with a plain-HTTP request; or answers `answer` first when given (nginx's words).
+fn tls_like_port(answer: Option<&'static [u8]>) -> u16 {
+    use std::io::{Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(mut s) = s else { return };
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf);
+            if let Some(a) = answer {
+                let _ = s.write_all(a);
+            }
+        }
+    });
+    port
+}
+
+#[test]
+fn http_to_a_port_that_speaks_https_is_named() {
+    let w = Work::new();
+    w.csv_job("job.csv", [101], "lock");
+    // A server that hangs up without a word: only a hint, with the URL to try.
+    let port = tls_like_port(None);
+    let o = run_lock(&w, &format!("http://127.0.0.1:{port}"), "sk-unused", &[]);
+    assert_eq!(o.code(), 3, "{}", o.stderr());
+    assert!(
+        o.stderr().contains(&format!(
+            "if that port speaks https, use https://127.0.0.1:{port}"
+        )),
+        "{}",
+        o.stderr()
+    );
+    // nginx says it in words.
+    let nginx: &[u8] = b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/html\r\nContent-Length: 90\r\nConnection: close\r\n\r\n<html><head><title>400 The plain HTTP request was sent to HTTPS port</title></head></html>";
+    let port = tls_like_port(Some(nginx));
+    let o = run_lock(&w, &format!("http://127.0.0.1:{port}"), "sk-unused", &[]);
+    assert_eq!(o.code(), 3, "{}", o.stderr());
+    assert!(
+        o.stderr().contains("the port speaks https, not plain http"),
+        "{}",
+        o.stderr()
+    );
+    // Connection refused is not that.
+    let o = run_lock(
+        &w,
+        &format!("http://127.0.0.1:{}", closed_port()),
+        "sk-unused",
+        &[],
+    );
+    assert!(!o.stderr().contains("speaks https"), "{}", o.stderr());
+    assert_eq!(tree(w.path()), ["job.csv"]);
 }

@@ -193,7 +193,7 @@ settings! {
     /// Portal base URL, e.g. https://yourportal.onlyoffice.com
     portal: String, rule rules::portal, expect "a portal URL like `https://yourportal.onlyoffice.com`",
         schema shape::text(),
-        arg(long, env = "DOCSPACE_URL", value_name = "URL");
+        arg(long, env = "DOCSPACE_URL", value_name = "URL", hide_env_values = true);
     /// Tasks in flight at once [default: 8]. DocSpace allows 15 concurrent writes per user.
     concurrency: usize = 8, rule rules::concurrency, expect "a number of tasks like `8`",
         schema shape::int(rules::CONCURRENCY),

@@ -25,6 +25,137 @@ fn man_page_is_roff_with_a_title_first() {
     assert!(o.stdout().contains(".SH NAME"));
 }
 
+/// A value that would drive a terminal if printed raw: an OSC title sequence ended by BEL, a C1
+/// CSI, a right-to-left override and DEL.
+const HOSTILE: &str = "v\u{1b}]0;pwned\u{7}\u{9b}31m\u{202e}x\u{7f}";
+
+/// The characters of [`HOSTILE`] that must never reach the terminal raw. ESC alone is not on the
+/// list: with colour forced, clap's own styling is ESC `[`; an OSC (ESC `]`) is never its.
+fn leaked(out: &str) -> Option<&'static str> {
+    ["\u{1b}]", "\u{7}", "\u{9b}", "\u{202e}", "\u{7f}"]
+        .into_iter()
+        .find(|c| out.contains(c))
+}
+
+#[test]
+fn typed_control_characters_reach_the_terminal_escaped_from_argument_errors() {
+    let w = Work::new();
+    // Colour forced: clap then passes its output through unfiltered, as on a terminal (into a
+    // pipe it would strip escape sequences, which hid the problem).
+    let cli = || Cli::new(&w).env("CLICOLOR_FORCE", "1");
+    let check = |what: &str, o: &crate::common::Ran, want: &str| {
+        assert_eq!(o.code(), 2, "{what}: {}", o.stderr());
+        let all = format!("{}{}", o.stdout(), o.stderr());
+        assert!(leaked(&all).is_none(), "{what}: {all:?}");
+        assert!(all.contains(want), "{what}: want {want} in {all:?}");
+    };
+    let url = format!("http://127.0.0.1:18080/{HOSTILE}");
+    let o = cli()
+        .args(["run", "j.txt", "--action", "info", "--portal", &url])
+        .run();
+    check(
+        "--portal",
+        &o,
+        "18080/v<U+001B>]0;pwned<U+0007><U+009B>31m<U+202E>x<U+007F>",
+    );
+    let o = cli()
+        .args(["run", "j.txt", "--action", "info"])
+        .env("DOCSPACE_URL", &url)
+        .run();
+    check("DOCSPACE_URL", &o, "<U+001B>]0;pwned<U+0007>");
+    let o = cli().args(["run", "j.txt", "--action", "lo\u{a0}ck"]).run();
+    check("--action", &o, "lo<U+00A0>ck");
+    assert!(!o.stderr().contains('\u{a0}'), "{}", o.stderr());
+    let o = cli().args(["run", &format!("--{HOSTILE}")]).run();
+    check("unknown flag", &o, "--v<U+001B>]0;");
+    let o = cli().arg(HOSTILE).run();
+    check("unknown subcommand", &o, "v<U+001B>]0;");
+    let o = cli()
+        .args(["sandbox", "--server-version", &format!("3{HOSTILE}")])
+        .run();
+    check("--server-version", &o, "3v<U+001B>]0;");
+    let o = cli().args(["sandbox", "--listen", HOSTILE]).run();
+    check("--listen", &o, "v<U+001B>]0;");
+    // Help shows no environment value (it would echo whatever DOCSPACE_URL holds).
+    let o = cli()
+        .args(["run", "--help"])
+        .env("DOCSPACE_URL", &url)
+        .run();
+    assert_eq!(o.code(), 0);
+    assert!(leaked(&o.stdout()).is_none(), "{:?}", o.stdout());
+}
+
+#[test]
+fn on_a_pseudo_terminal_argument_errors_show_typed_escapes_escaped() {
+    // `script` gives the binary a terminal, where clap colours and filters nothing.
+    if !std::path::Path::new("/usr/bin/script").exists() {
+        eprintln!("skipped: no /usr/bin/script");
+        return;
+    }
+    let w = Work::new();
+    let o = Cli::shell(
+        &w,
+        "script -qec 'docspace-batch run j.txt --action info --portal \"$P\"' /dev/null",
+    )
+    .env("TERM", "xterm-256color")
+    .env("P", format!("http://127.0.0.1:18080/{HOSTILE}"))
+    .run();
+    let all = format!("{}{}", o.stdout(), o.stderr());
+    assert!(all.contains("invalid value"), "{all:?}");
+    assert!(leaked(&all).is_none(), "{all:?}");
+    assert!(all.contains("18080/v<U+001B>]0;pwned<U+0007>"), "{all:?}");
+}
+
+/// Every option that takes a value, and every positional, given [`HOSTILE`]: whatever the
+/// binary answers (an error, a plan), nothing of it reaches the terminal raw.
+#[test]
+fn no_option_value_reaches_the_terminal_raw() {
+    use clap::CommandFactory;
+    let w = Work::new();
+    let job = w.csv_job("j.csv", [101], "lock");
+    let job = job.to_str().unwrap();
+    let mut tried = 0;
+    for sub in docspace_batch::cli::Cli::command().get_subcommands() {
+        let name = sub.get_name().to_string();
+        // Enough to get past the parser to the command: a job, two directories, a shell.
+        let base: Vec<&str> = match name.as_str() {
+            "run" => vec![job, "--dry-run", "--progress", "never"],
+            "validate" => vec![job],
+            "restore" => vec!["nowhere", "--dry-run"],
+            "diff" => vec!["a", "b"],
+            "completions" => vec!["bash"],
+            // An invalid --faults makes a sandbox stop before it serves.
+            "sandbox" => vec!["--faults", "9"],
+            _ => vec![],
+        };
+        for arg in sub.get_arguments() {
+            let Some(long) = arg.get_long() else { continue };
+            if !arg.get_action().takes_values() || long == "faults" {
+                continue;
+            }
+            let flag = format!("--{long}");
+            let o = Cli::new(&w)
+                .env("CLICOLOR_FORCE", "1")
+                .arg(&name)
+                .args(&base)
+                .args([flag.as_str(), HOSTILE])
+                .run();
+            let all = format!("{}{}", o.stdout(), o.stderr());
+            assert!(leaked(&all).is_none(), "{name} {flag}: {all:?}");
+            tried += 1;
+        }
+        if sub.get_positionals().next().is_some() {
+            let o = Cli::new(&w)
+                .env("CLICOLOR_FORCE", "1")
+                .args([name.as_str(), HOSTILE])
+                .run();
+            let all = format!("{}{}", o.stdout(), o.stderr());
+            assert!(leaked(&all).is_none(), "{name} positional: {all:?}");
+        }
+    }
+    assert!(tried > 40, "tried {tried} options");
+}
+
 #[test]
 fn restore_refuses_a_run_recorded_against_the_in_process_sandbox() {
     let w = Work::new();

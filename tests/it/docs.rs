@@ -25,6 +25,145 @@ fn man_page_is_roff_with_a_title_first() {
     assert!(o.stdout().contains(".SH NAME"));
 }
 
+/// `groff` renders `page` (ASCII, no hyphenation, wide lines, no overstriking), failing the
+/// test on any warning; `None` when groff is not installed.
+fn groff(page: &str) -> Option<String> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new("groff")
+        .args(["-man", "-Tascii", "-ww", "-rLL=250n", "-rHY=0", "-P-cbou"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .ok()?;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(page.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && stderr.is_empty(), "groff: {stderr}");
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The text of section `name` of a rendered page: up to the next heading (a line that starts
+/// in the first column with a capital).
+fn section<'a>(text: &'a str, name: &str) -> &'a str {
+    let start = text
+        .find(&format!("\n{name}\n"))
+        .unwrap_or_else(|| panic!("no section {name} in {text}"));
+    let body = &text[start + name.len() + 2..];
+    let end = body
+        .match_indices('\n')
+        .map(|(i, _)| i + 1)
+        .find(|&i| body[i..].starts_with(|c: char| c.is_ascii_uppercase()))
+        .unwrap_or(body.len());
+    &body[..end]
+}
+
+#[test]
+fn man_page_is_one_complete_page() {
+    use clap::CommandFactory;
+    let w = Work::new();
+    let o = Cli::new(&w).arg("man").run();
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    let page = o.stdout();
+    assert!(page.is_ascii(), "non-ASCII as roff escapes");
+    assert!(
+        !page.contains("docspace-batch-run(1)") && !page.contains("docspace\\-batch\\-run"),
+        "no pages that cannot be produced"
+    );
+    let Some(text) = groff(&page) else {
+        // Without groff: the structure, in the source.
+        for h in [
+            ".SH NAME",
+            ".SH SYNOPSIS",
+            ".SH ENVIRONMENT",
+            ".SH \"EXIT STATUS\"",
+            ".SH VERSION",
+        ] {
+            assert!(page.contains(h), "{h}");
+        }
+        return;
+    };
+    let flat = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+    let root = crate::common::repo_root();
+    // Every option of every command, in that command's section.
+    let mut cmd = docspace_batch::cli::Cli::command();
+    cmd.build();
+    let mut options = 0;
+    for sub in cmd
+        .get_subcommands()
+        .filter(|s| !s.is_hide_set() && s.get_name() != "help")
+    {
+        let title = format!("COMMAND: {}", sub.get_name().to_uppercase());
+        let body = section(&text, &title);
+        assert!(
+            body.contains("Synopsis") && body.contains("Options"),
+            "{title}: {body}"
+        );
+        assert!(
+            flat(body).contains(&format!("docspace-batch {} [", sub.get_name())),
+            "{title}"
+        );
+        for arg in sub.get_arguments().filter(|a| !a.is_hide_set()) {
+            if let Some(long) = arg.get_long() {
+                assert!(body.contains(&format!("--{long}")), "{title}: --{long}");
+                options += 1;
+            }
+        }
+    }
+    assert!(options > 60, "{options} options");
+    // Every variable the program reads, as the sources spell them.
+    let env = flat(section(&text, "ENVIRONMENT"));
+    let mut vars = 0;
+    for (file, _) in crate::common::files_below(&root.join("src/config")) {
+        let src = std::fs::read_to_string(&file).unwrap();
+        for var in src.split('"').filter(|s| {
+            s.starts_with("DOCSPACE_") && s.chars().all(|c| c.is_ascii_uppercase() || c == '_')
+        }) {
+            assert!(env.contains(var), "{var} from {}: {env}", file.display());
+            vars += 1;
+        }
+    }
+    assert!(vars >= 5, "{vars}");
+    // The exit codes as README.md's table gives them, and diff's.
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let exits = flat(section(&text, "EXIT STATUS"));
+    let table = readme.split("## Exit codes").nth(1).unwrap();
+    let mut codes = Vec::new();
+    for row in table
+        .lines()
+        .filter(|l| l.starts_with("| ") && !l.starts_with("| exit"))
+    {
+        let cells: Vec<&str> = row.trim_matches('|').split(" | ").map(str::trim).collect();
+        let want = format!("{} {}", cells[0], cells[1].replace('`', ""));
+        assert!(exits.contains(&want), "{want} in {exits}");
+        codes.push(cells[0].to_string());
+    }
+    assert_eq!(codes, ["0", "1", "2", "3", "4", "130"]);
+    assert!(
+        exits.contains("diff exits 0 (no differences), 1 (differences) or 2"),
+        "{exits}"
+    );
+    for s in ["FILES", "SEE ALSO"] {
+        assert!(
+            section(&text, s).contains("guide.md") || s == "FILES",
+            "{s}"
+        );
+    }
+    // The short version: the build details fold into one paragraph on a page.
+    let version = flat(section(&text, "VERSION"));
+    assert!(version.starts_with(env!("CARGO_PKG_VERSION")), "{version}");
+    assert!(
+        !version.contains("commit:") && !version.contains("target:"),
+        "{version}"
+    );
+}
+
 /// A value that would drive a terminal if printed raw: an OSC title sequence ended by BEL, a C1
 /// CSI, a right-to-left override and DEL.
 const HOSTILE: &str = "v\u{1b}]0;pwned\u{7}\u{9b}31m\u{202e}x\u{7f}";

@@ -133,8 +133,9 @@ pub enum Command {
     Diff(DiffArgs),
     /// Serve a simulated DocSpace portal on loopback, for rehearsals and tests.
     Sandbox(crate::sandbox::SandboxArgs),
-    /// Print a shell completion script on stdout, e.g.
-    /// `docspace-batch completions bash > /etc/bash_completion.d/docspace-batch`.
+    /// Print a shell completion script on stdout, e.g. `docspace-batch completions bash >
+    /// ~/.local/share/bash-completion/completions/docspace-batch` (for every user:
+    /// /etc/bash_completion.d/docspace-batch).
     Completions(CompletionsArgs),
     /// Print the man page (roff) on stdout, e.g. `docspace-batch man | man -l -`.
     Man,
@@ -206,7 +207,8 @@ pub struct RunArgs {
     /// Load, validate, expand and print the plan; send no write.
     #[arg(long)]
     pub dry_run: bool,
-    /// Continue a previous run recorded in DIR.
+    /// Continue a previous run recorded in DIR. `latest`: the newest run under --report-root
+    /// with the same plan and work left, or a new run when there is none (for cron).
     #[arg(long, value_name = "DIR")]
     pub resume: Option<PathBuf>,
     /// Execution options.
@@ -372,6 +374,18 @@ mod tests {
         let flat = run.split_whitespace().collect::<Vec<_>>().join(" ");
         assert!(flat.contains("`100/h`"), "--rate: {flat}");
         assert!(flat.contains("resume with:"), "--quiet: {flat}");
+        // What -q still prints, as finish.rs prints it: the summary, the `reports:` line, the
+        // resume command.
+        assert!(flat.contains("(`reports: DIR`)"), "--quiet: {flat}");
+        assert!(flat.contains("one-line summary"), "--quiet: {flat}");
+        assert!(flat.contains("`latest`"), "--resume: {flat}");
+        let top = Cli::command().render_long_help().to_string();
+        let flat_top = top.split_whitespace().collect::<Vec<_>>().join(" ");
+        // The user-level directory first (no root needed), as the guide says.
+        assert!(
+            flat_top.contains("~/.local/share/bash-completion/completions/docspace-batch"),
+            "{flat_top}"
+        );
         assert!(
             flat.contains("stats lines into a pipe"),
             "--progress: {flat}"

@@ -251,8 +251,9 @@ settings! {
     progress: ProgressMode = ProgressMode::Auto, rule rules::progress, expect "`auto`, `always` or `never`",
         schema shape::words(&["auto", "always", "never"], false),
         arg(long, value_name = "WHEN");
-    /// Only errors, credential warnings, the resume command (`work is left; resume with:
-    /// docspace-batch run --resume DIR`) and the one-line final summary.
+    /// Only errors, credential warnings, the one-line summary (stdout), the report directory
+    /// (`reports: DIR`) and, when work is left, the resume command (`work is left; resume with:
+    /// docspace-batch run ... --resume DIR`).
     quiet: bool = false, rule rules::flag, expect "`true` or `false`",
         schema shape::flag(),
         arg(long, short, num_args = 0, default_missing_value = "true");

@@ -358,6 +358,20 @@ fn version_says_what_was_built() {
     // -V stays one line, for scripts that parse it.
     let o = Cli::new(&w).arg("-V").run();
     assert_eq!(o.stdout(), format!("{first}\n"));
+    // A user finds it: the README's install block and the guide's command table say what it
+    // prints.
+    let root = crate::common::repo_root();
+    for doc in ["README.md", "docs/guide.md"] {
+        let text = std::fs::read_to_string(root.join(doc)).unwrap();
+        let line = text
+            .lines()
+            .find(|l| l.contains("docspace-batch --version"))
+            .unwrap_or_else(|| panic!("{doc} mentions docspace-batch --version"));
+        assert!(
+            line.contains("commit") && line.contains("TLS"),
+            "{doc}: {line}"
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

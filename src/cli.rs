@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::config::settings::SettingsArgs;
 use crate::job::Action;
+use crate::text::drives_terminal;
 
 /// `--version`: what was built, for a bug report or an audit of what ran (`-V` is the first
 /// line only).
@@ -28,6 +29,50 @@ pub const LONG_VERSION: &str = concat!(
     env!("DSB_TLS"),
 );
 
+/// Makes a parse error safe to print: every value the user typed (or clap read from the
+/// environment) that it quotes is [`text::escaped`](crate::text::escaped), so a terminal escape,
+/// a bidi override or an invisible space shows as `<U+001B>`. Clap filters escape sequences
+/// only when its output is not a terminal, and it never escapes what it quotes; on a terminal a
+/// typed `ESC[31m` would colour the rest of the screen.
+///
+/// The context is edited in place, so clap still renders (and colours) the message itself.
+/// Returns the error and, when a message part outside the context (a value parser's own text)
+/// still holds such a character, the whole message escaped instead, uncoloured.
+pub fn escape_parse_error(mut e: clap::Error) -> (clap::Error, Option<String>) {
+    use clap::error::ContextValue;
+    // A URL or path can be long; a megabyte argument is cut.
+    let esc = |s: &str| crate::text::escaped(s, crate::text::URL);
+    let edits: Vec<_> = e
+        .context()
+        .filter_map(|(kind, value)| match value {
+            ContextValue::String(s) => Some((kind, ContextValue::String(esc(s)))),
+            ContextValue::Strings(v) => Some((
+                kind,
+                ContextValue::Strings(v.iter().map(|s| esc(s)).collect()),
+            )),
+            _ => None,
+        })
+        .collect();
+    for (kind, value) in edits {
+        e.insert(kind, value);
+    }
+    let text = e.render().to_string();
+    if !text.chars().any(|c| c != '\n' && drives_terminal(c)) {
+        return (e, None);
+    }
+    let safe = text
+        .chars()
+        .map(|c| {
+            if c != '\n' && drives_terminal(c) {
+                format!("<U+{:04X}>", c as u32)
+            } else {
+                c.to_string()
+            }
+        })
+        .collect();
+    (e, Some(safe))
+}
+
 /// Bulk lock, unlock, protectusers, info and shares operations against an ONLYOFFICE DocSpace
 /// portal: concurrent, rate limited, retried, resumable, with CSV reports.
 #[derive(Debug, Parser)]
@@ -41,6 +86,36 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Cli {
+    /// [`Parser::try_parse_from`] plus what clap cannot say: `--portal` typed together with
+    /// `--sandbox` is a usage error (the sandbox would silently replace it). The same URL from
+    /// `DOCSPACE_URL` is not: an operator's shell may have it set for the real portal, and
+    /// `--sandbox` on the command line is the more specific wish.
+    pub fn try_parse_checked<I, T>(args: I) -> Result<Cli, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        use clap::parser::ValueSource;
+        use clap::{CommandFactory, FromArgMatches};
+        let mut cmd = Cli::command();
+        let mut m = cmd.try_get_matches_from_mut(args)?;
+        if let Some(("run", run)) = m.subcommand() {
+            if run.get_flag("sandbox")
+                && run.value_source("portal") == Some(ValueSource::CommandLine)
+            {
+                let run_cmd = cmd.find_subcommand_mut("run").expect("run exists");
+                return Err(clap::Error::raw(
+                    clap::error::ErrorKind::ArgumentConflict,
+                    "--portal cannot be used with --sandbox: the in-process sandbox is the portal of this run; leave out one of them (DOCSPACE_URL in the environment is ignored with --sandbox)",
+                )
+                .format(run_cmd));
+            }
+        }
+        Cli::from_arg_matches_mut(&mut m).map_err(|e| e.format(&mut cmd))
+    }
 }
 
 /// The subcommands.
@@ -58,8 +133,9 @@ pub enum Command {
     Diff(DiffArgs),
     /// Serve a simulated DocSpace portal on loopback, for rehearsals and tests.
     Sandbox(crate::sandbox::SandboxArgs),
-    /// Print a shell completion script on stdout, e.g.
-    /// `docspace-batch completions bash > /etc/bash_completion.d/docspace-batch`.
+    /// Print a shell completion script on stdout, e.g. `docspace-batch completions bash >
+    /// ~/.local/share/bash-completion/completions/docspace-batch` (for every user:
+    /// /etc/bash_completion.d/docspace-batch).
     Completions(CompletionsArgs),
     /// Print the man page (roff) on stdout, e.g. `docspace-batch man | man -l -`.
     Man,
@@ -95,6 +171,7 @@ pub struct PortalArgs {
 #[derive(Debug, Args, Clone, Default)]
 pub struct SandboxFlags {
     /// Run against an in-process sandbox portal instead of a real one (no credential needed).
+    /// Not with --portal; a DOCSPACE_URL in the environment is ignored.
     #[arg(long)]
     pub sandbox: bool,
     /// With --sandbox: extra bulk files 100000.. in room 6000.
@@ -130,7 +207,8 @@ pub struct RunArgs {
     /// Load, validate, expand and print the plan; send no write.
     #[arg(long)]
     pub dry_run: bool,
-    /// Continue a previous run recorded in DIR.
+    /// Continue a previous run recorded in DIR. `latest`: the newest run under --report-root
+    /// with the same plan and work left, or a new run when there is none (for cron).
     #[arg(long, value_name = "DIR")]
     pub resume: Option<PathBuf>,
     /// Execution options.
@@ -162,8 +240,14 @@ pub struct ValidateArgs {
     pub quiet: bool,
 }
 
-/// `restore`
+/// `restore`. The execution options are the shared set; the ones that choose which files to
+/// work on are hidden here (restore refuses them: it releases exactly what the run locked).
 #[derive(Debug, Args)]
+#[command(
+    mut_arg("action", |a| a.hide(true)),
+    mut_arg("shard", |a| a.hide(true)),
+    mut_arg("skip_missing_folders", |a| a.hide(true))
+)]
 pub struct RestoreArgs {
     /// Report directories of the runs whose locks to release.
     #[arg(value_name = "DIR", required = true)]
@@ -223,7 +307,7 @@ mod tests {
     }
 
     fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
-        Cli::try_parse_from(std::iter::once("docspace-batch").chain(args.iter().copied()))
+        Cli::try_parse_checked(std::iter::once("docspace-batch").chain(args.iter().copied()))
     }
 
     #[test]
@@ -262,6 +346,19 @@ mod tests {
         assert!(parse(&["run", "j.csv", "--sandbox", "--sandbox-files", "5"]).is_ok());
         let restore = long_help("restore");
         assert!(!restore.contains("--sandbox"), "{restore}");
+        // Shared settings that restore refuses are not offered either (still parsed, so the
+        // refusal can say why).
+        for refused in ["--action", "--shard", "--skip-missing-folders"] {
+            assert!(!restore.contains(refused), "{refused}: {restore}");
+            assert!(run.contains(refused), "{refused} stays in run");
+        }
+        assert!(parse(&["restore", "d", "--shard", "1/2"]).is_ok());
+        // A --portal typed with --sandbox would be ignored: refused. DOCSPACE_URL in the
+        // environment is not (an operator's shell may have it set for the real portal).
+        let e = parse(&["run", "j.csv", "--sandbox", "--portal", "https://p.example"]).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(e.to_string().contains("--sandbox"), "{e}");
+        assert!(parse(&["run", "j.csv", "--portal", "https://p.example"]).is_ok());
         assert_eq!(
             parse(&["restore", "d", "--sandbox"])
                 .unwrap_err()
@@ -277,6 +374,18 @@ mod tests {
         let flat = run.split_whitespace().collect::<Vec<_>>().join(" ");
         assert!(flat.contains("`100/h`"), "--rate: {flat}");
         assert!(flat.contains("resume with:"), "--quiet: {flat}");
+        // What -q still prints, as finish.rs prints it: the summary, the `reports:` line, the
+        // resume command.
+        assert!(flat.contains("(`reports: DIR`)"), "--quiet: {flat}");
+        assert!(flat.contains("one-line summary"), "--quiet: {flat}");
+        assert!(flat.contains("`latest`"), "--resume: {flat}");
+        let top = Cli::command().render_long_help().to_string();
+        let flat_top = top.split_whitespace().collect::<Vec<_>>().join(" ");
+        // The user-level directory first (no root needed), as the guide says.
+        assert!(
+            flat_top.contains("~/.local/share/bash-completion/completions/docspace-batch"),
+            "{flat_top}"
+        );
         assert!(
             flat.contains("stats lines into a pipe"),
             "--progress: {flat}"

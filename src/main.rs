@@ -2,7 +2,6 @@
 //! to an exit code.
 use std::process::ExitCode;
 
-use clap::Parser;
 use docspace_batch::cli::Cli;
 use docspace_batch::error::Exit;
 
@@ -27,16 +26,23 @@ fn main() -> ExitCode {
         .iter()
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
-    let cli = match Cli::try_parse_from(&args) {
+    let cli = match Cli::try_parse_checked(&args) {
         Ok(c) => c,
-        Err(e) => {
+        // --help and --version are not errors (exit 0, stdout) and hold no typed text: the
+        // help shows no environment values.
+        Err(e) if !e.use_stderr() => {
             let _ = e.print();
-            // --help and --version are not errors; every usage error is exit 2.
-            return ExitCode::from(if e.use_stderr() {
-                Exit::Usage.code()
-            } else {
-                0
-            });
+            return ExitCode::SUCCESS;
+        }
+        // Every usage error is exit 2; what the user typed comes back escaped.
+        Err(e) => {
+            match docspace_batch::cli::escape_parse_error(e) {
+                (_, Some(text)) => eprint!("{text}"),
+                (e, None) => {
+                    let _ = e.print();
+                }
+            }
+            return ExitCode::from(Exit::Usage.code());
         }
     };
     let rt = match tokio::runtime::Builder::new_multi_thread()

@@ -20,8 +20,16 @@ pub const PORTAL_MESSAGE: usize = 300;
 
 /// `s` without control characters, cut to `max` characters (with `...` when cut).
 pub fn printable(s: &str, max: usize) -> String {
-    let mut out: String = s.chars().filter(|c| !c.is_control()).take(max).collect();
-    if s.chars().filter(|c| !c.is_control()).nth(max).is_some() {
+    let mut out: String = s
+        .chars()
+        .filter(|&c| !drives_terminal(c))
+        .take(max)
+        .collect();
+    if s.chars()
+        .filter(|&c| !drives_terminal(c))
+        .nth(max)
+        .is_some()
+    {
         out.push_str("...");
     }
     out
@@ -38,7 +46,7 @@ pub fn count(n: u64, noun: &str) -> String {
 
 /// `s` without control characters, whole: portal text shown in full (titles, names).
 pub fn sanitize(s: &str) -> String {
-    s.chars().filter(|c| !c.is_control()).collect()
+    s.chars().filter(|&c| !drives_terminal(c)).collect()
 }
 
 /// A value the user typed, for an error message: [`escaped`] at [`VALUE`].
@@ -64,6 +72,14 @@ pub fn escaped(s: &str, max: usize) -> String {
         out.push_str(&piece);
     }
     out
+}
+
+/// A character that changes what a terminal shows rather than being shown: a control (C0, DEL,
+/// C1) or a bidirectional formatting character (an override such as U+202E reverses the text
+/// after it, so a value can look like another).
+pub fn drives_terminal(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200e}' | '\u{200f}' | '\u{061c}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 /// Characters that arrive with copied text and make a value that looks right invalid, with
@@ -111,6 +127,7 @@ mod tests {
         assert_eq!(printable("abcdef", 3), "abc...");
         assert_eq!(printable("abc", 3), "abc");
         assert_eq!(sanitize("x\ty"), "xy");
+        assert_eq!(sanitize("a\u{202e}b\u{2066}c"), "abc", "bidi overrides");
     }
 
     #[test]

@@ -193,7 +193,7 @@ settings! {
     /// Portal base URL, e.g. https://yourportal.onlyoffice.com
     portal: String, rule rules::portal, expect "a portal URL like `https://yourportal.onlyoffice.com`",
         schema shape::text(),
-        arg(long, env = "DOCSPACE_URL", value_name = "URL");
+        arg(long, env = "DOCSPACE_URL", value_name = "URL", hide_env_values = true);
     /// Tasks in flight at once [default: 8]. DocSpace allows 15 concurrent writes per user.
     concurrency: usize = 8, rule rules::concurrency, expect "a number of tasks like `8`",
         schema shape::int(rules::CONCURRENCY),
@@ -251,8 +251,9 @@ settings! {
     progress: ProgressMode = ProgressMode::Auto, rule rules::progress, expect "`auto`, `always` or `never`",
         schema shape::words(&["auto", "always", "never"], false),
         arg(long, value_name = "WHEN");
-    /// Only errors, credential warnings, the resume command (`work is left; resume with:
-    /// docspace-batch run --resume DIR`) and the one-line final summary.
+    /// Only errors, credential warnings, the one-line summary (stdout), the report directory
+    /// (`reports: DIR`) and, when work is left, the resume command (`work is left; resume with:
+    /// docspace-batch run ... --resume DIR`).
     quiet: bool = false, rule rules::flag, expect "`true` or `false`",
         schema shape::flag(),
         arg(long, short, num_args = 0, default_missing_value = "true");

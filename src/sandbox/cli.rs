@@ -9,6 +9,7 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 
 use super::{Sandbox, SandboxOptions, CALLER_EMAIL, PASSWORD, TFA_EMAIL};
+use crate::text::shown;
 use crate::units::parse_duration;
 
 /// Named limiter presets for `--limits`.
@@ -21,10 +22,12 @@ pub enum LimitsPreset {
 /// `docspace-batch sandbox` options.
 #[derive(Debug, Args, Clone)]
 pub struct SandboxArgs {
-    /// Address to listen on (`127.0.0.1:0` picks a free port).
+    /// Address to listen on, loopback only: `127.0.0.1:PORT`, `[::1]:PORT` or `localhost:PORT`
+    /// (port 0 picks a free one).
     #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
     pub listen: String,
     /// API key clients must send as `Authorization: Bearer KEY` [default: random, printed].
+    /// Needs --server-version 3.1 or later (the first with API keys).
     #[arg(long, value_name = "KEY")]
     pub api_key: Option<String>,
     /// Extra bulk files 100000.. in room 6000 "Bulk".
@@ -32,18 +35,18 @@ pub struct SandboxArgs {
     pub files: u32,
     /// Wait before handling each request, e.g. `150ms`; a client that disconnects meanwhile
     /// cancels it.
-    #[arg(long, value_name = "DUR")]
-    pub latency: Option<String>,
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    pub latency: Option<Duration>,
     /// Apply each request at once, then wait DUR before answering, e.g. `150ms`; the change
     /// stays even if the client goes away meanwhile.
-    #[arg(long, value_name = "DUR")]
-    pub answer_delay: Option<String>,
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    pub answer_delay: Option<Duration>,
     /// Share of requests (0..1) answered with 500/502/503 or a dropped connection.
     #[arg(long, value_name = "RATE", default_value_t = 0.0)]
     pub faults: f64,
-    /// Seed for the fault choice (same seed, same faults).
-    #[arg(long, value_name = "N", default_value_t = 1)]
-    pub seed: u64,
+    /// With --faults: seed for the fault choice (same seed, same faults) [default: 1].
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
     /// Sliding-window limit per user, e.g. `1500/min`; 429 without Retry-After.
     #[arg(long, value_name = "R")]
     pub limit_rate: Option<String>,
@@ -65,18 +68,23 @@ pub struct SandboxArgs {
     #[arg(long, value_name = "V", default_value = "3.7.2", value_parser = parse_version)]
     pub server_version: [u32; 3],
     /// The API key expires this long after start, e.g. `3d` (keys/@self `expiresAt`)
-    /// [default: never].
+    /// [default: never]. Needs --server-version 3.1 or later.
     #[arg(long, value_name = "DUR", value_parser = parse_duration)]
     pub key_expires_in: Option<Duration>,
     /// The API key's permissions, comma-separated: `files:read`, `files:write`, `*`, …
-    #[arg(long, value_name = "LIST", default_value = "*", value_delimiter = ',')]
-    pub key_permissions: Vec<String>,
+    /// [default: *]. Needs --server-version 3.1 or later.
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    pub key_permissions: Option<Vec<String>>,
 }
 
 /// Parses `3`, `3.0`, `3.7.2` (missing parts are 0).
 fn parse_version(raw: &str) -> Result<[u32; 3], String> {
-    let err =
-        || format!("invalid version `{raw}`: use MAJOR[.MINOR[.PATCH]], e.g. `3.0` or `3.7.2`");
+    let err = || {
+        format!(
+            "invalid version `{}`: use MAJOR[.MINOR[.PATCH]], e.g. `3.0` or `3.7.2`",
+            shown(raw)
+        )
+    };
     let parts: Vec<u32> = raw
         .trim()
         .split('.')
@@ -89,9 +97,42 @@ fn parse_version(raw: &str) -> Result<[u32; 3], String> {
     Ok([at(0), at(1), at(2)])
 }
 
+/// Parses `--listen`: a socket address on loopback, or `localhost:PORT` (as 127.0.0.1, the
+/// address a client that resolves `localhost` tries first; no resolver is asked).
+fn parse_listen(raw: &str) -> Result<std::net::SocketAddr, String> {
+    let t = raw.trim();
+    let addr = match t.get(..10) {
+        Some(host) if host.eq_ignore_ascii_case("localhost:") => t[10..]
+            .parse::<u16>()
+            .ok()
+            .map(|port| std::net::SocketAddr::from(([127, 0, 0, 1], port))),
+        _ => t.parse().ok(),
+    };
+    let addr = addr.ok_or_else(|| {
+        format!(
+            "invalid --listen `{}`: use 127.0.0.1:PORT, e.g. `127.0.0.1:8080` (`[::1]:PORT` and `localhost:PORT` work too)",
+            shown(raw)
+        )
+    })?;
+    // A rehearsal portal on loopback only; it is not meant to be reachable from other machines
+    // (it prints its key and accepts anything shaped like a job).
+    if !addr.ip().is_loopback() {
+        return Err(format!(
+            "invalid --listen `{}`: the sandbox serves on loopback only (127.0.0.1, [::1] or localhost)",
+            shown(raw)
+        ));
+    }
+    Ok(addr)
+}
+
 /// Parses `N/unit` into a count and window: `1500/min`, `10/s`, `100/h`, `5/30s`.
 fn parse_window(raw: &str) -> Result<(u32, Duration), String> {
-    let err = || format!("invalid rate `{raw}`: use forms like `1500/min`, `20/s` or `100/h`");
+    let err = || {
+        format!(
+            "invalid rate `{}`: use forms like `1500/min`, `20/s` or `100/h`",
+            shown(raw)
+        )
+    };
     let (n, unit) = raw.trim().split_once('/').ok_or_else(err)?;
     let n: u32 = n.trim().parse().map_err(|_| err())?;
     if n == 0 {
@@ -113,24 +154,35 @@ fn parse_window(raw: &str) -> Result<(u32, Duration), String> {
 impl SandboxArgs {
     /// Validates the flags into options.
     pub fn to_options(&self) -> anyhow::Result<SandboxOptions> {
-        let listen: std::net::SocketAddr = self
-            .listen
-            .parse()
-            .with_context(|| format!("invalid --listen `{}`: use HOST:PORT", self.listen))?;
-        // A rehearsal portal on loopback only; it is not meant to be reachable from
-        // other machines (it prints its key and accepts anything shaped like a job).
-        if !listen.ip().is_loopback() {
-            anyhow::bail!(
-                "invalid --listen `{}`: the sandbox serves on loopback only (127.0.0.1 or [::1])",
-                self.listen
-            );
+        let listen = parse_listen(&self.listen).map_err(anyhow::Error::msg)?;
+        // Options that would be accepted and then silently do nothing are refused, so that a
+        // rehearsal plays what the operator thinks it plays.
+        if self.server_version < [3, 1, 0] {
+            let [a, b, c] = self.server_version;
+            for (given, flag) in [
+                (self.api_key.is_some(), "--api-key"),
+                (self.key_expires_in.is_some(), "--key-expires-in"),
+                (self.key_permissions.is_some(), "--key-permissions"),
+            ] {
+                if given {
+                    anyhow::bail!(
+                        "{flag} has no effect with --server-version {a}.{b}.{c}: API keys exist from DocSpace 3.1; sign in with a password or a session token instead, or leave out --server-version"
+                    );
+                }
+            }
         }
-        let duration = |flag: &str, raw: &Option<String>| match raw {
-            Some(raw) => parse_duration(raw).map_err(|e| anyhow::anyhow!("{flag}: {e}")),
-            None => Ok(Duration::ZERO),
-        };
-        let latency = duration("--latency", &self.latency)?;
-        let answer_delay = duration("--answer-delay", &self.answer_delay)?;
+        if self.seed.is_some() && self.faults == 0.0 {
+            anyhow::bail!("--seed chooses which requests fail; it needs --faults, e.g. `--faults 0.1 --seed 5`");
+        }
+        if let Some(key) = &self.api_key {
+            // Sent in an HTTP header and printed in the banner.
+            if key.is_empty() || !key.chars().all(|c| c.is_ascii_graphic()) {
+                anyhow::bail!(
+                    "invalid --api-key `{}`: use printable ASCII without spaces (clients send it in an HTTP header)",
+                    shown(key)
+                );
+            }
+        }
         if !(0.0..=1.0).contains(&self.faults) {
             anyhow::bail!("invalid --faults {}: use a share from 0 to 1", self.faults);
         }
@@ -151,10 +203,10 @@ impl SandboxArgs {
             listen,
             api_key: self.api_key.clone(),
             files: self.files,
-            latency,
-            answer_delay,
+            latency: self.latency.unwrap_or_default(),
+            answer_delay: self.answer_delay.unwrap_or_default(),
             faults: self.faults,
-            seed: self.seed,
+            seed: self.seed.unwrap_or(1),
             limit_rate,
             limit_writes: self.limit_writes.or(writes),
             limit_reads: self.limit_reads.or(reads),
@@ -164,6 +216,8 @@ impl SandboxArgs {
             key_expires_in: self.key_expires_in,
             key_permissions: self
                 .key_permissions
+                .clone()
+                .unwrap_or_else(|| vec!["*".into()])
                 .iter()
                 .map(|p| p.trim().to_string())
                 .filter(|p| !p.is_empty())
@@ -181,9 +235,10 @@ pub async fn run_cli(args: SandboxArgs) -> anyhow::Result<()> {
     // summary and exit 0, not a process killed by the default action.
     crate::signals::take_over();
     let opts = args.to_options()?;
+    let listen = opts.listen;
     let sandbox = Sandbox::start(opts)
         .await
-        .with_context(|| format!("cannot listen on {}", args.listen))?;
+        .with_context(|| format!("cannot listen on {listen}"))?;
     let mut out = std::io::stdout().lock();
     // A closed stdout (e.g. `| head -1`) must not stop the server.
     let _ = writeln!(out, "DocSpace sandbox listening on {}", sandbox.url());
@@ -291,16 +346,60 @@ mod tests {
         );
         let o = options(&[
             "--server-version",
-            "3.0",
+            "3.1",
             "--key-expires-in",
             "3d",
             "--key-permissions",
             "files:read, rooms:read",
         ])
         .unwrap();
-        assert_eq!(o.server_version, [3, 0, 0]);
+        assert_eq!(o.server_version, [3, 1, 0]);
         assert_eq!(o.key_expires_in, Some(Duration::from_secs(3 * 86_400)));
         assert_eq!(o.key_permissions, vec!["files:read", "rooms:read"]);
+    }
+
+    #[test]
+    fn options_that_would_do_nothing_are_refused() {
+        // DocSpace before 3.1 has no API keys: the banner says "API key: none", so a key, its
+        // expiry or its permissions would be silently ignored.
+        for flags in [
+            &["--api-key", "sk-x"][..],
+            &["--key-expires-in", "3d"],
+            &["--key-permissions", "files:read"],
+        ] {
+            let argv = [&["--server-version", "3.0"][..], flags].concat();
+            let e = options(&argv).unwrap_err().to_string();
+            assert!(e.contains(flags[0]) && e.contains("3.1"), "{flags:?}: {e}");
+        }
+        assert!(options(&["--server-version", "3.0"]).is_ok());
+        // A seed chooses faults; without --faults there are none to choose.
+        let e = options(&["--seed", "5"]).unwrap_err().to_string();
+        assert!(e.contains("--seed") && e.contains("--faults"), "{e}");
+        let o = options(&["--seed", "5", "--faults", "0.1"]).unwrap();
+        assert_eq!((o.seed, o.faults), (5, 0.1));
+        assert_eq!(options(&[]).unwrap().seed, 1, "the default seed");
+        // The key travels in an HTTP header.
+        let e = options(&["--api-key", "sk\u{1b}[31m"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("<U+001B>"), "{e}");
+        assert!(!e.contains('\u{1b}'), "{e}");
+    }
+
+    #[test]
+    fn listen_takes_localhost_as_loopback() {
+        let o = options(&["--listen", "localhost:8080"]).unwrap();
+        assert_eq!(o.listen, "127.0.0.1:8080".parse().unwrap());
+        let o = options(&["--listen", "LOCALHOST:0"]).unwrap();
+        assert_eq!(o.listen, "127.0.0.1:0".parse().unwrap());
+        let e = options(&["--listen", "example.com:80"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("127.0.0.1:8080"), "suggests the form: {e}");
+        let e = options(&["--listen", "\u{1b}]0;x"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("<U+001B>") && !e.contains('\u{1b}'), "{e}");
     }
 
     #[test]

@@ -10,6 +10,28 @@ use clap::{Args, Parser, Subcommand};
 use crate::config::settings::SettingsArgs;
 use crate::job::Action;
 
+/// clap's message for a value a rule refused, with the value as [`crate::text::shown`] writes
+/// it: clap quotes it as typed, so a zero-width space or a terminal escape in `--rate` would
+/// reach the terminal raw (our rule's own text already escapes it). `None` for other errors.
+pub fn value_error(e: &clap::Error) -> Option<String> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if e.kind() != ErrorKind::ValueValidation {
+        return None;
+    }
+    let text = |k| match e.get(k) {
+        Some(ContextValue::String(s)) => Some(s.clone()),
+        _ => None,
+    };
+    let arg = text(ContextKind::InvalidArg)?;
+    let value = text(ContextKind::InvalidValue)?;
+    let why = std::error::Error::source(e).map(|s| format!(": {s}"));
+    Some(format!(
+        "error: invalid value '{}' for '{arg}'{}\n\nFor more information, try '--help'.",
+        crate::text::shown(&value),
+        why.unwrap_or_default()
+    ))
+}
+
 /// `--version`: what was built, for a bug report or an audit of what ran (`-V` is the first
 /// line only).
 pub const LONG_VERSION: &str = concat!(

@@ -30,7 +30,12 @@ fn main() -> ExitCode {
     let cli = match Cli::try_parse_from(&args) {
         Ok(c) => c,
         Err(e) => {
-            let _ = e.print();
+            match docspace_batch::cli::value_error(&e) {
+                Some(text) => eprintln!("{text}"),
+                None => {
+                    let _ = e.print();
+                }
+            }
             // --help and --version are not errors; every usage error is exit 2.
             return ExitCode::from(if e.use_stderr() {
                 Exit::Usage.code()

@@ -412,11 +412,22 @@ pub mod rules {
             .filter(|n| range.contains(n))
             .and_then(|n| T::try_from(n).ok())
             .ok_or_else(|| {
-                format!(
-                    "`{key}` must be a whole number from {min} to {max}, not `{}`",
-                    shown(s)
+                hinted(
+                    s,
+                    format!(
+                        "`{key}` must be a whole number from {min} to {max}, not `{}`",
+                        shown(s)
+                    ),
                 )
             })
+    }
+
+    /// `msg` plus the hint for a pasted invisible character in the typed value `s`, if any.
+    fn hinted(s: &str, msg: String) -> String {
+        match crate::text::paste_hint(s) {
+            Some(h) => format!("{msg}; {h}"),
+            None => msg,
+        }
     }
 
     /// Trimmed text for `key` that is not empty and has no control characters.
@@ -471,7 +482,10 @@ pub mod rules {
         match s.trim().to_ascii_lowercase().as_str() {
             "true" => Ok(true),
             "false" => Ok(false),
-            _ => Err(format!("expected `true` or `false`, not `{}`", shown(s))),
+            _ => Err(hinted(
+                s,
+                format!("expected `true` or `false`, not `{}`", shown(s)),
+            )),
         }
     }
     /// auto | always | never.
@@ -480,9 +494,12 @@ pub mod rules {
             "auto" => Ok(ProgressMode::Auto),
             "always" => Ok(ProgressMode::Always),
             "never" => Ok(ProgressMode::Never),
-            _ => Err(format!(
-                "`progress` must be one of auto, always, never, not `{}`",
-                shown(s)
+            _ => Err(hinted(
+                s,
+                format!(
+                    "`progress` must be one of auto, always, never, not `{}`",
+                    shown(s)
+                ),
             )),
         }
     }
@@ -491,9 +508,9 @@ pub mod rules {
         match s.trim().to_ascii_lowercase().as_str() {
             "text" => Ok(LogFormat::Text),
             "json" => Ok(LogFormat::Json),
-            _ => Err(format!(
-                "`log_format` must be one of text, json, not `{}`",
-                shown(s)
+            _ => Err(hinted(
+                s,
+                format!("`log_format` must be one of text, json, not `{}`", shown(s)),
             )),
         }
     }

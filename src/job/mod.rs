@@ -240,7 +240,10 @@ pub(crate) fn check_job_name(raw: &str) -> Result<&str, String> {
         return Err("the job name is empty".into());
     }
     if name.chars().any(char::is_control) {
-        return Err("the job name contains a control character".into());
+        return Err(format!(
+            "the job name `{}` contains a control character",
+            crate::text::escaped(name, crate::text::NAME)
+        ));
     }
     let n = name.chars().count();
     if n > MAX_JOB_NAME_CHARS {
@@ -267,9 +270,12 @@ pub(crate) fn check_run_name(raw: &str) -> Result<String, String> {
         ));
     }
     if name.starts_with('.') || !name.chars().all(ok_char) {
-        let shown = crate::text::printable(name, crate::text::NAME);
+        let shown = crate::text::escaped(name, crate::text::NAME);
+        let hint = crate::text::paste_hint(name)
+            .map(|h| format!("; {h}"))
+            .unwrap_or_default();
         return Err(format!(
-            "the run name `{shown}` is used in a directory name: use only letters, digits, `.`, `_` and `-`, not starting with `.`"
+            "the run name `{shown}` is used in a directory name: use only letters, digits, `.`, `_` and `-`, not starting with `.`{hint}"
         ));
     }
     Ok(name.to_string())

@@ -127,8 +127,9 @@ pub fn load_ids(path: &Path, hasher: &mut sha2::Sha256) -> Result<IdList, JobErr
                 Some(layout.header_line),
                 None,
                 format!(
-                    "a `files_from` list holds file IDs only, but this file has a `{}` column; \
+                    "a `files_from` list holds file IDs only, but this file has {} `{}` column; \
                      remove the column, or run this CSV as a job file of its own",
+                    if col == Col::Action { "an" } else { "a" },
                     col.name()
                 ),
             )

@@ -110,10 +110,10 @@ impl<'a> RowBuilder<'a> {
         let folder = l.folder.map(|i| field(rec, i));
         match (file, folder) {
             (Some(f), None) => Ok(Target::File(parse_id(self.path, line, f)?)),
-            (None, Some(d)) => Ok(Target::Folder(parse_id(self.path, line, d)?)),
+            (None, Some(d)) => Ok(Target::Folder(parse_folder_id(self.path, line, d)?)),
             (Some(f), Some(d)) => match (f.trim().is_empty(), d.trim().is_empty()) {
                 (false, true) => Ok(Target::File(parse_id(self.path, line, f)?)),
-                (true, false) => Ok(Target::Folder(parse_id(self.path, line, d)?)),
+                (true, false) => Ok(Target::Folder(parse_folder_id(self.path, line, d)?)),
                 (false, false) => Err(self.err(
                     line,
                     "this row has both a file_id and a folder_id; put them on separate rows",
@@ -178,6 +178,12 @@ fn action_index(a: Action) -> usize {
 pub(super) fn parse_id(path: &Path, line: usize, cell: &str) -> Result<FileId, JobError> {
     FileId::parse(cell)
         .map_err(|e| JobError::new(path, Some(line), None, format!("invalid file ID: {e}")))
+}
+
+/// A `folder_id` cell as a folder ID, or an error at `line`.
+fn parse_folder_id(path: &Path, line: usize, cell: &str) -> Result<FileId, JobError> {
+    FileId::parse(cell)
+        .map_err(|e| JobError::new(path, Some(line), None, format!("invalid folder ID: {e}")))
 }
 
 /// An item of a plain ID list: like [`parse_id`], but an action name there is most likely a

@@ -132,16 +132,31 @@ pub fn load_file(path: &Path, opts: &LoadOptions) -> Result<JobFile, JobErrors> 
 fn unsupported_type(ext: &str) -> String {
     const FORMATS: &str = "use .yaml/.yml for YAML or .csv/.tsv/.txt for CSV";
     match ext {
-        "xlsx" | "xlsm" | "xlsb" | "xls" | "ods" | "fods" | "numbers" => format!(
-            "unsupported job file type `.{ext}`: a spreadsheet cannot be read directly; save it \
-             as CSV (UTF-8) from your spreadsheet program (File > Save As or Export, format \
-             \"CSV UTF-8\") and pass the .csv file"
-        ),
+        "xlsx" | "xlsm" | "xlsb" | "xls" | "ods" | "fods" | "numbers" => {
+            format!("unsupported job file type `.{ext}`: {SAVE_AS_CSV}")
+        }
         "" => format!("unsupported job file type (no extension); {FORMATS}, or `-` for stdin"),
         _ => format!(
             "unsupported job file type `.{}`; {FORMATS}, or `-` for stdin",
             crate::text::shown(ext)
         ),
+    }
+}
+
+/// How to turn a spreadsheet into a job file.
+const SAVE_AS_CSV: &str = "a spreadsheet cannot be read directly; save it as CSV (UTF-8) from \
+     your spreadsheet program (File > Save As or Export, format \"CSV UTF-8\") and pass the .csv file";
+
+/// The kind of spreadsheet `bytes` start like, by its magic number: a zip container (xlsx,
+/// ods, numbers) or an OLE compound file (xls). Such a file renamed to `.csv` or piped to `-`
+/// would otherwise be called binary, with advice (save it as UTF-8 text) that does not say how.
+fn spreadsheet_kind(bytes: &[u8]) -> Option<&'static str> {
+    if bytes.starts_with(b"PK\x03\x04") {
+        Some("a zip file such as an .xlsx or .ods spreadsheet")
+    } else if bytes.starts_with(&[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1]) {
+        Some("an .xls spreadsheet")
+    } else {
+        None
     }
 }
 
@@ -202,6 +217,14 @@ pub(crate) fn check_text<'a>(
     bytes: &'a [u8],
     kind: &str,
 ) -> Result<&'a str, JobError> {
+    if let Some(sheet) = spreadsheet_kind(bytes) {
+        return Err(JobError::new(
+            path,
+            None,
+            None,
+            format!("this is {sheet}, not a text {kind} file: {SAVE_AS_CSV}"),
+        ));
+    }
     if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
         return Err(JobError::new(
             path,

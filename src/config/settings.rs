@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 
+use crate::job::yaml::recover::{fail, recover, Recover};
 use crate::job::Action;
 use crate::text::shown;
 use crate::units::{parse_duration, parse_rate, parse_shard, Rate, Shard};
@@ -48,6 +49,19 @@ pub enum LogFormat {
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct SettingsError(pub String);
+
+/// The rule a YAML `settings:` key is read with: the setting's own, except for `portal`,
+/// which a job file also gets checked as a URL (with its line and column, and a fix worded for
+/// the file); on the command line that check runs when the portal is resolved, where its
+/// source (flag or DOCSPACE_URL) is known.
+macro_rules! yaml_rule {
+    (portal, $rule:path) => {
+        rules::portal_in_job_file
+    };
+    ($field:ident, $rule:path) => {
+        $rule
+    };
+}
 
 /// Picks the resolved field type: the value type when the setting has a default, else an
 /// `Option` of it.
@@ -178,10 +192,14 @@ macro_rules! settings {
                             if self.$field.is_some() {
                                 return Err(de::Error::duplicate_field(stringify!($field)));
                             }
-                            self.$field = Some(map.next_value_seed(Scalar { expect: $expect, rule: $rule })?);
+                            // A bad value is recorded and the rest is still read (see
+                            // `job::yaml::recover`), so it joins the job file's other errors.
+                            let rule = yaml_rule!($field, $rule);
+                            self.$field = recover(map.next_value_seed(Scalar { expect: $expect, rule }))?;
                             Ok(())
                         }
                     )*
+                    // `SettingKey` let only known keys through.
                     other => Err(de::Error::unknown_field(other, Self::KEYS)),
                 }
             }
@@ -296,9 +314,14 @@ impl<'de> serde::Deserialize<'de> for PartialSettings {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<PartialSettings, A::Error> {
                 let mut out = PartialSettings::default();
-                while let Some(key) = map.next_key::<String>()? {
-                    // The flags are spelled with `-`; both spellings work in YAML.
-                    out.read_yaml(&key.replace('-', "_"), &mut map)?;
+                while let Some(Recover(key)) = map.next_key::<Recover<SettingKey>>()? {
+                    match key {
+                        Some(SettingKey(key)) => out.read_yaml(key, &mut map)?,
+                        // Recorded as an unknown key; its value is skipped.
+                        None => {
+                            map.next_value::<de::IgnoredAny>()?;
+                        }
+                    }
                 }
                 Ok(out)
             }
@@ -307,6 +330,30 @@ impl<'de> serde::Deserialize<'de> for PartialSettings {
             }
         }
         d.deserialize_map(V)
+    }
+}
+
+/// A known `settings:` key, normalised to `_` (the flags are spelled with `-`; both spellings
+/// work in YAML). An unknown key fails as a scalar, so the parse records it and goes on.
+struct SettingKey(&'static str);
+
+impl<'de> serde::Deserialize<'de> for SettingKey {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = SettingKey;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a setting name")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<SettingKey, E> {
+                let key = v.replace('-', "_");
+                match PartialSettings::KEYS.iter().find(|k| **k == key) {
+                    Some(k) => Ok(SettingKey(k)),
+                    None => Err(fail(E::unknown_field(v, PartialSettings::KEYS))),
+                }
+            }
+        }
+        d.deserialize_str(V)
     }
 }
 
@@ -359,7 +406,8 @@ impl<'de, T> Visitor<'de> for Scalar<T> {
         f.write_str(self.expect)
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<T, E> {
-        (self.rule)(v).map_err(E::custom)
+        // Marked as a scalar failure: the YAML parse can record it and go on.
+        (self.rule)(v).map_err(fail)
     }
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<T, E> {
         self.visit_str(&v.to_string())
@@ -380,7 +428,7 @@ impl<'de, T> Visitor<'de> for Scalar<T> {
         self.visit_str(if v { "true" } else { "false" })
     }
     fn visit_unit<E: de::Error>(self) -> Result<T, E> {
-        Err(E::custom(format!(
+        Err(fail(format!(
             "no value given; write {} or remove the key",
             self.expect
         )))
@@ -444,6 +492,14 @@ pub mod rules {
     /// Checked for form here; [`crate::config::portal_url`] checks it as a URL.
     pub fn portal(s: &str) -> Result<String, String> {
         non_empty(s, "portal")
+    }
+    /// `portal` in a job file: also checked as a URL at load time, so `validate` finds a path
+    /// or a missing scheme with its line. Whether plain http is allowed is left to the run
+    /// (`--allow-http` on the command line counts).
+    pub fn portal_in_job_file(s: &str) -> Result<String, String> {
+        let t = non_empty(s, "portal")?;
+        crate::config::check_portal(&t, crate::config::PortalSource::JobFile).map_err(|e| e.0)?;
+        Ok(t)
     }
     /// [`CONCURRENCY`].
     pub fn concurrency(s: &str) -> Result<usize, String> {

@@ -225,6 +225,18 @@ pub(crate) fn check_text<'a>(
             format!("this is {sheet}, not a text {kind} file: {SAVE_AS_CSV}"),
         ));
     }
+    if bytes.len() >= 12 && bytes[..12].eq_ignore_ascii_case(br"\xef\xbb\xbf") {
+        // What `printf '\xef\xbb\xbf...'` writes in a shell whose printf has no `\x` (dash,
+        // the usual /bin/sh): twelve characters of text, not a byte-order mark.
+        return Err(JobError::new(
+            path,
+            Some(1),
+            None,
+            "the job starts with the text `\\xef\\xbb\\xbf` (12 characters), not a byte-order \
+             mark: this printf wrote the `\\x` escapes as they are (the printf of dash and \
+             other /bin/sh does); drop them (a job needs no byte-order mark) or use bash's printf",
+        ));
+    }
     if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
         return Err(JobError::new(
             path,

@@ -329,13 +329,16 @@ async fn a_byte_order_mark_on_stdin_is_skipped_like_in_a_file() {
             o.stdout()
         );
     }
-    // A second mark (two tools each added one) is shown escaped and named.
+    // A mark inside (two exports joined with cat) is shown escaped and named.
     refused_everywhere(
         &w,
         &sb,
         &["-"],
-        Some(b"\xef\xbb\xbf\xef\xbb\xbffile_id,action\n101,info\n"),
-        &["(found `<U+FEFF>file_id`", "a byte-order mark"],
+        Some(b"\xef\xbb\xbffile_id,action\n101,info\n\xef\xbb\xbffile_id,action\n"),
+        &[
+            "<stdin>:3: invalid file ID: `<U+FEFF>file_id`",
+            "a byte-order mark",
+        ],
     );
     // `\xef\xbb\xbf` typed as text (the printf of dash and other sh keeps `\x` escapes as
     // they are) is named as such.
@@ -562,7 +565,7 @@ async fn counts_of_one_are_singular_and_folder_ids_are_called_folder_ids() {
         None,
         &[
             "f.csv:2: invalid folder ID: `abc`",
-            "f.yaml:2:16: job 1, `folders` item 1: invalid folder ID: `abc`",
+            "f.yaml:2:15: job 1, `folders` item 1: invalid folder ID: `abc`",
         ],
     );
     w.file(

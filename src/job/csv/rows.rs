@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use super::table::{field, id_tokens, Layout};
+use super::table::{field, list_tokens, Layout};
 use crate::job::{
     check_job_name, stem_name, too_many_entries, Action, Entry, FileId, JobError, JobErrors,
     OnFailure, Target, MAX_ENTRIES_PER_FILE,
@@ -63,16 +63,13 @@ impl<'a> RowBuilder<'a> {
             // Checked before the rows are read; nothing to add without an action.
             return;
         };
-        for cell in rec.iter() {
-            let cell = std::str::from_utf8(cell).unwrap_or("");
-            for token in id_tokens(cell) {
-                match list_id(self.path, line, token) {
-                    Ok(id) => {
-                        let job = self.default_job.clone();
-                        self.add(line, Target::File(id), action, job, errs);
-                    }
-                    Err(e) => errs.push(e),
+        for token in list_tokens(rec) {
+            match list_id(self.path, line, token, false) {
+                Ok(id) => {
+                    let job = self.default_job.clone();
+                    self.add(line, Target::File(id), action, job, errs);
                 }
+                Err(e) => errs.push(e),
             }
         }
     }
@@ -187,18 +184,30 @@ fn parse_folder_id(path: &Path, line: usize, cell: &str) -> Result<FileId, JobEr
 }
 
 /// An item of a plain ID list: like [`parse_id`], but an action name there is most likely a
-/// CSV without its header, which is said.
-pub(super) fn list_id(path: &Path, line: usize, token: &str) -> Result<FileId, JobError> {
+/// CSV without its header (in a job file) or an action that belongs in the YAML job (in a
+/// `files_from` list), which is said.
+pub(super) fn list_id(
+    path: &Path,
+    line: usize,
+    token: &str,
+    files_from: bool,
+) -> Result<FileId, JobError> {
     parse_id(path, line, token).map_err(|e| match Action::parse(token) {
-        Ok(a) => JobError::new(
-            path,
-            Some(line),
-            None,
-            format!(
-                "`{a}` is an action, not a file ID: this file is read as a plain list of IDs; \
-                 to give rows their own action, start it with the header `file_id,action`"
-            ),
-        ),
+        Ok(a) => {
+            let fix = if files_from {
+                "a `files_from` list holds file IDs only; the job's `actions:` apply to every \
+                 ID in it"
+            } else {
+                "this file is read as a plain list of IDs; to give rows their own action, \
+                 start it with the header `file_id,action`"
+            };
+            JobError::new(
+                path,
+                Some(line),
+                None,
+                format!("`{a}` is an action, not a file ID: {fix}"),
+            )
+        }
         Err(_) => e,
     })
 }

@@ -273,8 +273,10 @@ fn read_value<'de, A: MapAccess<'de>>(
     Ok(())
 }
 
+/// A bad run name is recorded and the rest of the file is still read.
 fn de_run_name<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    scalar(d, "a run name like `q4-audit`", check_run_name)
+    let name = scalar(d, "a run name like `q4-audit`", check_run_name);
+    super::recover::recover(name).map(Option::flatten)
 }
 fn de_job_name<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     scalar(d, "a job name like `finance`", |s| {

@@ -44,6 +44,11 @@ pub fn count(n: u64, noun: &str) -> String {
     }
 }
 
+/// `1 retry`, `2 retries`: a count with its noun where the plural is not just `s`.
+pub fn count_as(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// `s` without control characters, whole: portal text shown in full (titles, names).
 pub fn sanitize(s: &str) -> String {
     s.chars().filter(|&c| !drives_terminal(c)).collect()

@@ -32,23 +32,43 @@ impl fmt::Display for Rate {
     }
 }
 
+/// A value the user typed, for a message about it: invisible and control characters escaped
+/// (`20<U+200B>/s`), as IDs are, so the reason a value that looks right is refused shows.
+fn typed(raw: &str) -> String {
+    crate::text::shown(raw)
+}
+
+/// `msg`, followed by the hint for a pasted invisible character in `raw` when there is one.
+fn with_hint(raw: &str, msg: String) -> String {
+    match crate::text::paste_hint(raw) {
+        Some(h) => format!("{msg}; {h}"),
+        None => msg,
+    }
+}
+
 /// Parses `20/s`, `1500/min`, `100/h`, `unlimited`.
 pub fn parse_rate(raw: &str) -> Result<Rate, String> {
+    parse_rate_text(raw).map_err(|m| with_hint(raw, m))
+}
+
+fn parse_rate_text(raw: &str) -> Result<Rate, String> {
+    let shown = typed(raw);
     let s = raw.trim().to_ascii_lowercase();
     if s == "unlimited" || s == "none" || s == "off" {
         return Ok(Rate::Unlimited);
     }
     let (n, unit) = s.split_once('/').ok_or_else(|| {
-        format!("invalid rate `{raw}`: use forms like `20/s`, `1500/min`, `100/h` or `unlimited`")
+        format!("invalid rate `{shown}`: use forms like `20/s`, `1500/min`, `100/h` or `unlimited`")
     })?;
     let n: f64 = n.trim().parse().map_err(|_| {
         format!(
-            "invalid rate `{raw}`: `{n}` is not a number (forms: `20/s`, `1500/min`, `unlimited`)"
+            "invalid rate `{shown}`: `{}` is not a number (forms: `20/s`, `1500/min`, `unlimited`)",
+            typed(n)
         )
     })?;
     if !(n.is_finite() && n > 0.0) {
         return Err(format!(
-            "invalid rate `{raw}`: the count must be greater than 0 (or use `unlimited`)"
+            "invalid rate `{shown}`: the count must be greater than 0 (or use `unlimited`)"
         ));
     }
     let secs = match unit.trim() {
@@ -57,14 +77,15 @@ pub fn parse_rate(raw: &str) -> Result<Rate, String> {
         "h" | "hour" => 3600.0,
         other => {
             return Err(format!(
-                "invalid rate `{raw}`: unknown unit `{other}` (use `/s`, `/min` or `/h`)"
+                "invalid rate `{shown}`: unknown unit `{}` (use `/s`, `/min` or `/h`)",
+                typed(other)
             ))
         }
     };
     let per_sec = n / secs;
     if per_sec > 1_000_000.0 {
         return Err(format!(
-            "invalid rate `{raw}`: above 1000000/s; use `unlimited`"
+            "invalid rate `{shown}`: above 1000000/s; use `unlimited`"
         ));
     }
     Ok(Rate::PerSecond(per_sec))
@@ -73,7 +94,15 @@ pub fn parse_rate(raw: &str) -> Result<Rate, String> {
 /// Parses `500ms`, `30s`, `2m`, `1h`, `1m30s`; a bare number means seconds.
 pub fn parse_duration(raw: &str) -> Result<Duration, String> {
     let s = raw.trim().to_ascii_lowercase();
-    let err = || format!("invalid duration `{raw}`: use forms like `500ms`, `30s`, `2m` or `1h`");
+    let err = || {
+        with_hint(
+            raw,
+            format!(
+                "invalid duration `{}`: use forms like `500ms`, `30s`, `2m` or `1h`",
+                typed(raw)
+            ),
+        )
+    };
     if s.is_empty() {
         return Err(err());
     }
@@ -125,7 +154,15 @@ pub struct Shard {
 
 /// Parses `K/N` with 1 <= K <= N.
 pub fn parse_shard(raw: &str) -> Result<Shard, String> {
-    let err = || format!("invalid shard `{raw}`: use `K/N` with 1 <= K <= N, e.g. `2/4`");
+    let err = || {
+        with_hint(
+            raw,
+            format!(
+                "invalid shard `{}`: use `K/N` with 1 <= K <= N, e.g. `2/4`",
+                typed(raw)
+            ),
+        )
+    };
     let (k, n) = raw.trim().split_once('/').ok_or_else(err)?;
     let k: u32 = k.trim().parse().map_err(|_| err())?;
     let n: u32 = n.trim().parse().map_err(|_| err())?;

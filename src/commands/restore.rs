@@ -64,9 +64,9 @@ async fn restore_inner(a: RestoreArgs, argv: Vec<String>, ui: &Ui) -> Result<Exi
     }
     if a.dry_run {
         let mut out = format!(
-            "Restore plan for {} (dry run, nothing sent): unlock {} files\n",
+            "Restore plan for {} (dry run, nothing sent): unlock {}\n",
             shown.join(", "),
-            files.len()
+            crate::text::count(files.len() as u64, "file")
         );
         for f in &files {
             out.push_str(&format!("  {f}\n"));

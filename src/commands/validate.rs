@@ -55,16 +55,19 @@ fn describe(f: &JobFile) -> String {
     }
     let actions: Vec<String> = per_action.iter().map(|(a, n)| format!("{a} {n}")).collect();
     format!(
-        "{}: OK — {} tasks ({}){}\n",
+        "{}: OK — {} ({}){}\n",
         f.path.display(),
-        per_action.values().sum::<u64>(),
+        crate::text::count(per_action.values().sum::<u64>(), "task"),
         if actions.is_empty() {
             "no listed files".to_string()
         } else {
             actions.join(", ")
         },
         if folders > 0 {
-            format!(", plus {folders} folder targets whose files are listed at run time")
+            format!(
+                ", plus {} whose files are listed at run time",
+                crate::text::count(folders as u64, "folder target")
+            )
         } else {
             String::new()
         }

@@ -31,6 +31,63 @@ impl From<settings::SettingsError> for ConfigError {
     }
 }
 
+/// Where a portal URL was given, so that a message about it says where to fix it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PortalSource {
+    /// `--portal`.
+    Flag,
+    /// The DOCSPACE_URL environment variable.
+    Env,
+    /// A job file's `settings.portal`.
+    JobFile,
+}
+
+impl PortalSource {
+    /// Where `raw`, the portal URL in use, came from: `--portal` when it is on the command
+    /// line, DOCSPACE_URL when that holds it, else a job file (clap merges the flag and the
+    /// variable into one value, so the command line is looked at again).
+    fn of(raw: &str) -> PortalSource {
+        let flag = std::env::args_os().any(|a| {
+            let a = a.to_string_lossy();
+            a == "--portal" || a.starts_with("--portal=")
+        });
+        if flag {
+            PortalSource::Flag
+        } else if std::env::var_os("DOCSPACE_URL").is_some_and(|v| v == raw) {
+            PortalSource::Env
+        } else {
+            PortalSource::JobFile
+        }
+    }
+}
+
+/// [`portal_url`], with its advice (`use --portal https://host`) worded for `source`.
+pub fn portal_url_from(
+    raw: &str,
+    allow_http: bool,
+    source: PortalSource,
+) -> Result<url::Url, ConfigError> {
+    portal_url(raw, allow_http).map_err(|e| {
+        const FLAG: &str = "use --portal ";
+        let Some(at) = e.0.rfind(FLAG) else {
+            return e;
+        };
+        let suggested = &e.0[at + FLAG.len()..];
+        let fix = match source {
+            PortalSource::Flag => return e,
+            PortalSource::Env => format!("set DOCSPACE_URL={suggested}"),
+            PortalSource::JobFile => format!("write `portal: {suggested}`"),
+        };
+        ConfigError(format!("{}{fix}", &e.0[..at]))
+    })
+}
+
+/// Checks a portal URL's form (scheme, host, no path, query or user) where it is written,
+/// leaving the plain-http decision to the run, where `--allow-http` is known.
+pub fn check_portal(raw: &str, source: PortalSource) -> Result<(), ConfigError> {
+    portal_url_from(raw, true, source).map(|_| ())
+}
+
 /// How the command talks to people.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Output {
@@ -252,7 +309,7 @@ fn portal_target(
     let raw = s.portal.as_deref().ok_or_else(|| {
         Error::Usage("no portal: pass --portal https://yourportal.onlyoffice.com or set DOCSPACE_URL (or use --sandbox)".into())
     })?;
-    let url = portal_url(raw, s.allow_http)?;
+    let url = portal_url_from(raw, s.allow_http, PortalSource::of(raw))?;
     let (credential, w) = credential(a)?;
     warnings.extend(w);
     Ok(PortalTarget::Real { url, credential })

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 
+use crate::job::yaml::recover::{fail, recover, Recover};
 use crate::job::Action;
 use crate::text::shown;
 use crate::units::{parse_duration, parse_rate, parse_shard, Rate, Shard};
@@ -48,6 +49,19 @@ pub enum LogFormat {
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct SettingsError(pub String);
+
+/// The rule a YAML `settings:` key is read with: the setting's own, except for `portal`,
+/// which a job file also gets checked as a URL (with its line and column, and a fix worded for
+/// the file); on the command line that check runs when the portal is resolved, where its
+/// source (flag or DOCSPACE_URL) is known.
+macro_rules! yaml_rule {
+    (portal, $rule:path) => {
+        rules::portal_in_job_file
+    };
+    ($field:ident, $rule:path) => {
+        $rule
+    };
+}
 
 /// Picks the resolved field type: the value type when the setting has a default, else an
 /// `Option` of it.
@@ -178,10 +192,14 @@ macro_rules! settings {
                             if self.$field.is_some() {
                                 return Err(de::Error::duplicate_field(stringify!($field)));
                             }
-                            self.$field = Some(map.next_value_seed(Scalar { expect: $expect, rule: $rule })?);
+                            // A bad value is recorded and the rest is still read (see
+                            // `job::yaml::recover`), so it joins the job file's other errors.
+                            let rule = yaml_rule!($field, $rule);
+                            self.$field = recover(map.next_value_seed(Scalar { expect: $expect, rule }))?;
                             Ok(())
                         }
                     )*
+                    // `SettingKey` let only known keys through.
                     other => Err(de::Error::unknown_field(other, Self::KEYS)),
                 }
             }
@@ -192,7 +210,7 @@ macro_rules! settings {
 settings! {
     /// Portal base URL, e.g. https://yourportal.onlyoffice.com
     portal: String, rule rules::portal, expect "a portal URL like `https://yourportal.onlyoffice.com`",
-        schema shape::text(),
+        schema shape::portal(),
         arg(long, env = "DOCSPACE_URL", value_name = "URL", hide_env_values = true);
     /// Tasks in flight at once [default: 8]. DocSpace allows 15 concurrent writes per user.
     concurrency: usize = 8, rule rules::concurrency, expect "a number of tasks like `8`",
@@ -297,9 +315,14 @@ impl<'de> serde::Deserialize<'de> for PartialSettings {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<PartialSettings, A::Error> {
                 let mut out = PartialSettings::default();
-                while let Some(key) = map.next_key::<String>()? {
-                    // The flags are spelled with `-`; both spellings work in YAML.
-                    out.read_yaml(&key.replace('-', "_"), &mut map)?;
+                while let Some(Recover(key)) = map.next_key::<Recover<SettingKey>>()? {
+                    match key {
+                        Some(SettingKey(key)) => out.read_yaml(key, &mut map)?,
+                        // Recorded as an unknown key; its value is skipped.
+                        None => {
+                            map.next_value::<de::IgnoredAny>()?;
+                        }
+                    }
                 }
                 Ok(out)
             }
@@ -308,6 +331,30 @@ impl<'de> serde::Deserialize<'de> for PartialSettings {
             }
         }
         d.deserialize_map(V)
+    }
+}
+
+/// A known `settings:` key, normalised to `_` (the flags are spelled with `-`; both spellings
+/// work in YAML). An unknown key fails as a scalar, so the parse records it and goes on.
+struct SettingKey(&'static str);
+
+impl<'de> serde::Deserialize<'de> for SettingKey {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = SettingKey;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a setting name")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<SettingKey, E> {
+                let key = v.replace('-', "_");
+                match PartialSettings::KEYS.iter().find(|k| **k == key) {
+                    Some(k) => Ok(SettingKey(k)),
+                    None => Err(fail(E::unknown_field(v, PartialSettings::KEYS))),
+                }
+            }
+        }
+        d.deserialize_str(V)
     }
 }
 
@@ -360,7 +407,8 @@ impl<'de, T> Visitor<'de> for Scalar<T> {
         f.write_str(self.expect)
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<T, E> {
-        (self.rule)(v).map_err(E::custom)
+        // Marked as a scalar failure: the YAML parse can record it and go on.
+        (self.rule)(v).map_err(fail)
     }
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<T, E> {
         self.visit_str(&v.to_string())
@@ -381,7 +429,7 @@ impl<'de, T> Visitor<'de> for Scalar<T> {
         self.visit_str(if v { "true" } else { "false" })
     }
     fn visit_unit<E: de::Error>(self) -> Result<T, E> {
-        Err(E::custom(format!(
+        Err(fail(format!(
             "no value given; write {} or remove the key",
             self.expect
         )))
@@ -389,116 +437,8 @@ impl<'de, T> Visitor<'de> for Scalar<T> {
 }
 
 /// The value rules: each setting's parse and range check, for flags and YAML alike.
-pub mod rules {
-    use super::*;
-
-    /// `concurrency`.
-    pub const CONCURRENCY: RangeInclusive<u64> = 1..=MAX_CONCURRENCY as u64;
-    /// `burst`.
-    pub const BURST: RangeInclusive<u64> = 1..=10_000;
-    /// `retries`.
-    pub const RETRIES: RangeInclusive<u64> = 0..=100;
-    /// `max_failures`: at least 1, since `0` would abort before the first failure.
-    pub const MAX_FAILURES: RangeInclusive<u64> = 1..=u32::MAX as u64;
-
-    fn int_in<T: TryFrom<u64>>(
-        s: &str,
-        key: &str,
-        range: RangeInclusive<u64>,
-    ) -> Result<T, String> {
-        let (min, max) = (*range.start(), *range.end());
-        s.trim()
-            .parse::<u64>()
-            .ok()
-            .filter(|n| range.contains(n))
-            .and_then(|n| T::try_from(n).ok())
-            .ok_or_else(|| {
-                format!(
-                    "`{key}` must be a whole number from {min} to {max}, not `{}`",
-                    shown(s)
-                )
-            })
-    }
-
-    /// Trimmed text for `key` that is not empty and has no control characters.
-    pub(crate) fn non_empty(s: &str, key: &str) -> Result<String, String> {
-        let t = s.trim();
-        if t.is_empty() || t.chars().any(char::is_control) {
-            return Err(format!(
-                "`{key}` must be a non-empty text without control characters"
-            ));
-        }
-        Ok(t.to_string())
-    }
-
-    /// Checked for form here; [`crate::config::portal_url`] checks it as a URL.
-    pub fn portal(s: &str) -> Result<String, String> {
-        non_empty(s, "portal")
-    }
-    /// [`CONCURRENCY`].
-    pub fn concurrency(s: &str) -> Result<usize, String> {
-        int_in(s, "concurrency", CONCURRENCY)
-    }
-    /// [`BURST`].
-    pub fn burst(s: &str) -> Result<u32, String> {
-        int_in(s, "burst", BURST)
-    }
-    /// [`RETRIES`].
-    pub fn retries(s: &str) -> Result<u32, String> {
-        int_in(s, "retries", RETRIES)
-    }
-    /// [`MAX_FAILURES`].
-    pub fn max_failures(s: &str) -> Result<u64, String> {
-        int_in(s, "max_failures", MAX_FAILURES)
-    }
-    /// A positive duration: a zero timeout fails every request and a zero `max_duration`
-    /// starts nothing.
-    pub fn duration(s: &str) -> Result<Duration, String> {
-        let d = parse_duration(s)?;
-        if d.is_zero() {
-            return Err(format!(
-                "the duration `{}` must be greater than zero",
-                shown(s)
-            ));
-        }
-        Ok(d)
-    }
-    /// A non-empty path.
-    pub fn path(s: &str) -> Result<PathBuf, String> {
-        non_empty(s, "path").map(PathBuf::from)
-    }
-    /// `true` or `false` (a flag given without a value is `true`).
-    pub fn flag(s: &str) -> Result<bool, String> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "true" => Ok(true),
-            "false" => Ok(false),
-            _ => Err(format!("expected `true` or `false`, not `{}`", shown(s))),
-        }
-    }
-    /// auto | always | never.
-    pub fn progress(s: &str) -> Result<ProgressMode, String> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "auto" => Ok(ProgressMode::Auto),
-            "always" => Ok(ProgressMode::Always),
-            "never" => Ok(ProgressMode::Never),
-            _ => Err(format!(
-                "`progress` must be one of auto, always, never, not `{}`",
-                shown(s)
-            )),
-        }
-    }
-    /// text | json.
-    pub fn log_format(s: &str) -> Result<LogFormat, String> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "text" => Ok(LogFormat::Text),
-            "json" => Ok(LogFormat::Json),
-            _ => Err(format!(
-                "`log_format` must be one of text, json, not `{}`",
-                shown(s)
-            )),
-        }
-    }
-}
+#[path = "settings_rules.rs"]
+pub mod rules;
 
 #[cfg(test)]
 mod tests {

@@ -132,16 +132,31 @@ pub fn load_file(path: &Path, opts: &LoadOptions) -> Result<JobFile, JobErrors> 
 fn unsupported_type(ext: &str) -> String {
     const FORMATS: &str = "use .yaml/.yml for YAML or .csv/.tsv/.txt for CSV";
     match ext {
-        "xlsx" | "xlsm" | "xlsb" | "xls" | "ods" | "fods" | "numbers" => format!(
-            "unsupported job file type `.{ext}`: a spreadsheet cannot be read directly; save it \
-             as CSV (UTF-8) from your spreadsheet program (File > Save As or Export, format \
-             \"CSV UTF-8\") and pass the .csv file"
-        ),
+        "xlsx" | "xlsm" | "xlsb" | "xls" | "ods" | "fods" | "numbers" => {
+            format!("unsupported job file type `.{ext}`: {SAVE_AS_CSV}")
+        }
         "" => format!("unsupported job file type (no extension); {FORMATS}, or `-` for stdin"),
         _ => format!(
             "unsupported job file type `.{}`; {FORMATS}, or `-` for stdin",
             crate::text::shown(ext)
         ),
+    }
+}
+
+/// How to turn a spreadsheet into a job file.
+const SAVE_AS_CSV: &str = "a spreadsheet cannot be read directly; save it as CSV (UTF-8) from \
+     your spreadsheet program (File > Save As or Export, format \"CSV UTF-8\") and pass the .csv file";
+
+/// The kind of spreadsheet `bytes` start like, by its magic number: a zip container (xlsx,
+/// ods, numbers) or an OLE compound file (xls). Such a file renamed to `.csv` or piped to `-`
+/// would otherwise be called binary, with advice (save it as UTF-8 text) that does not say how.
+fn spreadsheet_kind(bytes: &[u8]) -> Option<&'static str> {
+    if bytes.starts_with(b"PK\x03\x04") {
+        Some("a zip file such as an .xlsx or .ods spreadsheet")
+    } else if bytes.starts_with(&[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1]) {
+        Some("an .xls spreadsheet")
+    } else {
+        None
     }
 }
 
@@ -202,6 +217,26 @@ pub(crate) fn check_text<'a>(
     bytes: &'a [u8],
     kind: &str,
 ) -> Result<&'a str, JobError> {
+    if let Some(sheet) = spreadsheet_kind(bytes) {
+        return Err(JobError::new(
+            path,
+            None,
+            None,
+            format!("this is {sheet}, not a text {kind} file: {SAVE_AS_CSV}"),
+        ));
+    }
+    if bytes.len() >= 12 && bytes[..12].eq_ignore_ascii_case(br"\xef\xbb\xbf") {
+        // What `printf '\xef\xbb\xbf...'` writes in a shell whose printf has no `\x` (dash,
+        // the usual /bin/sh): twelve characters of text, not a byte-order mark.
+        return Err(JobError::new(
+            path,
+            Some(1),
+            None,
+            "the job starts with the text `\\xef\\xbb\\xbf` (12 characters), not a byte-order \
+             mark: this printf wrote the `\\x` escapes as they are (the printf of dash and \
+             other /bin/sh does); drop them (a job needs no byte-order mark) or use bash's printf",
+        ));
+    }
     if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
         return Err(JobError::new(
             path,
@@ -240,7 +275,10 @@ pub(crate) fn check_job_name(raw: &str) -> Result<&str, String> {
         return Err("the job name is empty".into());
     }
     if name.chars().any(char::is_control) {
-        return Err("the job name contains a control character".into());
+        return Err(format!(
+            "the job name `{}` contains a control character",
+            crate::text::escaped(name, crate::text::NAME)
+        ));
     }
     let n = name.chars().count();
     if n > MAX_JOB_NAME_CHARS {
@@ -267,9 +305,12 @@ pub(crate) fn check_run_name(raw: &str) -> Result<String, String> {
         ));
     }
     if name.starts_with('.') || !name.chars().all(ok_char) {
-        let shown = crate::text::printable(name, crate::text::NAME);
+        let shown = crate::text::escaped(name, crate::text::NAME);
+        let hint = crate::text::paste_hint(name)
+            .map(|h| format!("; {h}"))
+            .unwrap_or_default();
         return Err(format!(
-            "the run name `{shown}` is used in a directory name: use only letters, digits, `.`, `_` and `-`, not starting with `.`"
+            "the run name `{shown}` is used in a directory name: use only letters, digits, `.`, `_` and `-`, not starting with `.`{hint}"
         ));
     }
     Ok(name.to_string())

@@ -118,6 +118,7 @@ pub fn load_stdin(
             let dialect = csv::Dialect {
                 tab: false,
                 id_lists: true,
+                files_from: false,
             };
             csv::parse(name, dialect, bytes, opts)
         }

@@ -11,7 +11,7 @@ use crate::report::summary::{RunStats, Summary};
 use crate::report::{Outcome, ResultRow};
 use crate::runner::exec::TaskOutput;
 use crate::runner::plan::Plan;
-use crate::text::sanitize;
+use crate::text::{count, sanitize};
 
 impl Session {
     /// Records and exports the `planned` rows, prints the plan. `requests_sent` counts the
@@ -74,16 +74,16 @@ impl Session {
         let requests = plan.tasks.len() as u64 + if cfg.check_state { writes } else { 0 };
         let mut out = format!("Plan for {} (dry run, nothing sent):\n", self.name);
         for (j, n) in &per_job {
-            out.push_str(&format!("  job {}: {n} tasks\n", sanitize(j)));
+            out.push_str(&format!("  job {}: {}\n", sanitize(j), count(*n, "task")));
         }
         for (a, n) in &per_action {
             out.push_str(&format!("  {a}: {n}\n"));
         }
         let files: HashSet<_> = plan.tasks.iter().map(|t| &t.file).collect();
         out.push_str(&format!(
-            "  total: {} tasks on {} files\n",
-            plan.tasks.len(),
-            files.len()
+            "  total: {} on {}\n",
+            count(plan.tasks.len() as u64, "task"),
+            count(files.len() as u64, "file")
         ));
         out.push_str(&format!(
             "  writes (PUT): up to {writes}{}\n",

@@ -25,12 +25,12 @@ pub async fn make_plan(
             }
             let l = expand_one(ctx, f, skip_missing).await?;
             ctx.ui.info(&format!(
-                "folder {f}{}: {} files",
+                "folder {f}{}: {}",
                 l.title
                     .as_deref()
                     .map(|t| format!(" \"{}\"", sanitize(t)))
                     .unwrap_or_default(),
-                l.files.len()
+                crate::text::count(l.files.len() as u64, "file")
             ));
             skipped.extend(l.skipped.iter().cloned());
             listings.insert(f.clone(), l);

@@ -152,7 +152,7 @@ impl Session {
             })
             .collect();
         let line = format!(
-            "{}: {}: {} ({:.1} s, {} requests, {} retries, {} 429s) — exit {}\n",
+            "{}: {}: {} ({:.1} s, {}, {}, {} 429s) — exit {}\n",
             self.name,
             crate::text::count(s.tasks, "task"),
             if parts.is_empty() {
@@ -161,8 +161,12 @@ impl Session {
                 parts.join(", ")
             },
             self.t0.elapsed().as_secs_f64(),
-            ctx.stats.requests.load(Ordering::Relaxed),
-            ctx.stats.retries.load(Ordering::Relaxed),
+            crate::text::count(ctx.stats.requests.load(Ordering::Relaxed), "request"),
+            crate::text::count_as(
+                ctx.stats.retries.load(Ordering::Relaxed),
+                "retry",
+                "retries"
+            ),
             ctx.stats.throttled.load(Ordering::Relaxed),
             exit.code()
         );

@@ -317,10 +317,10 @@ impl Session {
         let pending = pending::pending(&plan.tasks, &previous, self.settings.retry_failed);
         if self.resumed {
             self.ui.info(&format!(
-                "resuming {}: {} of {} tasks left",
+                "resuming {}: {} of {} left",
                 self.record.dir().display(),
                 pending.len(),
-                plan.tasks.len()
+                crate::text::count(plan.tasks.len() as u64, "task")
             ));
         }
         let access = self.record.access().map_err(io)?;

@@ -320,7 +320,7 @@ fn a_portal_url_with_a_path_is_a_usage_error_naming_the_base_url() {
         .run();
     assert_eq!(o.code(), 2, "{}", o.stderr());
     assert!(
-        o.stderr().contains("use --portal http://127.0.0.1:9"),
+        o.stderr().contains("set DOCSPACE_URL=http://127.0.0.1:9"),
         "{}",
         o.stderr()
     );

@@ -310,3 +310,297 @@ async fn a_run_from_stdin_resumes_with_the_same_job_on_stdin_or_from_its_record(
     assert!(o.stderr().contains("read from stdin"), "{}", o.stderr());
     assert!(w.rows().iter().all(|r| r.outcome == "ok"), "{:?}", w.rows());
 }
+
+// Defects from the black-box review of the input work (branch input2), each reproduced
+// through the binary.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_byte_order_mark_on_stdin_is_skipped_like_in_a_file() {
+    let sb = sandbox().await;
+    let w = Work::new();
+    let csv = b"\xef\xbb\xbffile_id,action\r\n101,info\r\n".to_vec();
+    let yaml = b"\xef\xbb\xbf# audit\njobs:\n  - files: [101]\n    actions: [info]\n".to_vec();
+    for bytes in [csv, yaml] {
+        let o = Cli::new(&w).stdin(bytes).args(["validate", "-"]).run();
+        assert_eq!(o.code(), 0, "{}", o.stderr());
+        assert!(
+            o.stdout().contains("<stdin>: OK — 1 task (info 1)"),
+            "{}",
+            o.stdout()
+        );
+    }
+    // A mark inside (two exports joined with cat) is shown escaped and named.
+    refused_everywhere(
+        &w,
+        &sb,
+        &["-"],
+        Some(b"\xef\xbb\xbffile_id,action\n101,info\n\xef\xbb\xbffile_id,action\n"),
+        &[
+            "<stdin>:3: invalid file ID: `<U+FEFF>file_id`",
+            "a byte-order mark",
+        ],
+    );
+    // `\xef\xbb\xbf` typed as text (the printf of dash and other sh keeps `\x` escapes as
+    // they are) is named as such.
+    refused_everywhere(
+        &w,
+        &sb,
+        &["-"],
+        Some(b"\\xef\\xbb\\xbffile_id,action\n101,info\n"),
+        &["the text `\\xef\\xbb\\xbf`", "printf"],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_one_line_txt_list_with_a_bad_id_is_read_as_ids() {
+    let sb = sandbox().await;
+    let w = Work::new();
+    w.file("n.txt", "101, 10\u{a0}3, 102\n");
+    w.file("abc.txt", "101, abc, 102\n");
+    for (file, frags) in [
+        (
+            "n.txt",
+            &[
+                "n.txt:1: invalid file ID: `10<U+00A0>3`",
+                "a non-breaking space",
+            ][..],
+        ),
+        ("abc.txt", &["abc.txt:1: invalid file ID: `abc`"][..]),
+    ] {
+        refused_everywhere(&w, &sb, &[file, "--action", "info"], None, frags);
+        let o = Cli::new(&w)
+            .args(["validate", file, "--action", "info"])
+            .run();
+        assert!(!o.stderr().contains("header"), "{}", o.stderr());
+    }
+    // The same on stdin.
+    refused_everywhere(
+        &w,
+        &sb,
+        &["-", "--action", "info"],
+        Some("101, abc, 102\n".as_bytes()),
+        &["<stdin>:1: invalid file ID: `abc`"],
+    );
+    // A trailing `#` comment, on the first line as on the others.
+    w.file("c.txt", "101 # first\n102, 103  # more\n#104\n");
+    let o = Cli::new(&w)
+        .args(["validate", "c.txt", "--action", "info"])
+        .run();
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    assert!(
+        o.stdout().contains("OK — 3 tasks (info 3)"),
+        "{}",
+        o.stdout()
+    );
+    // A first line naming no known column is not a header: its words are reported as IDs,
+    // with the reason.
+    refused_everywhere(
+        &w,
+        &sb,
+        &["-", "--action", "info"],
+        Some(b"name,size\n101,3\n"),
+        &["<stdin>:1: invalid file ID: `name`", "no known column name"],
+    );
+    // A .csv without its header: the fix offered works for the line.
+    w.file("ids.csv", "101, abc, 102\n");
+    refused_everywhere(
+        &w,
+        &sb,
+        &["ids.csv", "--action", "info"],
+        None,
+        &["one ID per line"],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_files_from_list_follows_the_id_list_rules() {
+    let sb = sandbox().await;
+    let w = Work::new();
+    w.file(
+        "j.yaml",
+        "jobs:\n  - files_from: ids.csv\n    actions: [info]\n",
+    );
+    w.file("ids.csv", "101, 102\n103\n");
+    let o = Cli::new(&w).args(["validate", "j.yaml"]).run();
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    assert!(o.stdout().contains("OK — 3 tasks"), "{}", o.stdout());
+    w.file("ids.csv", "101, abc, lock\n");
+    refused_everywhere(
+        &w,
+        &sb,
+        &["j.yaml"],
+        None,
+        &[
+            "ids.csv:1: invalid file ID: `abc`",
+            "`lock` is an action, not a file ID: a `files_from` list holds file IDs only",
+        ],
+    );
+    let o = Cli::new(&w).args(["validate", "j.yaml"]).run();
+    assert!(!o.stderr().contains("file_id,action"), "{}", o.stderr());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_errors_join_the_job_errors_in_one_pass() {
+    let sb = sandbox().await;
+    let w = Work::new();
+    w.file(
+        "s.yaml",
+        "settings:\n  rate: fast\n  concurency: 3\n  timeout: 0s\n  portal: https://x.onlyoffice.com/rooms/shared\njobs:\n  - name: a\n    files: [1]\n    actions: [lokc]\n  - name: a\n    files: [2]\n    actions: []\n",
+    );
+    refused_everywhere(
+        &w,
+        &sb,
+        &["s.yaml"],
+        None,
+        &[
+            "s.yaml:2:9: `settings`, `rate`: invalid rate `fast`",
+            "s.yaml:3:3: unknown key `concurency` in `settings`",
+            "s.yaml:4:12: `settings`, `timeout`: the duration `0s` must be greater than zero",
+            "s.yaml:5:11: `settings`, `portal`: the portal URL must be the portal's base URL, without a path (`/rooms/shared`); write `portal: https://x.onlyoffice.com`",
+            "s.yaml:9:15: job 1, `actions` item 1: unknown action `lokc`",
+            "s.yaml:10: job 2 is named `a` like an earlier job",
+            "s.yaml:10: job 2: `a` has no actions",
+        ],
+    );
+    let o = Cli::new(&w).args(["validate", "s.yaml"]).run();
+    assert!(!o.stderr().contains("--portal"), "{}", o.stderr());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_portal_url_from_the_environment_is_fixed_there() {
+    let w = Work::new();
+    w.csv_job("j.csv", [101], "info");
+    let o = Cli::new(&w)
+        .portal("https://x.onlyoffice.com/rooms/shared", Some("k"))
+        .args(["run", "j.csv"])
+        .run();
+    assert_eq!(o.code(), 2, "{}", o.stderr());
+    assert!(
+        o.stderr().contains("DOCSPACE_URL=https://x.onlyoffice.com"),
+        "{}",
+        o.stderr()
+    );
+    assert!(!o.stderr().contains("--portal"), "{}", o.stderr());
+    // Given on the command line, the fix is still the flag.
+    let o = Cli::new(&w)
+        .args(["run", "j.csv", "--portal", "https://x.onlyoffice.com/rooms"])
+        .env("DOCSPACE_API_KEY", "k")
+        .run();
+    assert_eq!(o.code(), 2, "{}", o.stderr());
+    assert!(
+        o.stderr().contains("use --portal https://x.onlyoffice.com"),
+        "{}",
+        o.stderr()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invisible_characters_in_settings_and_names_are_shown_escaped() {
+    let sb = sandbox().await;
+    let w = Work::new();
+    w.csv_job("j.csv", [101], "info");
+    for (flag, value, shown) in [
+        ("--rate", "20\u{200b}/s", "`20<U+200B>/s`"),
+        ("--timeout", "30\u{200b}s", "`30<U+200B>s`"),
+        ("--shard", "1\u{200b}/2", "`1<U+200B>/2`"),
+        ("--rate", "1\u{1b}[31m/s", "`1<U+001B>[31m/s`"),
+    ] {
+        let o = Cli::new(&w).sandbox(&sb).job(["j.csv", flag, value]).run();
+        assert_eq!(o.code(), 2, "{}", o.stderr());
+        assert!(o.stderr().contains(shown), "{flag}: {}", o.stderr());
+        assert!(!o.stderr().contains(value), "{flag}: {}", o.stderr());
+        if value.contains('\u{200b}') {
+            assert!(o.stderr().contains("a zero-width space"), "{}", o.stderr());
+        }
+    }
+    w.file(
+        "v.yaml",
+        "name: \"t\\u00a0x\"\nsettings:\n  timeout: \"30\\u200bs\"\n  rate: \"1\\e[31m/s\"\njobs:\n  - name: \"j\\e[31m\"\n    files: [1]\n    actions: [info]\n",
+    );
+    refused_everywhere(
+        &w,
+        &sb,
+        &["v.yaml"],
+        None,
+        &[
+            "the run name `t<U+00A0>x`",
+            "a non-breaking space",
+            "`30<U+200B>s`",
+            "a zero-width space",
+            "`1<U+001B>[31m/s`",
+            "the job name `j<U+001B>[31m` contains a control character",
+        ],
+    );
+    assert!(sb.requests().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn counts_of_one_are_singular_and_folder_ids_are_called_folder_ids() {
+    let sb = sandbox().await;
+    let w = Work::new();
+    w.file(
+        "one.yaml",
+        "jobs:\n  - files: [101]\n    folders: [5]\n    actions: [info]\n",
+    );
+    let o = Cli::new(&w).args(["validate", "one.yaml"]).run();
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    assert!(
+        o.stdout()
+            .contains("OK — 1 task (info 1), plus 1 folder target whose files"),
+        "{}",
+        o.stdout()
+    );
+    w.csv_job("j.csv", [101], "info");
+    let o = Cli::new(&w).args(["run", "j.csv", "--dry-run"]).run();
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    for line in ["job j: 1 task\n", "total: 1 task on 1 file\n"] {
+        assert!(o.stdout().contains(line), "{line}: {}", o.stdout());
+    }
+    w.file("f.csv", "folder_id,action\nabc,info\n");
+    w.file("f.yaml", "jobs:\n  - folders: [abc]\n    actions: [info]\n");
+    refused_everywhere(
+        &w,
+        &sb,
+        &["f.csv", "f.yaml"],
+        None,
+        &[
+            "f.csv:2: invalid folder ID: `abc`",
+            "f.yaml:2:15: job 1, `folders` item 1: invalid folder ID: `abc`",
+        ],
+    );
+    w.file(
+        "ff.yaml",
+        "jobs:\n  - files_from: a.csv\n    actions: [info]\n",
+    );
+    w.file("a.csv", "file_id,action\n101,info\n");
+    refused_everywhere(
+        &w,
+        &sb,
+        &["ff.yaml"],
+        None,
+        &["this file has an `action` column"],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spreadsheet_under_a_text_name_or_on_stdin_gets_the_save_as_csv_hint() {
+    let sb = sandbox().await;
+    let w = Work::new();
+    let zip = b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00".to_vec();
+    let ole = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1\x00\x00".to_vec();
+    for (i, bytes) in [zip, ole].into_iter().enumerate() {
+        let name = format!("book{i}.csv");
+        std::fs::write(w.path().join(&name), &bytes).unwrap();
+        let hint = "save it as CSV (UTF-8) from your spreadsheet program";
+        refused_everywhere(&w, &sb, &[name.as_str()], None, &[hint]);
+        refused_everywhere(
+            &w,
+            &sb,
+            &["-", "--action", "info"],
+            Some(&bytes),
+            &["<stdin>", hint],
+        );
+        let o = Cli::new(&w).args(["validate", &name]).run();
+        assert!(!o.stderr().contains("NUL byte"), "{}", o.stderr());
+    }
+}

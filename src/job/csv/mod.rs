@@ -34,7 +34,7 @@ use sha2::Digest;
 use super::*;
 use rows::{list_id, parse_id, RowBuilder};
 pub use table::Dialect;
-use table::{field, id_tokens, Col, Table};
+use table::{field, list_tokens, Col, Table};
 
 /// Hint shown when a CSV file is over [`MAX_JOB_FILE_BYTES`].
 const SIZE_HINT: &str = "split it into several job files";
@@ -111,7 +111,14 @@ pub fn parse(
 pub fn load_ids(path: &Path, hasher: &mut sha2::Sha256) -> Result<IdList, JobErrors> {
     let mut bytes = read_limited(path, MAX_JOB_FILE_BYTES, SIZE_HINT)?;
     hasher.update(&bytes);
-    let mut table = Table::open(path, Dialect::for_path(path), &mut bytes)?;
+    // Whatever its extension, a `files_from` file can only hold IDs: a first line naming no
+    // column starts a plain list, as in a `.txt` job.
+    let dialect = Dialect {
+        id_lists: true,
+        files_from: true,
+        ..Dialect::for_path(path)
+    };
+    let mut table = Table::open(path, dialect, &mut bytes)?;
     let layout = &table.layout;
     let Some(file_col) = layout.file else {
         return Err(table.no_id_column().into());
@@ -127,8 +134,9 @@ pub fn load_ids(path: &Path, hasher: &mut sha2::Sha256) -> Result<IdList, JobErr
                 Some(layout.header_line),
                 None,
                 format!(
-                    "a `files_from` list holds file IDs only, but this file has a `{}` column; \
+                    "a `files_from` list holds file IDs only, but this file has {} `{}` column; \
                      remove the column, or run this CSV as a job file of its own",
+                    if col == Col::Action { "an" } else { "a" },
                     col.name()
                 ),
             )
@@ -147,9 +155,7 @@ pub fn load_ids(path: &Path, hasher: &mut sha2::Sha256) -> Result<IdList, JobErr
     let mut errs = JobErrors::new();
     table.for_each_row(&mut errs, |line, rec, layout, errs| {
         let cells: Vec<&str> = if layout.headerless {
-            rec.iter()
-                .flat_map(|c| id_tokens(std::str::from_utf8(c).unwrap_or("")))
-                .collect()
+            list_tokens(rec)
         } else {
             vec![field(rec, file_col)]
         };
@@ -158,7 +164,7 @@ pub fn load_ids(path: &Path, hasher: &mut sha2::Sha256) -> Result<IdList, JobErr
                 return errs.stop(JobError::new(path, Some(line), None, too_many_entries()));
             }
             let id = if layout.headerless {
-                list_id(path, line, cell)
+                list_id(path, line, cell, true)
             } else {
                 parse_id(path, line, cell)
             };

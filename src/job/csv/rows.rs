@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use super::table::{field, id_tokens, Layout};
+use super::table::{field, list_tokens, Layout};
 use crate::job::{
     check_job_name, stem_name, too_many_entries, Action, Entry, FileId, JobError, JobErrors,
     OnFailure, Target, MAX_ENTRIES_PER_FILE,
@@ -63,16 +63,13 @@ impl<'a> RowBuilder<'a> {
             // Checked before the rows are read; nothing to add without an action.
             return;
         };
-        for cell in rec.iter() {
-            let cell = std::str::from_utf8(cell).unwrap_or("");
-            for token in id_tokens(cell) {
-                match list_id(self.path, line, token) {
-                    Ok(id) => {
-                        let job = self.default_job.clone();
-                        self.add(line, Target::File(id), action, job, errs);
-                    }
-                    Err(e) => errs.push(e),
+        for token in list_tokens(rec) {
+            match list_id(self.path, line, token, false) {
+                Ok(id) => {
+                    let job = self.default_job.clone();
+                    self.add(line, Target::File(id), action, job, errs);
                 }
+                Err(e) => errs.push(e),
             }
         }
     }
@@ -110,10 +107,10 @@ impl<'a> RowBuilder<'a> {
         let folder = l.folder.map(|i| field(rec, i));
         match (file, folder) {
             (Some(f), None) => Ok(Target::File(parse_id(self.path, line, f)?)),
-            (None, Some(d)) => Ok(Target::Folder(parse_id(self.path, line, d)?)),
+            (None, Some(d)) => Ok(Target::Folder(parse_folder_id(self.path, line, d)?)),
             (Some(f), Some(d)) => match (f.trim().is_empty(), d.trim().is_empty()) {
                 (false, true) => Ok(Target::File(parse_id(self.path, line, f)?)),
-                (true, false) => Ok(Target::Folder(parse_id(self.path, line, d)?)),
+                (true, false) => Ok(Target::Folder(parse_folder_id(self.path, line, d)?)),
                 (false, false) => Err(self.err(
                     line,
                     "this row has both a file_id and a folder_id; put them on separate rows",
@@ -180,19 +177,37 @@ pub(super) fn parse_id(path: &Path, line: usize, cell: &str) -> Result<FileId, J
         .map_err(|e| JobError::new(path, Some(line), None, format!("invalid file ID: {e}")))
 }
 
+/// A `folder_id` cell as a folder ID, or an error at `line`.
+fn parse_folder_id(path: &Path, line: usize, cell: &str) -> Result<FileId, JobError> {
+    FileId::parse(cell)
+        .map_err(|e| JobError::new(path, Some(line), None, format!("invalid folder ID: {e}")))
+}
+
 /// An item of a plain ID list: like [`parse_id`], but an action name there is most likely a
-/// CSV without its header, which is said.
-pub(super) fn list_id(path: &Path, line: usize, token: &str) -> Result<FileId, JobError> {
+/// CSV without its header (in a job file) or an action that belongs in the YAML job (in a
+/// `files_from` list), which is said.
+pub(super) fn list_id(
+    path: &Path,
+    line: usize,
+    token: &str,
+    files_from: bool,
+) -> Result<FileId, JobError> {
     parse_id(path, line, token).map_err(|e| match Action::parse(token) {
-        Ok(a) => JobError::new(
-            path,
-            Some(line),
-            None,
-            format!(
-                "`{a}` is an action, not a file ID: this file is read as a plain list of IDs; \
-                 to give rows their own action, start it with the header `file_id,action`"
-            ),
-        ),
+        Ok(a) => {
+            let fix = if files_from {
+                "a `files_from` list holds file IDs only; the job's `actions:` apply to every \
+                 ID in it"
+            } else {
+                "this file is read as a plain list of IDs; to give rows their own action, \
+                 start it with the header `file_id,action`"
+            };
+            JobError::new(
+                path,
+                Some(line),
+                None,
+                format!("`{a}` is an action, not a file ID: {fix}"),
+            )
+        }
         Err(_) => e,
     })
 }

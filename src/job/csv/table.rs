@@ -6,16 +6,19 @@
 use std::path::Path;
 
 use super::reader::{detect_delimiter, mask_comments, Rows};
-use crate::job::{check_text, FileId, JobError, JobErrors};
+use crate::job::{check_text, Action, FileId, JobError, JobErrors};
 
 /// What the file's name (or `--format` for stdin) says about how to read it.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Dialect {
     /// `.tsv`: the delimiter is a tab, whatever the header holds.
     pub tab: bool,
-    /// `.txt` and stdin: a first line of IDs means the file is a plain list of IDs with no
-    /// header. Not for `.csv`, where a missing header is more likely a mistake than a list.
+    /// `.txt`, stdin and `files_from` lists: a first line that names no known column is not
+    /// a header but the first line of a plain list of IDs. Not for a `.csv` job file, where
+    /// a missing header is more likely a mistake than a list.
     pub id_lists: bool,
+    /// A YAML `files_from` list: it holds file IDs only, and its advice says so.
+    pub files_from: bool,
 }
 
 impl Dialect {
@@ -24,8 +27,25 @@ impl Dialect {
         Dialect {
             tab: has_ext(path, "tsv"),
             id_lists: has_ext(path, "txt"),
+            files_from: false,
         }
     }
+}
+
+/// The IDs of one line of a plain ID list, in order: every cell's [`id_tokens`] up to a token
+/// that starts with `#`, which begins a comment running to the end of the line (a line whose
+/// first character is `#` is a comment already; this lets one follow the IDs, `101  # q4`).
+pub(super) fn list_tokens(rec: &::csv::ByteRecord) -> Vec<&str> {
+    let mut out = Vec::new();
+    for cell in rec.iter() {
+        for token in id_tokens(std::str::from_utf8(cell).unwrap_or("")) {
+            if token.starts_with('#') {
+                return out;
+            }
+            out.push(token);
+        }
+    }
+    out
 }
 
 /// The IDs in one cell of a plain ID list: the cell itself when it is one ID (a
@@ -56,6 +76,9 @@ pub(super) enum Col {
 }
 
 impl Col {
+    /// Every column a header can name: a first line naming none of them is no header.
+    const ALL: [Col; 4] = [Col::FileId, Col::FolderId, Col::Action, Col::Job];
+
     pub(super) fn name(self) -> &'static str {
         match self {
             Col::FileId => "file_id",
@@ -93,6 +116,9 @@ pub(super) struct Layout {
     pub(super) job: Option<usize>,
     /// Names of the columns we ignore (for the one warning).
     pub(super) ignored: Vec<String>,
+    /// The paste hint for the first ignored name with an invisible character in it (a second
+    /// byte-order mark before `file_id`, a non-breaking space in `file id`).
+    ignored_hint: Option<String>,
     /// Line of the header (0 for a headerless list).
     pub(super) header_line: usize,
     /// True when the first line was data: a plain list of IDs, every cell holding IDs.
@@ -118,6 +144,9 @@ pub(super) struct Table<'a> {
     pub(super) layout: Layout,
     /// The header record, replayed as the first row when the file is headerless.
     first: Option<(usize, ::csv::ByteRecord)>,
+    /// A headerless list whose first line holds no valid ID: it may be a header with unknown
+    /// names, which the errors for its words should say.
+    first_unknown: bool,
     rows: Rows<'a>,
 }
 
@@ -149,6 +178,7 @@ impl<'a> Table<'a> {
             delim,
             layout: Layout::default(),
             first: None,
+            first_unknown: false,
             rows,
         };
         table.read_header(line, header)?;
@@ -181,55 +211,90 @@ impl<'a> Table<'a> {
                 }
                 // Unnamed columns (a trailing delimiter) are not worth a warning.
                 None if cell.is_empty() => {}
-                None => layout.ignored.push(shorten_cell(cell)),
+                None => {
+                    layout.ignored.push(shorten_cell(cell));
+                    if layout.ignored_hint.is_none() {
+                        layout.ignored_hint = crate::text::paste_hint(cell);
+                    }
+                }
             }
         }
-        if layout.file.is_none() && layout.folder.is_none() {
-            let tokens: Vec<&str> = cells.iter().flat_map(|c| id_tokens(c)).collect();
-            let all_ids = !tokens.is_empty() && tokens.iter().all(|t| FileId::parse(t).is_ok());
-            if all_ids && self.dialect.id_lists {
-                // A plain list of IDs: the first line is data.
-                layout = Layout {
-                    file: Some(0),
-                    headerless: true,
-                    ..Layout::default()
-                };
-                self.first = Some((line, header));
-            } else if all_ids && tokens.len() > 1 {
-                // `101, 102, 103`: a header above it would make a one-column file with
-                // three-column rows; say what works instead.
-                return Err(JobError::new(
-                    self.path,
-                    Some(line),
-                    None,
-                    "missing header row: the first line is a list of IDs; put one ID per line \
-                     below a first line `file_id` (and pass --action), or save the list as a \
-                     .txt file, which is read as plain IDs",
-                ));
-            } else if cells.iter().any(|c| FileId::parse(c).is_ok()) {
-                return Err(JobError::new(
-                    self.path,
-                    Some(line),
-                    None,
-                    "missing header row: the first line holds data; add a first line naming the \
-                     columns, e.g. `file_id,action` (or just `file_id` with --action)",
-                ));
-            }
+        let names_a_column = cells.iter().any(|c| classify(c).is_some());
+        if !names_a_column && self.dialect.id_lists {
+            // No header: a plain list of IDs whose first line is data. Every word on it is
+            // then reported as an ID, so a one-line list with one bad ID gets that ID named.
+            let tokens = list_tokens(&header);
+            self.first_unknown =
+                !tokens.is_empty() && tokens.iter().all(|t| FileId::parse(t).is_err());
+            layout = Layout {
+                file: Some(0),
+                headerless: true,
+                ..Layout::default()
+            };
+            self.first = Some((line, header));
+        } else if layout.file.is_none() && layout.folder.is_none() {
+            self.missing_header(line, &cells)?;
         }
         self.layout = layout;
         Ok(())
     }
 
+    /// For a `.csv` job file whose first line holds data: the fix that works for that line.
+    fn missing_header(&self, line: usize, cells: &[String]) -> Result<(), JobError> {
+        let tokens: Vec<&str> = cells.iter().flat_map(|c| id_tokens(c)).collect();
+        if !tokens.iter().any(|t| FileId::parse(t).is_ok()) {
+            return Ok(()); // A header with unknown names: `no_id_column` says so.
+        }
+        let err = |msg: &str| Err(JobError::new(self.path, Some(line), None, msg));
+        if cells.iter().any(|c| Action::parse(c).is_ok()) {
+            // `101,lock`: a row of a job file without its header.
+            return err(
+                "missing header row: the first line holds data; add a first line naming the \
+                 columns, e.g. `file_id,action` (or just `file_id` with --action)",
+            );
+        }
+        // `101, 102, 103` or `101, abc`: a header above it would make a one-column file with
+        // several-column rows; say what works instead.
+        err(
+            "missing header row: the first line is a list of IDs; put one ID per line below a \
+             first line `file_id` (and pass --action), or save the list as a .txt file, which \
+             is read as plain IDs",
+        )
+    }
+
     /// The error for a header without `file_id`/`folder_id`.
     pub(super) fn no_id_column(&self) -> JobError {
         let found = self.layout.ignored.join("`, `");
+        let folders = if self.dialect.files_from {
+            ""
+        } else {
+            ", or `folder_id` for folders"
+        };
+        let hint = (self.layout.ignored_hint.as_ref())
+            .map(|h| format!("; {h}"))
+            .unwrap_or_default();
         JobError::new(
             self.path,
             Some(self.layout.header_line.max(1)),
             None,
             format!(
                 "no `file_id` column in the header (found `{found}`); name the ID column \
-                 `file_id` (or `id`), or `folder_id` for folders"
+                 `file_id` (or `id`){folders}{hint}"
+            ),
+        )
+    }
+
+    /// The error for the first line of a headerless list when none of its words is an ID.
+    fn first_line_unknown(&self, line: usize) -> JobError {
+        let names: Vec<&str> = Col::ALL.iter().map(|c| c.name()).collect();
+        JobError::new(
+            self.path,
+            Some(line),
+            None,
+            format!(
+                "this first line has no known column name ({}), so the file is read as a plain \
+                 list of IDs; if it is a header, name the ID column `file_id`",
+                names.join(", ")
             ),
         )
     }
@@ -244,6 +309,9 @@ impl<'a> Table<'a> {
     ) {
         if let Some((line, rec)) = self.first.take() {
             f(line, &rec, &self.layout, errs);
+            if self.first_unknown {
+                errs.push(self.first_line_unknown(line));
+            }
         }
         while !errs.stopped() {
             let line = match self.rows.next_nonblank(self.path) {

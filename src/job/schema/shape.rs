@@ -103,6 +103,15 @@ pub fn text() -> Value {
     })
 }
 
+/// `portal`: what the loader's URL check lets through in a job file: an `http(s)://` base URL
+/// with no path, query, fragment or user (plain http is decided at run time).
+pub fn portal() -> Value {
+    json!({
+        "type": "string",
+        "pattern": trimmed(r"[hH][tT][tT][pP][sS]?://[^/?#@\s]+/?"),
+    })
+}
+
 /// A whole number in `range`, as a number or as text (`"8"`, `" +008 "`: Rust's integer parse
 /// takes a `+` and leading zeros).
 pub fn int(range: RangeInclusive<u64>) -> Value {

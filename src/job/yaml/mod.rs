@@ -34,7 +34,7 @@ mod errors;
 mod guards;
 mod lines;
 mod raw;
-mod recover;
+pub(crate) mod recover;
 mod visit;
 
 use std::collections::HashSet;

@@ -80,7 +80,7 @@ macro_rules! field {
 }
 field!(NameField, String, de_job_name);
 field!(FilesField, Vec<YamlId>, de_files);
-field!(FoldersField, Vec<YamlId>, de_folders);
+field!(FoldersField, Vec<YamlId<true>>, de_folders);
 field!(FilesFromField, String, de_files_from);
 field!(ActionsField, Vec<YamlAction>, de_actions);
 field!(OnFailureField, OnFailure, de_on_failure);
@@ -236,7 +236,9 @@ fn read_value<'de, A: MapAccess<'de>>(
     key: JobKey,
     f: &mut JobFields,
 ) -> Result<(), A::Error> {
-    let ids = |v: Option<Vec<YamlId>>| v.unwrap_or_default().into_iter().map(|i| i.0).collect();
+    fn ids<const FOLDER: bool>(v: Option<Vec<YamlId<FOLDER>>>) -> Vec<FileId> {
+        v.unwrap_or_default().into_iter().map(|i| i.0).collect()
+    }
     match key {
         JobKey::Name => f.name = map.next_value::<Recover<NameField>>()?.0.and_then(|v| v.0),
         JobKey::Files => {
@@ -271,8 +273,10 @@ fn read_value<'de, A: MapAccess<'de>>(
     Ok(())
 }
 
+/// A bad run name is recorded and the rest of the file is still read.
 fn de_run_name<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    scalar(d, "a run name like `q4-audit`", check_run_name)
+    let name = scalar(d, "a run name like `q4-audit`", check_run_name);
+    super::recover::recover(name).map(Option::flatten)
 }
 fn de_job_name<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     scalar(d, "a job name like `finance`", |s| {
@@ -315,7 +319,7 @@ fn de_on_failure<'de, D: Deserializer<'de>>(d: D) -> Result<Option<OnFailure>, D
 fn de_files<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<YamlId>>, D::Error> {
     list(d, "files", "files: [101, 102]")
 }
-fn de_folders<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<YamlId>>, D::Error> {
+fn de_folders<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<YamlId<true>>>, D::Error> {
     list(d, "folders", "folders: [5001]")
 }
 fn de_actions<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<YamlAction>>, D::Error> {

@@ -33,7 +33,7 @@ thread_local! {
 }
 
 /// An error from a scalar visitor, marked as safe to recover from.
-pub(super) fn fail<E: de::Error>(msg: impl fmt::Display) -> E {
+pub(crate) fn fail<E: de::Error>(msg: impl fmt::Display) -> E {
     SCALAR_FAILED.with(|f| f.set(true));
     E::custom(msg)
 }
@@ -67,7 +67,7 @@ impl Drop for Collecting {
 }
 
 /// A value that may have failed: `Recover(None)` after a scalar error, which is recorded.
-pub(super) struct Recover<T>(pub(super) Option<T>);
+pub(crate) struct Recover<T>(pub(crate) Option<T>);
 
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for Recover<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -77,7 +77,7 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Recover<T> {
 
 /// `Ok(None)` for a scalar error while a sink is installed (the message is recorded), the
 /// error itself otherwise.
-pub(super) fn recover<T, E: de::Error>(r: Result<T, E>) -> Result<Option<T>, E> {
+pub(crate) fn recover<T, E: de::Error>(r: Result<T, E>) -> Result<Option<T>, E> {
     let scalar = SCALAR_FAILED.with(|f| f.replace(false));
     match r {
         Ok(v) => Ok(Some(v)),

@@ -79,36 +79,46 @@ fn is_null(v: &str) -> bool {
     matches!(v, "" | "~" | "null" | "Null" | "NULL")
 }
 
-/// A file or folder ID as a YAML scalar: an integer or a string.
-pub(super) struct YamlId(pub(super) FileId);
+/// A file ID (`FOLDER` false) or folder ID (true) as a YAML scalar: an integer or a string.
+/// The two parse alike; messages say which one is wrong.
+pub(super) struct YamlId<const FOLDER: bool = false>(pub(super) FileId);
 
-impl<'de> Deserialize<'de> for YamlId {
+impl<'de, const FOLDER: bool> Deserialize<'de> for YamlId<FOLDER> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_str(IdVisitor)
+        d.deserialize_str(IdVisitor::<FOLDER>)
     }
 }
 
-struct IdVisitor;
+struct IdVisitor<const FOLDER: bool>;
 
-impl<'de> Visitor<'de> for IdVisitor {
-    type Value = YamlId;
+impl<const FOLDER: bool> IdVisitor<FOLDER> {
+    const KIND: &'static str = if FOLDER { "folder" } else { "file" };
+}
+
+impl<'de, const FOLDER: bool> Visitor<'de> for IdVisitor<FOLDER> {
+    type Value = YamlId<FOLDER>;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a file ID (a number like 101 or a string like \"dropbox-337-xyz\")")
+        write!(
+            f,
+            "a {} ID (a number like 101 or a string like \"dropbox-337-xyz\")",
+            Self::KIND
+        )
     }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<YamlId, E> {
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<YamlId<FOLDER>, E> {
+        let kind = Self::KIND;
         if is_null(v) {
-            return Err(fail(
-                "empty file ID (null): remove the empty item or write the ID",
-            ));
+            return Err(fail(format!(
+                "empty {kind} ID (null): remove the empty item or write the ID"
+            )));
         }
         if matches!(v, "true" | "false" | "True" | "False" | "TRUE" | "FALSE") {
             return Err(fail(format!(
-                "invalid file ID `{v}`: a boolean is not an ID"
+                "invalid {kind} ID `{v}`: a boolean is not an ID"
             )));
         }
         FileId::parse(v)
             .map(YamlId)
-            .map_err(|e| fail(format!("invalid file ID: {e}")))
+            .map_err(|e| fail(format!("invalid {kind} ID: {e}")))
     }
 }
 

@@ -79,6 +79,23 @@ pub fn escaped(s: &str, max: usize) -> String {
     out
 }
 
+/// A file name as given, for a message: letters (`Übersicht.csv`) kept, and every character
+/// that would drive the terminal written as `<U+001B>`, so a name with an escape in it is
+/// still recognisable and cannot colour or reverse the output.
+pub fn path_shown(p: &std::path::Path) -> String {
+    p.display()
+        .to_string()
+        .chars()
+        .map(|c| {
+            if drives_terminal(c) {
+                format!("<U+{:04X}>", c as u32)
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 /// A character that changes what a terminal shows rather than being shown: a control (C0, DEL,
 /// C1) or a bidirectional formatting character (an override such as U+202E reverses the text
 /// after it, so a value can look like another).

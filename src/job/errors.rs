@@ -46,7 +46,7 @@ impl JobError {
 
 impl fmt::Display for JobError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.file.display())?;
+        write!(f, "{}", crate::text::path_shown(&self.file))?;
         if let Some(l) = self.line {
             write!(f, ":{l}")?;
             if let Some(c) = self.column {
@@ -167,7 +167,10 @@ impl fmt::Display for JobErrors {
         }
         let more = self.len().saturating_sub(MAX_ERRORS_SHOWN);
         if more > 0 {
-            let file = self.errors.first().map(|e| e.file.display().to_string());
+            let file = self
+                .errors
+                .first()
+                .map(|e| crate::text::path_shown(&e.file));
             write!(
                 f,
                 "\n{}: and {more} more {} not shown; fix these and run again to see the rest",

@@ -604,3 +604,19 @@ async fn a_spreadsheet_under_a_text_name_or_on_stdin_gets_the_save_as_csv_hint()
         assert!(!o.stderr().contains("NUL byte"), "{}", o.stderr());
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_name_with_a_terminal_escape_is_shown_escaped() {
+    let sb = sandbox().await;
+    let w = Work::new();
+    // A name with ESC and a right-to-left override: both written out, letters kept.
+    let name = "Übersicht\u{1b}[31m\u{202e}.csv";
+    w.file(name, "file_id,action\n1x,lock\n");
+    refused_everywhere(
+        &w,
+        &sb,
+        &[name],
+        None,
+        &["Übersicht<U+001B>[31m<U+202E>.csv:2: invalid file ID"],
+    );
+}

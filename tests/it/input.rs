@@ -620,3 +620,17 @@ async fn a_file_name_with_a_terminal_escape_is_shown_escaped() {
         &["Übersicht<U+001B>[31m<U+202E>.csv:2: invalid file ID"],
     );
 }
+
+#[test]
+fn a_connected_storage_id_in_a_txt_list_keeps_the_ids_after_it() {
+    let w = Work::new();
+    w.file(
+        "cs.txt",
+        "dropbox-337-L9Cd0L7QstGL0Lkg 101 102\n103\nbox-12-|123 # from export\n",
+    );
+    let o = Cli::new(&w)
+        .args(["validate", "cs.txt", "--action", "info"])
+        .run();
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    assert!(o.stdout().contains("5 tasks"), "{}", o.stdout());
+}

@@ -32,37 +32,58 @@ impl Dialect {
     }
 }
 
-/// The IDs of one line of a plain ID list, in order: every cell's [`id_tokens`] up to a token
+/// The IDs of one line of a plain ID list, in order: every cell's [`id_tokens`] up to a word
 /// that starts with `#`, which begins a comment running to the end of the line (a line whose
 /// first character is `#` is a comment already; this lets one follow the IDs, `101  # q4`).
 pub(super) fn list_tokens(rec: &::csv::ByteRecord) -> Vec<&str> {
     let mut out = Vec::new();
     for cell in rec.iter() {
-        for token in id_tokens(std::str::from_utf8(cell).unwrap_or("")) {
-            if token.starts_with('#') {
-                return out;
-            }
-            out.push(token);
+        let cell = std::str::from_utf8(cell).unwrap_or("");
+        let (ids, comment) = uncommented(cell);
+        out.extend(id_tokens(ids));
+        if comment {
+            return out;
         }
     }
     out
 }
 
-/// The IDs in one cell of a plain ID list: the cell itself when it is one ID (a
-/// connected-storage ID may hold spaces, `,` or `;`), else its pieces between ASCII spaces,
-/// `,` and `;`, so that `101 102` and `105;106` are two IDs whatever the file's delimiter.
-/// Only ASCII whitespace separates: a non-breaking space inside `10 3` must be reported, not
-/// turned into two IDs.
+/// `cell` before its first word that starts with `#`, and whether there was one.
+fn uncommented(cell: &str) -> (&str, bool) {
+    let mut prev_separates = true;
+    for (i, c) in cell.char_indices() {
+        if c == '#' && prev_separates {
+            return (&cell[..i], true);
+        }
+        prev_separates = is_list_separator(c);
+    }
+    (cell, false)
+}
+
+/// What separates the IDs of a plain list: ASCII whitespace, `,` and `;`. Only ASCII
+/// whitespace: a non-breaking space inside `10 3` must be reported, not turned into two IDs.
+fn is_list_separator(c: char) -> bool {
+    c.is_ascii_whitespace() || c == ',' || c == ';'
+}
+
+/// The IDs in one cell of a plain ID list: its pieces between separators, so that `101 102`
+/// and `105;106` are two IDs whatever the file's delimiter, and a connected-storage ID never
+/// swallows the IDs after it (`dropbox-337-xyz 101 102` is three). The cell is taken whole
+/// only when it is one ID and its pieces are not all IDs: a connected-storage ID with a space
+/// in it (`box-12-|My file.docx`).
 pub(super) fn id_tokens(cell: &str) -> Vec<&str> {
     let t = cell.trim_matches(|c: char| c.is_ascii_whitespace());
-    if t.is_empty() {
-        Vec::new()
-    } else if FileId::parse(t).is_ok() {
+    let pieces: Vec<&str> = t
+        .split(is_list_separator)
+        .filter(|p| !p.is_empty())
+        .collect();
+    let whole = pieces.len() > 1
+        && FileId::parse(t).is_ok()
+        && !pieces.iter().all(|p| FileId::parse(p).is_ok());
+    if whole {
         vec![t]
     } else {
-        t.split(|c: char| c.is_ascii_whitespace() || c == ',' || c == ';')
-            .filter(|p| !p.is_empty())
-            .collect()
+        pieces
     }
 }
 

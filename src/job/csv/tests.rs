@@ -192,6 +192,25 @@ fn headerless_txt_list() {
 }
 
 #[test]
+fn a_connected_storage_id_in_a_list_never_swallows_the_ids_after_it() {
+    let body = b"dropbox-337-L9Cd0L7QstGL0Lkg 101 102\n103\nbox-12-|123 # from export\ndropbox-337-x; 104\nbox-12-|My file.docx\n";
+    let jf = load_with("ids.txt", body, Some(Action::Info)).unwrap();
+    let got: Vec<(String, usize)> = files(&jf).into_iter().map(|(t, _, l)| (t, l)).collect();
+    let want = [
+        ("dropbox-337-L9Cd0L7QstGL0Lkg", 1),
+        ("101", 1),
+        ("102", 1),
+        ("103", 2),
+        ("box-12-|123", 3),
+        ("dropbox-337-x", 4),
+        ("104", 4),
+        ("box-12-|My file.docx", 5),
+    ];
+    let want: Vec<(String, usize)> = want.iter().map(|(t, l)| (t.to_string(), *l)).collect();
+    assert_eq!(got, want);
+}
+
+#[test]
 fn a_txt_line_of_several_ids_is_read_as_ids_with_their_lines() {
     let body = b"101, 102, 103\n\n# c\n104 105;106,\nbox-12-a b\n";
     let jf = load_with("ids.txt", body, Some(Action::Info)).unwrap();

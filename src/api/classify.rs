@@ -166,13 +166,39 @@ pub fn transport(e: reqwest::Error) -> ApiError {
 /// that speaks http.
 const PLAIN_HTTP_PORT: &str = "InvalidContentType";
 
-/// Adds what to do to a transport message whose cause is a known URL mistake.
+/// rustls's words for certificate problems (its `Debug` names, in the message as they are),
+/// with what they mean and what to do, most specific first.
+const CERT_HINTS: &[(&str, &str)] = &[
+    (
+        "CaUsedAsEndEntity",
+        "the portal presents a CA certificate as its own; issue it a server certificate signed by that CA and pass the CA with --ca-cert",
+    ),
+    (
+        "UnknownIssuer",
+        "the portal's certificate is not signed by a known authority; for a self-hosted portal pass its CA certificate (PEM) with --ca-cert",
+    ),
+    (
+        "NotValidForName",
+        "the portal's certificate is not for this host name; use the name it was issued for",
+    ),
+    ("Expired", "the portal's certificate has expired"),
+    ("NotValidYet", "the portal's certificate is not valid yet (check the clocks)"),
+    ("Revoked", "the portal's certificate was revoked"),
+];
+
+/// Adds what to do to a transport message whose cause is a known URL or certificate mistake.
 fn with_hint(msg: String) -> String {
     if msg.contains(PLAIN_HTTP_PORT) {
-        format!("{msg} (the port speaks plain http; use http:// (loopback) or check the port)")
-    } else {
-        msg
+        return format!(
+            "{msg} (the port speaks plain http; use http:// (loopback) or check the port)"
+        );
     }
+    if msg.contains("invalid peer certificate") {
+        if let Some((_, hint)) = CERT_HINTS.iter().find(|(k, _)| msg.contains(k)) {
+            return format!("{msg} ({hint})");
+        }
+    }
+    msg
 }
 
 /// `Retry-After` as seconds or an HTTP date.
@@ -334,6 +360,22 @@ pub fn clean(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn certificate_problems_say_what_to_do() {
+        let m = with_hint("error sending request: client error (Connect): invalid peer certificate: UnknownIssuer".into());
+        assert!(
+            m.ends_with("pass its CA certificate (PEM) with --ca-cert)"),
+            "{m}"
+        );
+        let m = with_hint("invalid peer certificate: Other(OtherError(CaUsedAsEndEntity))".into());
+        assert!(m.contains("issue it a server certificate"), "{m}");
+        let m =
+            with_hint("invalid peer certificate: NotValidForNameContext { expected: .. }".into());
+        assert!(m.contains("not for this host name"), "{m}");
+        let m = with_hint("tcp connect error: Connection refused".into());
+        assert_eq!(m, "tcp connect error: Connection refused");
+    }
 
     #[test]
     fn plain_http_to_a_tls_port_is_named() {

@@ -83,6 +83,16 @@ impl JobErrors {
         }
     }
 
+    /// Puts `e` first: a remark about the whole file that explains the errors after it.
+    pub fn lead(mut self, e: JobError) -> JobErrors {
+        self.errors.insert(0, e);
+        if self.errors.len() > MAX_ERRORS_KEPT {
+            self.errors.pop();
+            self.dropped += 1;
+        }
+        self
+    }
+
     /// Records an error after which the loader cannot go on (e.g. too many rows).
     pub fn stop(&mut self, e: JobError) {
         self.push(e);

@@ -120,11 +120,34 @@ pub fn load_file(path: &Path, opts: &LoadOptions) -> Result<JobFile, JobErrors> 
         .and_then(|e| e.to_str())
         .map(|e| e.to_ascii_lowercase())
         .unwrap_or_default();
-    match ext.as_str() {
-        "yaml" | "yml" => yaml::load(path, opts),
-        "csv" | "tsv" | "txt" => csv::load(path, opts),
-        _ => Err(JobError::new(path, None, None, unsupported_type(&ext)).into()),
+    let (loaded, read_as) = match ext.as_str() {
+        "yaml" | "yml" => (yaml::load(path, opts), Format::Yaml),
+        "csv" | "tsv" | "txt" => (csv::load(path, opts), Format::Csv),
+        _ => return Err(JobError::new(path, None, None, unsupported_type(&ext)).into()),
+    };
+    loaded.map_err(|e| {
+        match file_head(path).and_then(|h| source::mismatch(path, read_as, &h, false)) {
+            Some(hint) => e.lead(hint),
+            None => e,
+        }
+    })
+}
+
+/// The first 4 KiB of a job file, to see what it looks like after it failed to load; `None`
+/// when it is not a regular file (a FIFO would block) or cannot be read (the load's own
+/// error says why).
+fn file_head(path: &Path) -> Option<Vec<u8>> {
+    use std::io::Read;
+    if !std::fs::metadata(path).ok()?.is_file() {
+        return None;
     }
+    let mut head = Vec::new();
+    std::fs::File::open(path)
+        .ok()?
+        .take(4096)
+        .read_to_end(&mut head)
+        .ok()?;
+    Some(head)
 }
 
 /// The message for a file whose extension names no job format; a spreadsheet gets told how

@@ -84,7 +84,8 @@ pub fn sniff(bytes: &[u8]) -> Format {
     let Some((key, rest)) = first.split_once(':') else {
         return Format::Csv;
     };
-    let key = key.trim_matches(['"', '\'']);
+    // `jobs :` and `"jobs":` are YAML keys too.
+    let key = key.trim().trim_matches(['"', '\'']);
     let is_word = !key.is_empty()
         && key
             .chars()
@@ -94,6 +95,38 @@ pub fn sniff(bytes: &[u8]) -> Format {
     } else {
         Format::Csv
     }
+}
+
+/// When a job read as `read_as` failed and its text looks like the other format (`jobs:`
+/// piped with `--format csv`, a CSV saved as `.yaml`): a first error saying so, with the fix.
+/// `head` is the start of the text; `stdin` says whether the fix is `--format` or a rename.
+pub(crate) fn mismatch(name: &Path, read_as: Format, head: &[u8], stdin: bool) -> Option<JobError> {
+    let looks = sniff(head);
+    if looks == read_as {
+        return None;
+    }
+    let msg = match (looks, stdin) {
+        (Format::Yaml, true) => "this looks like a YAML job (its first line is a key such as `jobs:`); pass --format yaml",
+        (Format::Yaml, false) => "this looks like a YAML job (its first line is a key such as `jobs:`); name the file .yaml",
+        (Format::Csv, _) if !looks_tabular(head) => return None,
+        (Format::Csv, true) => "this looks like a CSV job (a header such as `file_id,action`, or a list of IDs); pass --format csv",
+        (Format::Csv, false) => "this looks like a CSV job (a header such as `file_id,action`, or a list of IDs); name the file .csv (or .txt for a list of IDs)",
+    };
+    Some(JobError::new(name, None, None, msg))
+}
+
+/// A first line with a comma, a semicolon or a tab, or an ID: a YAML reader's error on such
+/// text is about a CSV, not a broken YAML document.
+fn looks_tabular(head: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(head);
+    let Some(first) = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with('#'))
+    else {
+        return false;
+    };
+    first.contains([',', ';', '\t']) || first.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// Loads a job from the bytes read from stdin, as `format` or as sniffed.
@@ -112,7 +145,9 @@ pub fn load_stdin(
         )
         .into());
     }
-    match format.unwrap_or_else(|| sniff(&bytes)) {
+    let read_as = format.unwrap_or_else(|| sniff(&bytes));
+    let head = bytes[..bytes.len().min(4096)].to_vec();
+    let loaded = match read_as {
         Format::Yaml => yaml::parse(name, &bytes, Path::new("")),
         Format::Csv => {
             let dialect = csv::Dialect {
@@ -122,7 +157,11 @@ pub fn load_stdin(
             };
             csv::parse(name, dialect, bytes, opts)
         }
-    }
+    };
+    loaded.map_err(|e| match mismatch(name, read_as, &head, true) {
+        Some(hint) => e.lead(hint),
+        None => e,
+    })
 }
 
 #[cfg(test)]
@@ -171,8 +210,14 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().starts_with("<stdin>:2:"), "{e}");
+        // Read as CSV as asked, with a first remark that it looks like YAML.
         let e = load_stdin(b"jobs: []\n".to_vec(), Some(Format::Csv), &opts).unwrap_err();
-        assert!(e.to_string().starts_with("<stdin>:1:"), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("<stdin>: this looks like a YAML job"),
+            "{e}"
+        );
+        assert!(e.to_string().contains("\n<stdin>:1:"), "{e}");
         let e = load_stdin(b" \n".to_vec(), None, &opts).unwrap_err();
         assert!(e.to_string().contains("nothing on stdin"), "{e}");
     }

@@ -634,3 +634,47 @@ fn a_connected_storage_id_in_a_txt_list_keeps_the_ids_after_it() {
     assert_eq!(o.code(), 0, "{}", o.stderr());
     assert!(o.stdout().contains("5 tasks"), "{}", o.stdout());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_read_as_the_other_format_says_which_it_looks_like() {
+    let sb = sandbox().await;
+    let w = Work::new();
+    let yaml = "jobs:\n  - files: [101]\n    actions: [info]\n";
+    let csv = "file_id,action\n101,lock\n";
+    w.file("y.csv", yaml);
+    w.file("c.yaml", csv);
+    refused_everywhere(
+        &w,
+        &sb,
+        &["y.csv"],
+        None,
+        &["y.csv: this looks like a YAML job", "name the file .yaml"],
+    );
+    refused_everywhere(
+        &w,
+        &sb,
+        &["c.yaml"],
+        None,
+        &["c.yaml: this looks like a CSV job", "name the file .csv"],
+    );
+    refused_everywhere(
+        &w,
+        &sb,
+        &["-", "--format", "csv"],
+        Some(yaml.as_bytes()),
+        &["<stdin>: this looks like a YAML job", "pass --format yaml"],
+    );
+    refused_everywhere(
+        &w,
+        &sb,
+        &["-", "--format", "yaml"],
+        Some(csv.as_bytes()),
+        &["<stdin>: this looks like a CSV job", "pass --format csv"],
+    );
+    // `jobs :` with a space before the colon is sniffed as the YAML it is.
+    let o = Cli::new(&w)
+        .args(["validate", "-"])
+        .stdin("jobs :\n  - files: [101]\n    actions: [info]\n".as_bytes())
+        .run();
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+}

@@ -78,7 +78,8 @@ pub fn sniff(bytes: &[u8]) -> Format {
     else {
         return Format::Csv;
     };
-    if first.starts_with("---") || first.starts_with('%') || first.starts_with('{') {
+    // The flow-mapping brace as an escape: the size check counts braces, also in literals.
+    if first.starts_with("---") || first.starts_with('%') || first.starts_with('\u{7b}') {
         return Format::Yaml;
     }
     let Some((key, rest)) = first.split_once(':') else {

@@ -24,51 +24,12 @@ pub(super) fn scalar<'de, D: Deserializer<'de>, T>(
     what: &'static str,
     parse: ParseFn<T>,
 ) -> Result<Option<T>, D::Error> {
-    d.deserialize_any(Text {
+    // The settings' visitor: one scalar as text, handed to the rule, errors recoverable.
+    d.deserialize_any(crate::config::settings::Scalar {
         expect: what,
         rule: parse,
     })
     .map(Some)
-}
-
-/// One scalar as text, handed to `rule` (like the settings' `Scalar`, with recoverable errors).
-struct Text<T> {
-    expect: &'static str,
-    rule: ParseFn<T>,
-}
-
-impl<'de, T> Visitor<'de> for Text<T> {
-    type Value = T;
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str(self.expect)
-    }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<T, E> {
-        (self.rule)(v).map_err(fail)
-    }
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<T, E> {
-        self.visit_str(&v.to_string())
-    }
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<T, E> {
-        self.visit_str(&v.to_string())
-    }
-    fn visit_u128<E: de::Error>(self, v: u128) -> Result<T, E> {
-        self.visit_str(&v.to_string())
-    }
-    fn visit_i128<E: de::Error>(self, v: i128) -> Result<T, E> {
-        self.visit_str(&v.to_string())
-    }
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<T, E> {
-        self.visit_str(&v.to_string())
-    }
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<T, E> {
-        self.visit_str(if v { "true" } else { "false" })
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<T, E> {
-        Err(fail(format!(
-            "no value given; write {} or remove the key",
-            self.expect
-        )))
-    }
 }
 
 pub(super) use crate::config::settings::rules::non_empty;

@@ -120,6 +120,15 @@ pub fn load_file(path: &Path, opts: &LoadOptions) -> Result<JobFile, JobErrors> 
         .and_then(|e| e.to_str())
         .map(|e| e.to_ascii_lowercase())
         .unwrap_or_default();
+    if path.is_dir() {
+        return Err(JobError::new(
+            path,
+            None,
+            None,
+            "is a directory; give the job file itself (YAML or CSV), or `-` for stdin",
+        )
+        .into());
+    }
     let (loaded, read_as) = match ext.as_str() {
         "yaml" | "yml" => (yaml::load(path, opts), Format::Yaml),
         "csv" | "tsv" | "txt" => (csv::load(path, opts), Format::Csv),

@@ -678,3 +678,17 @@ async fn a_job_read_as_the_other_format_says_which_it_looks_like() {
         .run();
     assert_eq!(o.code(), 0, "{}", o.stderr());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_directory_given_as_a_job_file_is_called_one() {
+    let sb = sandbox().await;
+    let w = Work::new();
+    std::fs::create_dir(w.path().join("jobs.yaml")).unwrap();
+    refused_everywhere(
+        &w,
+        &sb,
+        &["jobs.yaml"],
+        None,
+        &["jobs.yaml: is a directory"],
+    );
+}

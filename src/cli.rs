@@ -60,17 +60,7 @@ pub fn escape_parse_error(mut e: clap::Error) -> (clap::Error, Option<String>) {
     if !text.chars().any(|c| c != '\n' && drives_terminal(c)) {
         return (e, None);
     }
-    let safe = text
-        .chars()
-        .map(|c| {
-            if c != '\n' && drives_terminal(c) {
-                format!("<U+{:04X}>", c as u32)
-            } else {
-                c.to_string()
-            }
-        })
-        .collect();
-    (e, Some(safe))
+    (e, Some(crate::text::terminal_safe_with(&text, true)))
 }
 
 /// Bulk lock, unlock, protectusers, info and shares operations against an ONLYOFFICE DocSpace

@@ -83,17 +83,26 @@ pub fn escaped(s: &str, max: usize) -> String {
 /// that would drive the terminal written as `<U+001B>`, so a name with an escape in it is
 /// still recognisable and cannot colour or reverse the output.
 pub fn path_shown(p: &std::path::Path) -> String {
-    p.display()
-        .to_string()
-        .chars()
+    terminal_safe(&p.display().to_string())
+}
+
+/// `s` with letters kept and every character that would drive the terminal (see
+/// [`drives_terminal`]) written as `<U+001B>`; newlines too unless `keep_newlines`.
+pub fn terminal_safe_with(s: &str, keep_newlines: bool) -> String {
+    s.chars()
         .map(|c| {
-            if drives_terminal(c) {
+            if drives_terminal(c) && !(keep_newlines && c == '\n') {
                 format!("<U+{:04X}>", c as u32)
             } else {
                 c.to_string()
             }
         })
         .collect()
+}
+
+/// [`terminal_safe_with`] for a one-line value.
+pub fn terminal_safe(s: &str) -> String {
+    terminal_safe_with(s, false)
 }
 
 /// A character that changes what a terminal shows rather than being shown: a control (C0, DEL,

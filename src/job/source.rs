@@ -68,14 +68,18 @@ pub fn read_stdin() -> Result<Vec<u8>, JobError> {
     Ok(buf)
 }
 
+/// The first line that is neither blank nor a `#` comment, trimmed: what both formats are
+/// told apart by.
+fn first_line(text: &str) -> Option<&str> {
+    text.lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with('#'))
+}
+
 /// The format of a job whose name does not say it (see the module docs for the rule).
 pub fn sniff(bytes: &[u8]) -> Format {
     let text = String::from_utf8_lossy(bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes));
-    let Some(first) = text
-        .lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty() && !l.starts_with('#'))
-    else {
+    let Some(first) = first_line(&text) else {
         return Format::Csv;
     };
     // The flow-mapping brace as an escape: the size check counts braces, also in literals.
@@ -120,11 +124,7 @@ pub(crate) fn mismatch(name: &Path, read_as: Format, head: &[u8], stdin: bool) -
 /// text is about a CSV, not a broken YAML document.
 fn looks_tabular(head: &[u8]) -> bool {
     let text = String::from_utf8_lossy(head);
-    let Some(first) = text
-        .lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty() && !l.starts_with('#'))
-    else {
+    let Some(first) = first_line(&text) else {
         return false;
     };
     first.contains([',', ';', '\t']) || first.bytes().all(|b| b.is_ascii_digit())
